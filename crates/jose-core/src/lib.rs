@@ -1,0 +1,2 @@
+//! Pure-Rust JOSE.
+#![forbid(unsafe_code)]

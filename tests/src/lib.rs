@@ -1,0 +1,1 @@
+//! Shared fixtures for the integration suites (see `cargo xtask test-hsm`).
