@@ -11,8 +11,14 @@ mod demo;
 type Result<T = ()> = std::result::Result<T, String>;
 
 const TASKS: &[(&str, &str)] = &[
-    ("test-hsm", "fmt check, clippy -D warnings and every workspace test against a fresh SoftHSM token"),
-    ("demo", "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys"),
+    (
+        "test-hsm",
+        "fmt check, clippy -D warnings and every workspace test against a fresh SoftHSM token",
+    ),
+    (
+        "demo",
+        "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys",
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -29,7 +35,9 @@ fn main() -> ExitCode {
             usage();
             Ok(())
         }
-        other => Err(format!("unknown task `{other}`; run `cargo xtask` to list the tasks")),
+        other => Err(format!(
+            "unknown task `{other}`; run `cargo xtask` to list the tasks"
+        )),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,7 +73,9 @@ fn cargo() -> Command {
 /// Runs a command to completion; a non-zero exit is an error naming the step.
 fn run(step: &str, cmd: &mut Command) -> Result {
     eprintln!("xtask: {step}");
-    let status = cmd.status().map_err(|e| format!("{step}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -77,10 +87,20 @@ fn test_hsm(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
         return Err(format!("test-hsm takes no arguments (got `{extra}`)"));
     }
-    run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
+    run(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
     run(
         "cargo clippy",
-        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
     run("cargo test", cargo().args(["test", "--workspace"]))?;
     Ok(())

@@ -1,0 +1,147 @@
+//! Strict JSON for security-relevant objects: duplicate member names are rejected at every
+//! level (RFC 7515 section 5.2 allows either; accepting them enables `{"alg":"HS256","alg":"none"}`
+//! confusion), and nesting depth is bounded by serde_json's recursion limit (128), so 10,000
+//! nested arrays give an error, not a stack overflow.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::{Malformed, Result};
+
+/// Parses `bytes` as a JSON object, rejecting duplicate members anywhere inside it.
+pub(crate) fn parse_object(part: &'static str, bytes: &[u8]) -> Result<Map<String, Value>> {
+    match parse_value(part, bytes)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(Malformed::Json {
+            part,
+            detail: "not a JSON object".into(),
+        }
+        .into()),
+    }
+}
+
+/// Parses `bytes` as any JSON value, rejecting duplicate members anywhere inside it.
+pub(crate) fn parse_value(part: &'static str, bytes: &[u8]) -> Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Strict
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    value.map_err(|e| {
+        let detail = e.to_string();
+        match detail.strip_prefix(DUPLICATE) {
+            Some(rest) => {
+                let name = rest.split('\u{0}').next().unwrap_or_default().to_owned();
+                Malformed::DuplicateMember { part, name }.into()
+            }
+            None => Malformed::Json { part, detail }.into(),
+        }
+    })
+}
+
+const DUPLICATE: &str = "duplicate member: ";
+
+struct Strict;
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                // The NUL ends the name; serde_json appends the position after it.
+                return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
+            }
+            let value = map.next_value_seed(Strict)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn accepts_plain_objects() {
+        let m = parse_object("header", br#"{"alg":"HS256","n":[1,{"a":null}],"x":1.5}"#).unwrap();
+        assert_eq!(m["alg"], "HS256");
+    }
+
+    #[test]
+    fn rejects_duplicate_members_at_any_depth() {
+        for input in [
+            r#"{"alg":"HS256","alg":"none"}"#,
+            r#"{"a":{"b":1,"b":2}}"#,
+            r#"{"a":[{"c":1,"c":1}]}"#,
+        ] {
+            let err = parse_object("header", input.as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, Error::Malformed(Malformed::DuplicateMember { .. })),
+                "{input}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_a_clean_error() {
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert!(parse_value("claims", deep.as_bytes()).is_err());
+        let deep_obj = r#"{"a":"#.repeat(10_000) + "1" + &"}".repeat(10_000);
+        assert!(parse_object("claims", deep_obj.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn rejects_trailing_data_and_non_objects() {
+        assert!(parse_object("header", br#"{"a":1} x"#).is_err());
+        assert!(parse_object("header", b"[1]").is_err());
+        assert!(parse_object("header", b"").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! JSON Web Encryption (RFC 7516).
+
+pub(crate) mod alg;

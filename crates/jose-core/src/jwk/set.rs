@@ -1,0 +1,160 @@
+//! JWK Sets (RFC 7517 section 5).
+
+use serde_json::{Map, Value};
+
+use super::Jwk;
+use crate::error::{Error, KeyError, Result};
+
+/// A JWK Set: `{"keys":[...]}`.
+///
+/// ```
+/// use jose_core::jwk::{EcCurve, Jwk, JwkSet};
+/// # fn main() -> Result<(), jose_core::Error> {
+/// let mut set = JwkSet::new();
+/// set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a"))?;
+/// set.push(Jwk::generate_ec(EcCurve::P384)?.with_kid("b"))?;
+/// assert!(set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a")).is_err(), "duplicate kid");
+/// let published = set.to_public_json();          // for /.well-known/jwks.json
+/// let parsed = JwkSet::from_json(&published)?;
+/// assert_eq!(parsed.get("b")?.describe(), "EC P-384");
+/// assert!(!parsed.get("a")?.is_private());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a JWK Set. Keys whose `kty` is not supported are skipped, as RFC 7517 section 5
+    /// asks; a key of a supported type that is invalid is an error.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let map = crate::json::parse_object("JWK Set", text.as_bytes())
+            .map_err(|e| KeyError::Json(e.to_string()))?;
+        Self::from_map(map)
+    }
+
+    /// Builds a set from a parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Object(map) => Self::from_map(map.clone()),
+            _ => Err(KeyError::Json("a JWK Set is a JSON object".into()).into()),
+        }
+    }
+
+    fn from_map(map: Map<String, Value>) -> Result<Self> {
+        let Some(Value::Array(items)) = map.get("keys") else {
+            return Err(KeyError::MissingMember("keys").into());
+        };
+        let mut keys = Vec::with_capacity(items.len());
+        for item in items {
+            match Jwk::from_value(item) {
+                Ok(jwk) => keys.push(jwk),
+                Err(Error::Key(
+                    KeyError::UnsupportedKeyType(_) | KeyError::UnsupportedCurve(_),
+                )) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    /// Adds a key; a key whose `kid` is already in the set is refused.
+    pub fn push(&mut self, jwk: Jwk) -> Result<()> {
+        if let Some(kid) = jwk.kid() {
+            if self.keys.iter().any(|k| k.kid() == Some(kid)) {
+                return Err(KeyError::DuplicateKid(kid.to_owned()).into());
+            }
+        }
+        self.keys.push(jwk);
+        Ok(())
+    }
+
+    /// The one key with this `kid`: an error if there is none, or more than one.
+    pub fn get(&self, kid: &str) -> Result<&Jwk> {
+        let mut found = self.keys.iter().filter(|k| k.kid() == Some(kid));
+        match (found.next(), found.next()) {
+            (Some(k), None) => Ok(k),
+            (Some(_), Some(_)) => Err(KeyError::DuplicateKid(kid.to_owned()).into()),
+            (None, _) => Err(KeyError::KidNotFound(kid.to_owned()).into()),
+        }
+    }
+
+    /// The `kid`s that appear more than once.
+    pub fn duplicate_kids(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut dups: Vec<&str> = Vec::new();
+        for kid in self.keys.iter().filter_map(Jwk::kid) {
+            if seen.contains(&kid) {
+                if !dups.contains(&kid) {
+                    dups.push(kid);
+                }
+            } else {
+                seen.push(kid);
+            }
+        }
+        dups
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// Iterates over the keys.
+    pub fn iter(&self) -> std::slice::Iter<'_, Jwk> {
+        self.keys.iter()
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The public JWK Set as a JSON value: every asymmetric key's public part; symmetric keys
+    /// are left out (they have no public part).
+    pub fn to_public_value(&self) -> Value {
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .filter_map(|k| k.to_public_value().ok())
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The public JWK Set as JSON text.
+    pub fn to_public_json(&self) -> String {
+        self.to_public_value().to_string()
+    }
+
+    /// The whole set, private members included, in a zeroizing buffer.
+    pub fn to_private_json(&self) -> zeroize::Zeroizing<String> {
+        let mut out = String::from(r#"{"keys":["#);
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&k.to_private_json());
+        }
+        out.push_str("]}");
+        zeroize::Zeroizing::new(out)
+    }
+}
+
+impl<'a> IntoIterator for &'a JwkSet {
+    type Item = &'a Jwk;
+    type IntoIter = std::slice::Iter<'a, Jwk>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.iter()
+    }
+}

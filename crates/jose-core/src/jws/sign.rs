@@ -1,0 +1,295 @@
+//! Producing JWS: compact, flattened and general JSON serializations.
+
+use serde_json::{Map, Value};
+
+use crate::alg::{Algorithm, JwsAlgorithm};
+use crate::b64;
+use crate::backend::{KeyBackend, check_key};
+use crate::error::{Malformed, Result};
+use crate::header::Header;
+
+/// Signs `payload` with one key and returns the compact serialization.
+///
+/// `header` adds protected members (`typ`, `cty`, extensions); `alg` is set from `alg`, and
+/// `kid` from the key when the header has none.
+///
+/// ```
+/// use jose_core::{jws, Header, JwsAlgorithm, SoftwareKey};
+/// # fn main() -> Result<(), jose_core::Error> {
+/// let key = SoftwareKey::generate_oct(32)?.with_kid("mac-1");
+/// let token = jws::sign_compact(&key, JwsAlgorithm::HS256, b"hello", Some(&Header::new().with("typ", "example")))?;
+/// assert_eq!(token.split('.').count(), 3);
+/// assert_eq!(jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256])?.payload(), b"hello");
+/// # Ok(()) }
+/// ```
+pub fn sign_compact(
+    key: &dyn KeyBackend,
+    alg: JwsAlgorithm,
+    payload: &[u8],
+    header: Option<&Header>,
+) -> Result<String> {
+    JwsBuilder::new(payload)
+        .add_signature(key, alg, header.cloned().unwrap_or_default(), None)?
+        .compact()
+}
+
+/// Builds a JWS with one or more signatures.
+///
+/// ```
+/// use jose_core::{jws, Header, JwsAlgorithm, SoftwareKey};
+/// # fn main() -> Result<(), jose_core::Error> {
+/// let key = SoftwareKey::generate_ed25519()?;
+/// // RFC 7797: the payload is signed as-is and left out of the token.
+/// let token = jws::JwsBuilder::new(b"$.02")
+///     .unencoded()
+///     .detached()
+///     .add_signature(&key, JwsAlgorithm::EdDSA, Header::new(), None)?
+///     .compact()?;
+/// assert!(token.contains(".."));
+/// let v = jws::Verifier::new(&[JwsAlgorithm::EdDSA])
+///     .allow_unencoded_payload()
+///     .detached_payload(b"$.02")
+///     .verify(&token, &key)?;
+/// assert_eq!(v.payload(), b"$.02");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct JwsBuilder<'p> {
+    payload: &'p [u8],
+    encoded_payload: Option<String>,
+    detached: bool,
+    unencoded: bool,
+    signatures: Vec<Part>,
+}
+
+#[derive(Debug)]
+struct Part {
+    protected_b64: String,
+    unprotected: Option<Header>,
+    signature: Vec<u8>,
+}
+
+impl<'p> JwsBuilder<'p> {
+    /// A JWS over `payload`.
+    pub fn new(payload: &'p [u8]) -> Self {
+        Self {
+            payload,
+            encoded_payload: None,
+            detached: false,
+            unencoded: false,
+            signatures: Vec::new(),
+        }
+    }
+
+    /// Leaves the payload out of the serialization (RFC 7515 appendix F).
+    pub fn detached(mut self) -> Self {
+        self.detached = true;
+        self
+    }
+
+    /// Signs the payload unencoded (RFC 7797): adds `"b64":false` and `"crit":["b64"]` to every
+    /// protected header. Call before adding signatures.
+    pub fn unencoded(mut self) -> Self {
+        self.unencoded = true;
+        self
+    }
+
+    fn payload_part(&mut self) -> &[u8] {
+        if self.unencoded {
+            return self.payload;
+        }
+        let payload = self.payload;
+        self.encoded_payload
+            .get_or_insert_with(|| b64::encode(payload))
+            .as_bytes()
+    }
+
+    /// Signs with `key` and `alg`, with `protected` members (to which `alg`, and `kid` from the
+    /// key when neither header has one, are added) and an optional unprotected header.
+    pub fn add_signature(
+        mut self,
+        key: &dyn KeyBackend,
+        alg: JwsAlgorithm,
+        protected: Header,
+        unprotected: Option<Header>,
+    ) -> Result<Self> {
+        check_key(key, Algorithm::Jws(alg), true)?;
+        if unprotected
+            .as_ref()
+            .is_some_and(|u| u.contains("b64") || u.contains("crit"))
+        {
+            return Err(Malformed::Header {
+                member: "b64".into(),
+                reason: "must be integrity protected",
+            }
+            .into());
+        }
+        let mut map = Map::new();
+        // `alg` goes into the protected header unless the caller put it in the unprotected one
+        // (RFC 7520 section 4.7, "protecting content only").
+        match unprotected.as_ref().and_then(Header::alg) {
+            None => {
+                map.insert("alg".into(), alg.as_str().into());
+            }
+            Some(a) if a == alg.as_str() => {}
+            Some(_) => {
+                return Err(Malformed::Header {
+                    member: "alg".into(),
+                    reason: "contradicts the signing algorithm",
+                }
+                .into());
+            }
+        }
+        for (name, value) in protected.into_map() {
+            if name == "alg" {
+                if value.as_str() != Some(alg.as_str()) {
+                    return Err(Malformed::Header {
+                        member: name,
+                        reason: "contradicts the signing algorithm",
+                    }
+                    .into());
+                }
+                continue;
+            }
+            map.insert(name, value);
+        }
+        let has_kid =
+            map.contains_key("kid") || unprotected.as_ref().is_some_and(|u| u.contains("kid"));
+        if let (false, Some(kid)) = (has_kid, key.kid()) {
+            map.insert("kid".into(), kid.into());
+        }
+        if self.unencoded {
+            map.insert("b64".into(), false.into());
+            let mut crit: Vec<Value> = map
+                .get("crit")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if !crit.iter().any(|c| c == "b64") {
+                crit.push("b64".into());
+            }
+            map.insert("crit".into(), Value::Array(crit));
+        } else if map.get("b64") == Some(&Value::Bool(false)) {
+            return Err(Malformed::Header {
+                member: "b64".into(),
+                reason: "use JwsBuilder::unencoded()",
+            }
+            .into());
+        }
+        let protected = Header::from_map(map)?;
+        if let Some(u) = &unprotected {
+            Header::joint([&protected, u])?;
+        }
+        let protected_b64 = if protected.is_empty() {
+            String::new()
+        } else {
+            b64::encode(protected.to_json().as_bytes())
+        };
+        let payload_part = self.payload_part();
+        let mut input = Vec::with_capacity(protected_b64.len() + 1 + payload_part.len());
+        input.extend_from_slice(protected_b64.as_bytes());
+        input.push(b'.');
+        input.extend_from_slice(payload_part);
+        let signature = key.sign(alg, &input)?;
+        self.signatures.push(Part {
+            protected_b64,
+            unprotected,
+            signature,
+        });
+        Ok(self)
+    }
+
+    fn payload_text(&mut self) -> Result<Option<String>> {
+        if self.detached {
+            return Ok(None);
+        }
+        let part = self.payload_part();
+        match std::str::from_utf8(part) {
+            Ok(s) => Ok(Some(s.to_owned())),
+            Err(_) => Err(Malformed::Payload(
+                "an unencoded payload that is not UTF-8 must be detached",
+            )
+            .into()),
+        }
+    }
+
+    /// The compact serialization: exactly one signature and no unprotected header.
+    pub fn compact(mut self) -> Result<String> {
+        let [part] = self.signatures.as_slice() else {
+            return Err(
+                Malformed::Serialization("the compact form has exactly one signature").into(),
+            );
+        };
+        if part.unprotected.is_some() || part.protected_b64.is_empty() {
+            return Err(
+                Malformed::Serialization("the compact form has only a protected header").into(),
+            );
+        }
+        let (protected_b64, signature) = (part.protected_b64.clone(), b64::encode(&part.signature));
+        let payload = self.payload_text()?.unwrap_or_default();
+        if self.unencoded && !self.detached && payload.contains('.') {
+            return Err(Malformed::Payload(
+                "an unencoded compact payload cannot contain '.'; detach it",
+            )
+            .into());
+        }
+        Ok(format!("{protected_b64}.{payload}.{signature}"))
+    }
+
+    fn signature_value(part: &Part) -> Map<String, Value> {
+        let mut m = Map::new();
+        if !part.protected_b64.is_empty() {
+            m.insert("protected".into(), part.protected_b64.clone().into());
+        }
+        if let Some(u) = &part.unprotected {
+            m.insert("header".into(), Value::Object(u.as_map().clone()));
+        }
+        m.insert("signature".into(), b64::encode(&part.signature).into());
+        m
+    }
+
+    /// The flattened JSON serialization (one signature) as a JSON value.
+    pub fn flattened_value(mut self) -> Result<Value> {
+        if self.signatures.len() != 1 {
+            return Err(
+                Malformed::Serialization("the flattened form has exactly one signature").into(),
+            );
+        }
+        let mut m = Map::new();
+        if let Some(p) = self.payload_text()? {
+            m.insert("payload".into(), p.into());
+        }
+        for (k, v) in Self::signature_value(&self.signatures[0]) {
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
+    }
+
+    /// The flattened JSON serialization (one signature).
+    pub fn flattened_json(self) -> Result<String> {
+        Ok(self.flattened_value()?.to_string())
+    }
+
+    /// The general JSON serialization as a JSON value.
+    pub fn general_value(mut self) -> Result<Value> {
+        if self.signatures.is_empty() {
+            return Err(Malformed::Serialization("no signature was added").into());
+        }
+        let mut m = Map::new();
+        if let Some(p) = self.payload_text()? {
+            m.insert("payload".into(), p.into());
+        }
+        let sigs: Vec<Value> = self
+            .signatures
+            .iter()
+            .map(|p| Value::Object(Self::signature_value(p)))
+            .collect();
+        m.insert("signatures".into(), Value::Array(sigs));
+        Ok(Value::Object(m))
+    }
+
+    /// The general JSON serialization.
+    pub fn general_json(self) -> Result<String> {
+        Ok(self.general_value()?.to_string())
+    }
+}

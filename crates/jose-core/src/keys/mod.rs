@@ -1,0 +1,9 @@
+//! Keys held in memory: [`SoftwareKey`], the software implementation of
+//! [`KeyBackend`](crate::KeyBackend), and [`KeySet`], keys looked up by `kid`.
+
+mod set;
+mod software;
+
+pub use set::KeySet;
+pub use software::SoftwareKey;
+pub(crate) use software::{Parsed, parse as software_parse};

@@ -1,0 +1,20 @@
+//! The operating system's random number generator, without panics.
+
+use crate::error::{Error, Result};
+
+/// Fills `buf` with random bytes from the OS.
+pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|_| Error::Rng)
+}
+
+/// `n` random bytes from the OS.
+pub(crate) fn bytes(n: usize) -> Result<Vec<u8>> {
+    let mut v = vec![0u8; n];
+    fill(&mut v)?;
+    Ok(v)
+}
+
+/// The OS RNG as a fallible `rand_core` RNG (for crates that take `TryCryptoRng`).
+pub(crate) fn os() -> getrandom::SysRng {
+    getrandom::SysRng
+}
