@@ -45,6 +45,7 @@ pub struct SoftwareKey {
 }
 
 /// The parsed key material.
+#[allow(dead_code)] // the X25519 fields are read by ECDH-ES
 pub(crate) enum Parsed {
     Rsa {
         public: PublicKey,
