@@ -1,3 +1,36 @@
 //! JOSE with private keys that never leave a PKCS#11 HSM.
+//!
+//! [`HsmJwk`] is a key in a token that implements jose-core's [`KeyBackend`]: pass it wherever
+//! jose-core takes a key, and signing, RSA-OAEP decryption, AES key unwrapping and ECDH key
+//! agreement happen in the token. [`HsmJwkSet`] holds a service's keys by `kid` and publishes
+//! their public JWK Set. Sessions come from hsm-core's [`SessionPool`], shared by every key and
+//! every thread.
+//!
+//! ```no_run
+//! use hsm_jose::{HsmJwk, Pin, SessionPool};
+//! use jose_core::{jwe, jws, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = SessionPool::new("/usr/lib/softhsm/libsofthsm2.so", "my-token", Pin::new("1234"))?;
+//! let signer = HsmJwk::from_label(&pool, "ec-p256")?.with_kid("ec-1");
+//! let token = jws::sign_compact(&signer, JwsAlgorithm::ES256, b"hello", None)?;
+//!
+//! // Anyone can verify with the public JWK alone, in pure software.
+//! let public = SoftwareKey::from_json(&signer.public_json()?)?;
+//! jws::verify_compact(&token, &public, &[JwsAlgorithm::ES256])?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod error;
+mod key;
+mod mechanism;
+mod set;
+
+pub use error::{hsm_error, Error, Result};
+pub use key::HsmJwk;
+pub use set::{HsmJwkSet, KidSource};
+
+pub use hsm_core::{hsm_session, KeySelector, Pin, Pkcs11Uri, PoolKey, SessionPool};
+pub use jose_core::{self, KeyBackend};
+pub use hsm_core;
