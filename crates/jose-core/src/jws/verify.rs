@@ -249,7 +249,9 @@ impl<'a> Verifier<'a> {
             }
             (None, Some(p)) => p.as_bytes().to_vec(),
             (None, None) => {
-                return Err(Malformed::Payload("the payload is detached and none was given").into());
+                return Err(
+                    Malformed::Payload("the payload is detached and none was given").into(),
+                );
             }
         };
         let mut input = Vec::with_capacity(sig.protected_b64.len() + 1 + payload_part.len());
