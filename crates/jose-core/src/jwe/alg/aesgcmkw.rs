@@ -49,3 +49,33 @@ pub(crate) fn unwrap(kek: &[u8], encrypted_key: &[u8], header: &Header) -> Resul
     }
     aes_gcm::decrypt(kek, &iv, &[], encrypted_key, &tag)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7520 section 5.7: the wrap, with the example's IV, gives its encrypted key and tag.
+    #[test]
+    fn rfc7520_5_7_wrap() {
+        let d = |s: &str| b64::decode("test", s).unwrap();
+        let kek = d("qC57l_uxcm7Nm3K-ct4GFjx8tM1U8CZ0NLBvdQstiS8");
+        let cek = d("UWxARpat23nL9ReIj4WG3D1ee9I4r-Mv5QLuFXdy_rE");
+        let w = wrap_with_iv(&kek, &cek, &d("KkYT0GX_2jHlfqN_")).unwrap();
+        assert_eq!(
+            b64::encode(&w.encrypted_key),
+            "lJf3HbOApxMEBkCMOoTnnABxs_CvTWUmZQ2ElLvYNok"
+        );
+        assert_eq!(w.header["tag"], "kfPduVQ3T3H6vnewt--ksw");
+        assert_eq!(w.header["iv"], "KkYT0GX_2jHlfqN_");
+        let header = Header::from_map(w.header.clone()).unwrap();
+        assert_eq!(
+            unwrap(&kek, &w.encrypted_key, &header).unwrap().as_slice(),
+            cek.as_slice()
+        );
+        // A fresh wrap draws a fresh IV.
+        assert_ne!(
+            wrap(&kek, &cek).unwrap().header["iv"],
+            wrap(&kek, &cek).unwrap().header["iv"]
+        );
+    }
+}
