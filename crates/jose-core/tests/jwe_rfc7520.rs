@@ -2,6 +2,8 @@
 //! RFC 8037: every example whose algorithms jose-core offers decrypts, and is reproduced byte
 //! for byte wherever the RFC fixes the randomness (CEK, IV, ephemeral key). RSA1_5, PBES2 and
 //! `zip` examples are rejected cleanly.
+// Helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod jwe_support;
 

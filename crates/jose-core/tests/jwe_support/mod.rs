@@ -1,5 +1,7 @@
 //! Helpers shared by the JWE and JWT integration tests. The vectors are compiled in, so the
 //! tests never read files at run time.
+// Helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 use jose_core::{ContentEncryption, Error, Jwk, KeyManagementAlgorithm, SoftwareKey, base64url};
