@@ -4,7 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
-use jose_core::{ContentEncryption, Error, Jwk, KeyManagementAlgorithm, SoftwareKey, base64url};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jose_core::{
+    Algorithm, ContentEncryption, Error, Header, Jwk, JwsAlgorithm, KeyBackend,
+    KeyManagementAlgorithm, KeyOp, SecretBytes, SoftwareKey, WrappedKey, base64url,
+};
 use serde_json::Value;
 
 /// An RFC 7520 (or RFC 8037) example, by short name.
@@ -94,5 +99,74 @@ pub(crate) fn assert_decryption<T: std::fmt::Debug>(r: Result<T, Error>) {
     match r {
         Err(Error::Decryption) => {}
         other => panic!("expected Error::Decryption, got {other:?}"),
+    }
+}
+
+/// Counts every private-key or verification operation, to show that refused tokens never
+/// reach the key.
+#[derive(Debug)]
+pub(crate) struct Spy {
+    pub(crate) inner: SoftwareKey,
+    calls: AtomicUsize,
+}
+
+impl Spy {
+    pub(crate) fn new(inner: SoftwareKey) -> Self {
+        Self {
+            inner,
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl KeyBackend for Spy {
+    fn kid(&self) -> Option<&str> {
+        self.inner.kid()
+    }
+    fn public_jwk(&self) -> Option<&Jwk> {
+        self.inner.public_jwk()
+    }
+    fn algorithms(&self) -> &[Algorithm] {
+        self.inner.algorithms()
+    }
+    fn permits(&self, op: KeyOp) -> bool {
+        self.inner.permits(op)
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn sign(&self, alg: JwsAlgorithm, input: &[u8]) -> Result<Vec<u8>, Error> {
+        self.count();
+        self.inner.sign(alg, input)
+    }
+    fn verify(&self, alg: JwsAlgorithm, input: &[u8], sig: &[u8]) -> Result<(), Error> {
+        self.count();
+        self.inner.verify(alg, input, sig)
+    }
+    fn unwrap_key(
+        &self,
+        alg: KeyManagementAlgorithm,
+        ek: &[u8],
+        h: &Header,
+        enc: ContentEncryption,
+    ) -> Result<SecretBytes, Error> {
+        self.count();
+        self.inner.unwrap_key(alg, ek, h, enc)
+    }
+    fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<WrappedKey, Error> {
+        self.count();
+        self.inner.wrap_key(alg, cek)
+    }
+    fn derive_ecdh(&self, epk: &Jwk) -> Result<SecretBytes, Error> {
+        self.count();
+        self.inner.derive_ecdh(epk)
     }
 }
