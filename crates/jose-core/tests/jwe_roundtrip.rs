@@ -451,3 +451,66 @@ impl CloneKey for SoftwareKey {
         SoftwareKey::from_jwk(self.jwk().clone()).unwrap()
     }
 }
+
+#[test]
+fn ecdh_party_info_binds_the_derived_key() {
+    let key = SoftwareKey::generate_ec(EcCurve::P521).unwrap();
+    let apu = base64url::encode(b"Alice");
+    let apv = base64url::encode(b"Bob");
+    let v = jwe::JweBuilder::new(Enc::A128Gcm)
+        .add_recipient(
+            &public(&key),
+            Alg::EcdhEsA128KW,
+            Some(Header::new().with("apu", apu.clone())),
+        )
+        .unwrap()
+        .protected(Header::new().with("apv", apv))
+        .encrypt(b"party info")
+        .unwrap()
+        .flattened_value()
+        .unwrap();
+    let open =
+        |v: &Value| jwe::decrypt_json(&v.to_string(), &key, &[Alg::EcdhEsA128KW], &[Enc::A128Gcm]);
+    assert_eq!(open(&v).unwrap().plaintext(), b"party info");
+    // `apu` sits in the unprotected recipient header: changing it changes the KEK.
+    let mut t = v.clone();
+    t["header"]["apu"] = base64url::encode(b"Mallory").into();
+    assert_decryption(open(&t));
+    t["header"]["apu"] = "not base64!".into();
+    assert!(matches!(
+        open(&t),
+        Err(Error::Malformed(Malformed::Base64("apu")))
+    ));
+}
+
+#[test]
+fn recipients_are_bounded_and_secrets_stay_out_of_debug() {
+    let key = SoftwareKey::generate_oct(16).unwrap();
+    let mut b = jwe::JweBuilder::new(Enc::A128Gcm);
+    let keys: Vec<SoftwareKey> = (0..20)
+        .map(|_| SoftwareKey::generate_oct(16).unwrap())
+        .collect();
+    for k in &keys {
+        b = b.add_recipient(k, Alg::A128KW, None).unwrap();
+    }
+    let token = b.encrypt(b"x").unwrap().general_json().unwrap();
+    let d = jwe::Decrypter::new(&[Alg::A128KW], &[Enc::A128Gcm]);
+    assert!(matches!(
+        d.decrypt(&token, &keys[19]),
+        Err(Error::Malformed(Malformed::Serialization(_)))
+    ));
+    assert!(d.max_recipients(20).decrypt(&token, &keys[19]).is_ok());
+
+    let builder = jwe::JweBuilder::new(Enc::A128Gcm).with_cek(&[0xAB; 16]);
+    assert!(
+        !format!("{builder:?}").contains("171"),
+        "no CEK bytes in Debug"
+    );
+    let t = jwe::encrypt_compact(&key, Alg::A128KW, Enc::A128Gcm, b"top secret", None).unwrap();
+    let opened = jwe::decrypt_compact(&t, &key, &[Alg::A128KW], &[Enc::A128Gcm]).unwrap();
+    let shown = format!("{opened:?}");
+    assert!(
+        !shown.contains("116, 111, 112") && shown.contains("plaintext_len: 10"),
+        "{shown}"
+    );
+}

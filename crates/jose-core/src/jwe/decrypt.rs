@@ -14,7 +14,7 @@ use crate::rng;
 
 /// What a successful decryption returns: the plaintext and the headers of the recipient that
 /// decrypted (and only that one).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Decrypted {
     plaintext: SecretBytes,
     alg: KeyManagementAlgorithm,
@@ -79,8 +79,21 @@ impl Decrypted {
     }
 }
 
+impl std::fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The plaintext is secret: only its length.
+        f.debug_struct("Decrypted")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("alg", &self.alg)
+            .field("enc", &self.enc)
+            .field("header", &self.joint)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A decryption policy: the allowed key management and content encryption algorithms (both
-/// required), understood critical extensions, and a size limit.
+/// required), understood critical extensions, a size limit and a limit on the number of
+/// recipients (each may cost a private-key operation).
 ///
 /// The token's `alg` and `enc` must be in the allowed lists and the key must serve `alg`,
 /// otherwise nothing is decrypted. A JWE with `zip` is refused before any cryptography.
@@ -109,7 +122,11 @@ pub struct Decrypter {
     encs: Vec<ContentEncryption>,
     understood: Vec<String>,
     max_len: usize,
+    max_recipients: usize,
 }
+
+/// The default limit on the number of recipients of a JWE given to a decrypter.
+pub const DEFAULT_MAX_RECIPIENTS: usize = 16;
 
 enum Keys<'k> {
     One(&'k dyn KeyBackend),
@@ -155,6 +172,7 @@ impl Decrypter {
             encs: encs.to_vec(),
             understood: Vec::new(),
             max_len: DEFAULT_MAX_TOKEN_LEN,
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
         }
     }
 
@@ -167,6 +185,12 @@ impl Decrypter {
     /// Sets the largest token accepted, in bytes.
     pub fn max_token_len(mut self, len: usize) -> Self {
         self.max_len = len;
+        self
+    }
+
+    /// Sets the largest number of recipients accepted in a JSON JWE.
+    pub fn max_recipients(mut self, n: usize) -> Self {
+        self.max_recipients = n;
         self
     }
 
@@ -204,6 +228,12 @@ impl Decrypter {
     fn run(&self, raw: RawJwe, keys: &Keys<'_>) -> Result<Decrypted> {
         if self.algs.is_empty() || self.encs.is_empty() {
             return Err(AlgorithmError::NotAllowed("(the allowed list is empty)".into()).into());
+        }
+        if raw.recipients.len() > self.max_recipients {
+            return Err(Malformed::Serialization(
+                "the JWE has more recipients than this decrypter accepts",
+            )
+            .into());
         }
         // Refused up front, before any key is touched, whichever header carries it.
         let headers = std::iter::once(&raw.protected)

@@ -84,7 +84,6 @@ pub fn encrypt_compact(
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct JweBuilder<'k> {
     enc: ContentEncryption,
     protected: Header,
@@ -93,6 +92,18 @@ pub struct JweBuilder<'k> {
     recipients: Vec<Recipient<'k>>,
     cek: Option<SecretBytes>,
     iv: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for JweBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No content key or IV, even injected ones.
+        f.debug_struct("JweBuilder")
+            .field("enc", &self.enc)
+            .field("protected", &self.protected)
+            .field("unprotected", &self.unprotected)
+            .field("recipients", &self.recipients)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -168,7 +179,8 @@ impl<'k> JweBuilder<'k> {
     /// per-recipient unprotected header.
     ///
     /// The key must serve `alg` and permit encryption. For RSA and ECDH only its public JWK is
-    /// used; symmetric keys wrap the content key themselves ([`KeyBackend::wrap_key`]).
+    /// used; symmetric keys wrap the content key themselves ([`KeyBackend::wrap_key`]), and
+    /// for `dir` the key's [`KeyBackend::unwrap_key`] gives the shared key (the CEK).
     pub fn add_recipient(
         mut self,
         key: &'k dyn KeyBackend,

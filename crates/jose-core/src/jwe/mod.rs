@@ -41,7 +41,7 @@ pub(crate) mod enc;
 mod encrypt;
 pub(crate) mod parse;
 
-pub use decrypt::{Decrypted, Decrypter, decrypt_compact, decrypt_json};
+pub use decrypt::{DEFAULT_MAX_RECIPIENTS, Decrypted, Decrypter, decrypt_compact, decrypt_json};
 pub use encrypt::{Jwe, JweBuilder, encrypt_compact};
 
 use crate::error::{Error, Malformed};
