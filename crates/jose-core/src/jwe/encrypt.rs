@@ -250,59 +250,8 @@ impl<'k> JweBuilder<'k> {
         if n == 0 {
             return Err(Malformed::Serialization("no recipient was added").into());
         }
-        refuse_zip(&self.protected)?;
         let unprotected = self.unprotected.clone().unwrap_or_default();
-        refuse_zip(&unprotected)?;
-        let crit_elsewhere = unprotected.contains("crit")
-            || self
-                .recipients
-                .iter()
-                .any(|r| r.header.as_ref().is_some_and(|h| h.contains("crit")));
-        if crit_elsewhere {
-            return Err(Malformed::Header {
-                member: "crit".into(),
-                reason: "must be integrity protected",
-            }
-            .into());
-        }
-        if n > 1
-            && self
-                .recipients
-                .iter()
-                .any(|r| r.alg.has_empty_encrypted_key())
-        {
-            return Err(Malformed::Serialization(
-                "`dir` and `ECDH-ES` determine the content key: they allow only one recipient",
-            )
-            .into());
-        }
-        // `enc` is shared: it may be set only in a shared header, and must agree.
-        for h in [Some(&self.protected), Some(&unprotected)]
-            .into_iter()
-            .flatten()
-            .chain(self.recipients.iter().filter_map(|r| r.header.as_ref()))
-        {
-            if let Some(e) = h.get("enc") {
-                if e.as_str() != Some(enc.as_str()) {
-                    return Err(Malformed::Header {
-                        member: "enc".into(),
-                        reason: "contradicts the content encryption algorithm",
-                    }
-                    .into());
-                }
-            }
-        }
-        if self
-            .recipients
-            .iter()
-            .any(|r| r.header.as_ref().is_some_and(|h| h.contains("enc")))
-        {
-            return Err(Malformed::Header {
-                member: "enc".into(),
-                reason: "belongs in a shared header",
-            }
-            .into());
-        }
+        self.check_headers(&unprotected)?;
 
         let mut protected = self.protected.as_map().clone();
         let mut shared = unprotected.as_map().clone();
@@ -460,6 +409,54 @@ impl<'k> JweBuilder<'k> {
             ciphertext: sealed.ciphertext,
             tag: sealed.tag,
         })
+    }
+
+    /// Refuses headers that cannot be produced: `zip` anywhere, `crit` or `enc` outside the
+    /// shared headers, an `enc` that contradicts the algorithm, `dir`/`ECDH-ES` among several
+    /// recipients.
+    fn check_headers(&self, unprotected: &Header) -> Result<()> {
+        let own = || self.recipients.iter().filter_map(|r| r.header.as_ref());
+        for h in [&self.protected, unprotected].into_iter().chain(own()) {
+            refuse_zip(h)?;
+        }
+        let unprotected_crit = unprotected.contains("crit") || own().any(|h| h.contains("crit"));
+        if unprotected_crit {
+            return Err(Malformed::Header {
+                member: "crit".into(),
+                reason: "must be integrity protected",
+            }
+            .into());
+        }
+        if own().any(|h| h.contains("enc")) {
+            return Err(Malformed::Header {
+                member: "enc".into(),
+                reason: "belongs in a shared header",
+            }
+            .into());
+        }
+        for h in [&self.protected, unprotected] {
+            if h.get("enc")
+                .is_some_and(|e| e.as_str() != Some(self.enc.as_str()))
+            {
+                return Err(Malformed::Header {
+                    member: "enc".into(),
+                    reason: "contradicts the content encryption algorithm",
+                }
+                .into());
+            }
+        }
+        if self.recipients.len() > 1
+            && self
+                .recipients
+                .iter()
+                .any(|r| r.alg.has_empty_encrypted_key())
+        {
+            return Err(Malformed::Serialization(
+                "`dir` and `ECDH-ES` determine the content key: they allow only one recipient",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// The joint header a recipient will have, as far as the caller set it (for `apu`/`apv`).
