@@ -3,6 +3,9 @@
 //!
 //! * [`jwk`]: keys and key sets (RFC 7517, 7518, 8037), RFC 7638 thumbprints.
 //! * [`jws`]: signatures (RFC 7515, 7797), compact and JSON serializations.
+//! * [`jwe`]: encryption (RFC 7516, 7518, 8037), compact and JSON serializations, several
+//!   recipients; the recipient's private-key step goes through the backend.
+//! * [`jwt`]: tokens (RFC 7519), signed, encrypted or nested, with claim validation.
 //! * [`KeyBackend`]: the seam. [`SoftwareKey`] implements it in memory; the `hsm-jose` crate
 //!   implements it for PKCS#11 keys.
 //!
@@ -34,6 +37,7 @@ mod json;
 pub mod jwe;
 pub mod jwk;
 pub mod jws;
+pub mod jwt;
 mod keys;
 mod rng;
 

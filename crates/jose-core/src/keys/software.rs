@@ -616,7 +616,11 @@ fn algorithms_for(jwk: &Jwk, parsed: &Parsed) -> Vec<Algorithm> {
         }
     }
     if let Some(bound) = jwk.alg() {
-        algs.retain(|a| a.as_str() == bound);
+        // A symmetric key bound to a content encryption algorithm (`"alg":"A128GCM"`, as in
+        // RFC 7520 section 5.6) is a key for direct encryption with it.
+        let dir_key = matches!(parsed, Parsed::Oct(k)
+            if bound.parse::<ContentEncryption>().is_ok_and(|e| e.key_len() == k.len()));
+        algs.retain(|a| a.as_str() == bound || (dir_key && *a == Algorithm::Jwe(K::Dir)));
     }
     algs
 }

@@ -1,0 +1,237 @@
+//! JWT claims (RFC 7519 section 4): a JSON object whose registered claims are type-checked.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{ClaimsError, Result};
+use crate::json;
+
+/// The claims of a JWT: a JSON object, with typed access to the registered claims.
+///
+/// Registered claims are type-checked whenever claims are built or parsed: `iss`, `sub` and
+/// `jti` are strings, `aud` a string or an array of strings, `exp`, `nbf` and `iat` numbers
+/// (NumericDate, seconds since the epoch). A claim of the wrong type is an error, never
+/// treated as absent.
+///
+/// ```
+/// use jose_core::jwt::Claims;
+/// # fn main() -> Result<(), jose_core::Error> {
+/// let claims = Claims::new()
+///     .issuer("https://issuer.example")
+///     .subject("user-42")
+///     .audience("api")
+///     .expires_at(2_000_000_000)
+///     .with("scope", "read write");
+/// assert_eq!(claims.sub(), Some("user-42"));
+/// assert_eq!(claims.aud(), vec!["api"]);
+/// assert_eq!(claims.exp(), Some(2_000_000_000));
+/// assert!(Claims::from_json(r#"{"exp":"never"}"#).is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claims {
+    map: Map<String, Value>,
+}
+
+const STRING_CLAIMS: &[&str] = &["iss", "sub", "jti"];
+const DATE_CLAIMS: &[&str] = &["exp", "nbf", "iat"];
+
+fn wrong_type(name: &str) -> crate::Error {
+    ClaimsError::WrongType(name.to_owned()).into()
+}
+
+impl Claims {
+    /// No claims.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Claims from a JSON object, with the registered claims type-checked.
+    pub fn from_map(map: Map<String, Value>) -> Result<Self> {
+        let claims = Self { map };
+        claims.check_types()?;
+        Ok(claims)
+    }
+
+    /// Claims from JSON text (strict: duplicate members are rejected, nesting is bounded).
+    pub fn from_json(text: &str) -> Result<Self> {
+        Self::parse(text.as_bytes())
+    }
+
+    /// Claims from any serializable value that serializes to a JSON object.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
+        match serde_json::to_value(value) {
+            Ok(Value::Object(map)) => Self::from_map(map),
+            Ok(_) => Err(ClaimsError::NotAnObject.into()),
+            Err(e) => Err(ClaimsError::Deserialize(e.to_string()).into()),
+        }
+    }
+
+    /// Parses a JWT payload.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self> {
+        match json::parse_value("claims", bytes)? {
+            Value::Object(map) => Self::from_map(map),
+            _ => Err(ClaimsError::NotAnObject.into()),
+        }
+    }
+
+    fn check_types(&self) -> Result<()> {
+        for (name, value) in &self.map {
+            let ok = match name.as_str() {
+                n if STRING_CLAIMS.contains(&n) => value.is_string(),
+                n if DATE_CLAIMS.contains(&n) => value.is_number(),
+                "aud" => match value {
+                    Value::String(_) => true,
+                    Value::Array(items) => items.iter().all(Value::is_string),
+                    _ => false,
+                },
+                _ => true,
+            };
+            if !ok {
+                return Err(wrong_type(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets a claim (builder style). Registered claims of the wrong type are refused when the
+    /// claims are signed or encrypted.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.map.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets a claim in place.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        self.map.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets `iss`.
+    pub fn issuer(self, iss: impl Into<String>) -> Self {
+        self.with("iss", iss.into())
+    }
+
+    /// Sets `sub`.
+    pub fn subject(self, sub: impl Into<String>) -> Self {
+        self.with("sub", sub.into())
+    }
+
+    /// Sets `aud` to one audience (a string).
+    pub fn audience(self, aud: impl Into<String>) -> Self {
+        self.with("aud", aud.into())
+    }
+
+    /// Sets `aud` to several audiences (an array).
+    pub fn audiences<S: Into<String>>(self, aud: impl IntoIterator<Item = S>) -> Self {
+        let list: Vec<Value> = aud.into_iter().map(|a| Value::String(a.into())).collect();
+        self.with("aud", list)
+    }
+
+    /// Sets `exp`, in seconds since the epoch.
+    pub fn expires_at(self, exp: i64) -> Self {
+        self.with("exp", exp)
+    }
+
+    /// Sets `nbf`, in seconds since the epoch.
+    pub fn not_before(self, nbf: i64) -> Self {
+        self.with("nbf", nbf)
+    }
+
+    /// Sets `iat`, in seconds since the epoch.
+    pub fn issued_at(self, iat: i64) -> Self {
+        self.with("iat", iat)
+    }
+
+    /// Sets `jti`.
+    pub fn jwt_id(self, jti: impl Into<String>) -> Self {
+        self.with("jti", jti.into())
+    }
+
+    /// A claim's value.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.map.get(name)
+    }
+
+    /// `iss`.
+    pub fn iss(&self) -> Option<&str> {
+        self.map.get("iss").and_then(Value::as_str)
+    }
+
+    /// `sub`.
+    pub fn sub(&self) -> Option<&str> {
+        self.map.get("sub").and_then(Value::as_str)
+    }
+
+    /// `jti`.
+    pub fn jti(&self) -> Option<&str> {
+        self.map.get("jti").and_then(Value::as_str)
+    }
+
+    /// `aud` as a list (one element for a string; empty when absent).
+    pub fn aud(&self) -> Vec<&str> {
+        match self.map.get("aud") {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A NumericDate claim as a number of seconds (fractions kept).
+    pub(crate) fn date(&self, name: &str) -> Option<f64> {
+        self.map.get(name).and_then(Value::as_f64)
+    }
+
+    fn whole_seconds(&self, name: &str) -> Option<i64> {
+        match self.map.get(name)? {
+            Value::Number(n) => n.as_i64().or_else(|| {
+                // A fractional or huge date: whole seconds, saturating.
+                #[allow(clippy::cast_possible_truncation)]
+                n.as_f64().map(|f| f.floor() as i64)
+            }),
+            _ => None,
+        }
+    }
+
+    /// `exp`, in whole seconds since the epoch.
+    pub fn exp(&self) -> Option<i64> {
+        self.whole_seconds("exp")
+    }
+
+    /// `nbf`, in whole seconds since the epoch.
+    pub fn nbf(&self) -> Option<i64> {
+        self.whole_seconds("nbf")
+    }
+
+    /// `iat`, in whole seconds since the epoch.
+    pub fn iat(&self) -> Option<i64> {
+        self.whole_seconds("iat")
+    }
+
+    /// Whether the claim is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// The claims as a JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+
+    /// Consumes the claims, returning the JSON object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.map
+    }
+
+    /// Converts the claims into the caller's type.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(Value::Object(self.map.clone()))
+            .map_err(|e| ClaimsError::Deserialize(e.to_string()).into())
+    }
+
+    /// The claims as compact JSON, members in insertion order.
+    pub fn to_json(&self) -> String {
+        Value::Object(self.map.clone()).to_string()
+    }
+}
