@@ -1,25 +1,28 @@
 //! [`HsmJwk`]: a key in a PKCS#11 token, usable wherever jose-core takes a key.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
-use hsm_core::{EcCurve as HsmEcCurve, EdCurve, KeyInfo, KeyKind, KeySelector, PoolKey, PublicKeyMaterial, SessionPool};
+use hsm_core::{
+    EcCurve as HsmEcCurve, EdCurve, KeyInfo, KeyKind, KeySelector, PoolKey, PublicKeyMaterial,
+    SessionPool,
+};
 use jose_core::error::{AlgorithmError, KeyError};
 use jose_core::jwk::{EcCurve, EcKey, KeyMaterial, KeyOp, OkpCurve, OkpKey, RsaKey};
 use jose_core::{
-    base64url, Algorithm, ContentEncryption, Header, Jwk, JwsAlgorithm, KeyBackend, KeyManagementAlgorithm,
-    SecretBytes, SoftwareKey, WrappedKey,
+    Algorithm, ContentEncryption, Header, Jwk, JwsAlgorithm, KeyBackend, KeyManagementAlgorithm,
+    SecretBytes, SoftwareKey, WrappedKey, base64url,
 };
 use zeroize::Zeroizing;
 
-use crate::error::{backend, Error, Result};
+use crate::error::{Error, Result, backend};
 use crate::mechanism::{self, SignPlan};
 
 /// A key held in a PKCS#11 token, as a JOSE key.
@@ -66,7 +69,10 @@ struct Handles {
 
 impl Handles {
     fn of(info: &KeyInfo) -> Self {
-        Self { private: info.private_or_secret(), public: info.public }
+        Self {
+            private: info.private_or_secret(),
+            public: info.public,
+        }
     }
 }
 
@@ -168,7 +174,10 @@ impl HsmJwk {
 
     /// The public JWK as a JSON value. A secret (HMAC or AES) key has none.
     pub fn public_value(&self) -> Result<serde_json::Value> {
-        let jwk = self.public.as_ref().ok_or(jose_core::Error::Key(KeyError::NoPublicKey))?;
+        let jwk = self
+            .public
+            .as_ref()
+            .ok_or(jose_core::Error::Key(KeyError::NoPublicKey))?;
         Ok(jwk.to_public_value()?)
     }
 
@@ -190,16 +199,28 @@ impl HsmJwk {
 
     /// Runs `op` with a pooled session and the key's handles. A lost session is replaced and
     /// a stale handle looked up again, each once, by [`PoolKey::run`].
-    fn with_key<T>(&self, op: impl Fn(&Session, Handles) -> Result<T, CkError>) -> jose_core::Result<T> {
-        self.key.run(|s, info| op(s, Handles::of(info))).map_err(backend)
+    fn with_key<T>(
+        &self,
+        op: impl Fn(&Session, Handles) -> Result<T, CkError>,
+    ) -> jose_core::Result<T> {
+        self.key
+            .run(|s, info| op(s, Handles::of(info)))
+            .map_err(backend)
     }
 
     fn private_handle(h: Handles) -> Result<ObjectHandle, CkError> {
-        h.private.ok_or(CkError::Pkcs11(RvError::KeyHandleInvalid, cryptoki::context::Function::SignInit))
+        h.private.ok_or(CkError::Pkcs11(
+            RvError::KeyHandleInvalid,
+            cryptoki::context::Function::SignInit,
+        ))
     }
 
     fn mismatch(&self, alg: impl fmt::Display) -> jose_core::Error {
-        AlgorithmError::KeyMismatch { alg: alg.to_string(), key: self.describe() }.into()
+        AlgorithmError::KeyMismatch {
+            alg: alg.to_string(),
+            key: self.describe(),
+        }
+        .into()
     }
 
     fn unwrap_in_token(
@@ -214,10 +235,22 @@ impl HsmJwk {
                 if alg == K::RsaOaep256 && self.oaep256_unsupported.load(Ordering::Relaxed) {
                     return Err(oaep256_unsupported());
                 }
-                let r = self.with_key(|s, h| s.decrypt(&mechanism::oaep(alg), Self::private_handle(h)?, encrypted_key));
+                let r = self.with_key(|s, h| {
+                    s.decrypt(
+                        &mechanism::oaep(alg),
+                        Self::private_handle(h)?,
+                        encrypted_key,
+                    )
+                });
                 match r {
                     Ok(cek) => Ok(Zeroizing::new(cek)),
-                    Err(e) if alg == K::RsaOaep256 && is_rv(&e, &[RvError::ArgumentsBad, RvError::MechanismParamInvalid]) => {
+                    Err(e)
+                        if alg == K::RsaOaep256
+                            && is_rv(
+                                &e,
+                                &[RvError::ArgumentsBad, RvError::MechanismParamInvalid],
+                            ) =>
+                    {
                         self.oaep256_unsupported.store(true, Ordering::Relaxed);
                         Err(oaep256_unsupported())
                     }
@@ -226,7 +259,12 @@ impl HsmJwk {
             }
             K::A128KW | K::A192KW | K::A256KW => {
                 let r = self.with_key(|s, h| {
-                    let obj = s.unwrap_key(&Mechanism::AesKeyWrap, Self::private_handle(h)?, encrypted_key, &extractable_secret(None))?;
+                    let obj = s.unwrap_key(
+                        &Mechanism::AesKeyWrap,
+                        Self::private_handle(h)?,
+                        encrypted_key,
+                        &extractable_secret(None),
+                    )?;
                     read_and_destroy(s, obj)
                 });
                 r.map_err(decryption_or_device)
@@ -252,7 +290,10 @@ impl HsmJwk {
 }
 
 fn oaep256_unsupported() -> jose_core::Error {
-    AlgorithmError::Unsupported("RSA-OAEP-256 (not supported by this token: its RSA-OAEP takes only SHA-1)".into()).into()
+    AlgorithmError::Unsupported(
+        "RSA-OAEP-256 (not supported by this token: its RSA-OAEP takes only SHA-1)".into(),
+    )
+    .into()
 }
 
 fn header_bytes(header: &Header, name: &'static str) -> jose_core::Result<Vec<u8>> {
@@ -287,7 +328,10 @@ fn read_and_destroy(s: &Session, obj: ObjectHandle) -> Result<SecretBytes, CkErr
             let out = Zeroizing::new(std::mem::take(&mut v));
             Ok(out)
         }
-        _ => Err(CkError::Pkcs11(RvError::AttributeTypeInvalid, cryptoki::context::Function::GetAttributeValue)),
+        _ => Err(CkError::Pkcs11(
+            RvError::AttributeTypeInvalid,
+            cryptoki::context::Function::GetAttributeValue,
+        )),
     }
 }
 
@@ -296,7 +340,9 @@ fn rv_of(e: &hsm_core::Error) -> Option<RvError> {
 }
 
 fn is_rv(e: &jose_core::Error, rvs: &[RvError]) -> bool {
-    crate::error::hsm_error(e).and_then(rv_of).is_some_and(|rv| rvs.contains(&rv))
+    crate::error::hsm_error(e)
+        .and_then(rv_of)
+        .is_some_and(|rv| rvs.contains(&rv))
 }
 
 /// A failure of the decryption itself is the opaque error; a device failure stays typed.
@@ -385,10 +431,19 @@ impl KeyBackend for HsmJwk {
             }
             SignPlan::Direct | SignPlan::Eddsa => input,
         };
-        let sig = self.with_key(|s, h| s.sign(&mechanism::jws_sign_mechanism(alg, kind), Self::private_handle(h)?, data))?;
+        let sig = self.with_key(|s, h| {
+            s.sign(
+                &mechanism::jws_sign_mechanism(alg, kind),
+                Self::private_handle(h)?,
+                data,
+            )
+        })?;
         if let SignPlan::EcdsaDigest { coordinate_len } = plan {
             if sig.len() != 2 * coordinate_len {
-                let e = hsm_core::Error::Pkcs11 { function: "C_Sign", rv: RvError::SignatureLenRange };
+                let e = hsm_core::Error::Pkcs11 {
+                    function: "C_Sign",
+                    rv: RvError::SignatureLenRange,
+                };
                 return Err(backend(e));
             }
         }
@@ -400,7 +455,8 @@ impl KeyBackend for HsmJwk {
             (Some(software), false) => software.verify(alg, input, sig),
             _ => {
                 let kind = &self.info.kind;
-                let (_, plan) = mechanism::jws_mechanism(alg, kind).ok_or_else(|| self.mismatch(alg))?;
+                let (_, plan) =
+                    mechanism::jws_mechanism(alg, kind).ok_or_else(|| self.mismatch(alg))?;
                 let digest;
                 let data = match plan {
                     SignPlan::EcdsaDigest { coordinate_len } => {
@@ -421,7 +477,9 @@ impl KeyBackend for HsmJwk {
                 });
                 match r {
                     Ok(()) => Ok(()),
-                    Err(e) if is_rv(&e, &[RvError::SignatureInvalid, RvError::SignatureLenRange]) => {
+                    Err(e)
+                        if is_rv(&e, &[RvError::SignatureInvalid, RvError::SignatureLenRange]) =>
+                    {
                         Err(jose_core::Error::Verification)
                     }
                     Err(e) => Err(e),
@@ -446,7 +504,9 @@ impl KeyBackend for HsmJwk {
     fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> jose_core::Result<WrappedKey> {
         use KeyManagementAlgorithm as K;
         match alg {
-            K::A128KW | K::A192KW | K::A256KW if mechanism::jwe_mechanism(alg, &self.info.kind).is_some() => {
+            K::A128KW | K::A192KW | K::A256KW
+                if mechanism::jwe_mechanism(alg, &self.info.kind).is_some() =>
+            {
                 let encrypted_key = self.with_key(|s, h| {
                     let mut template = extractable_secret(None);
                     template.push(Attribute::Value(cek.to_vec()));
@@ -457,9 +517,14 @@ impl KeyBackend for HsmJwk {
                     destroyed?;
                     Ok(wrapped)
                 })?;
-                Ok(WrappedKey { encrypted_key, header: Default::default() })
+                Ok(WrappedKey {
+                    encrypted_key,
+                    header: Default::default(),
+                })
             }
-            K::A128GCMKW | K::A192GCMKW | K::A256GCMKW if mechanism::jwe_mechanism(alg, &self.info.kind).is_some() => {
+            K::A128GCMKW | K::A192GCMKW | K::A256GCMKW
+                if mechanism::jwe_mechanism(alg, &self.info.kind).is_some() =>
+            {
                 let mut iv = [0u8; 12];
                 getrandom::fill(&mut iv).map_err(|_| jose_core::Error::Rng)?;
                 let out = self.with_key(|s, h| {
@@ -471,7 +536,10 @@ impl KeyBackend for HsmJwk {
                 let mut header = serde_json::Map::new();
                 header.insert("iv".into(), base64url::encode(&iv).into());
                 header.insert("tag".into(), base64url::encode(&out[split..]).into());
-                Ok(WrappedKey { encrypted_key: out[..split].to_vec(), header })
+                Ok(WrappedKey {
+                    encrypted_key: out[..split].to_vec(),
+                    header,
+                })
             }
             // Asymmetric keys: encrypt to the public key in software.
             _ => match &self.software {
@@ -498,7 +566,11 @@ impl KeyBackend for HsmJwk {
         let len = ec_curve(curve).coordinate_len();
         let z = self.with_key(|s, h| {
             let params = Ecdh1DeriveParams::new(EcKdf::null(), &public);
-            let obj = s.derive_key(&Mechanism::Ecdh1Derive(params), Self::private_handle(h)?, &extractable_secret(Some(len)))?;
+            let obj = s.derive_key(
+                &Mechanism::Ecdh1Derive(params),
+                Self::private_handle(h)?,
+                &extractable_secret(Some(len)),
+            )?;
             read_and_destroy(s, obj)
         });
         z.map_err(decryption_or_device)
@@ -515,22 +587,34 @@ fn ec_curve(c: HsmEcCurve) -> EcCurve {
 
 /// The public JWK of a token key (no `kid` yet), or `None` for a secret key.
 fn public_jwk(info: &KeyInfo) -> Result<Option<Jwk>> {
-    let unsupported = |reason| Error::UnsupportedKey { label: info.label.clone(), reason };
+    let unsupported = |reason| Error::UnsupportedKey {
+        label: info.label.clone(),
+        reason,
+    };
     let material = match (&info.kind, &info.public_key) {
         (KeyKind::Aes { .. } | KeyKind::GenericSecret { .. }, _) => return Ok(None),
         (_, None) => return Err(unsupported("the token does not reveal its public key")),
-        (_, Some(PublicKeyMaterial::Rsa { n, e })) => {
-            KeyMaterial::Rsa(RsaKey { n: n.clone(), e: e.clone(), private: None })
-        }
-        (_, Some(PublicKeyMaterial::Ec { curve, x, y })) => {
-            KeyMaterial::Ec(EcKey { crv: ec_curve(*curve), x: x.clone(), y: y.clone(), d: None })
-        }
+        (_, Some(PublicKeyMaterial::Rsa { n, e })) => KeyMaterial::Rsa(RsaKey {
+            n: n.clone(),
+            e: e.clone(),
+            private: None,
+        }),
+        (_, Some(PublicKeyMaterial::Ec { curve, x, y })) => KeyMaterial::Ec(EcKey {
+            crv: ec_curve(*curve),
+            x: x.clone(),
+            y: y.clone(),
+            d: None,
+        }),
         (_, Some(PublicKeyMaterial::Edwards { curve, point })) => {
             let crv = match curve {
                 EdCurve::Ed25519 => OkpCurve::Ed25519,
                 _ => OkpCurve::Ed448,
             };
-            KeyMaterial::Okp(OkpKey { crv, x: point.clone(), d: None })
+            KeyMaterial::Okp(OkpKey {
+                crv,
+                x: point.clone(),
+                d: None,
+            })
         }
         #[allow(unreachable_patterns)]
         _ => return Err(unsupported("unknown public key type")),
@@ -546,7 +630,10 @@ fn algorithms(pool: &SessionPool, info: &KeyInfo) -> Vec<Algorithm> {
     for &alg in JwsAlgorithm::ALL {
         if let Some((mech, _)) = mechanism::jws_mechanism(alg, &info.kind) {
             // Signing needs the token's mechanism; verifying a public key needs only software.
-            if (caps.sign && pool.supports(mech)) || has_public || (caps.verify && pool.supports(mech)) {
+            if (caps.sign && pool.supports(mech))
+                || has_public
+                || (caps.verify && pool.supports(mech))
+            {
                 out.push(Algorithm::Jws(alg));
             }
         }

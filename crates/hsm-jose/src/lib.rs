@@ -20,17 +20,20 @@
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod error;
 mod key;
 mod mechanism;
 mod set;
 
-pub use error::{hsm_error, Error, Result};
+pub use error::{Error, Result, hsm_error};
 pub use key::HsmJwk;
 pub use set::{HsmJwkSet, KidSource};
 
-pub use hsm_core::{hsm_session, KeySelector, Pin, Pkcs11Uri, PoolKey, SessionPool};
-pub use jose_core::{self, KeyBackend};
 pub use hsm_core;
+pub use hsm_core::{KeySelector, Pin, Pkcs11Uri, PoolKey, SessionPool, hsm_session};
+pub use jose_core::{self, KeyBackend};

@@ -19,7 +19,10 @@ pub(crate) enum SignPlan {
 
 /// The mechanism type (for checking the token's mechanism list) and plan for `alg` on `kind`,
 /// or `None` when the key cannot serve the algorithm.
-pub(crate) fn jws_mechanism(alg: JwsAlgorithm, kind: &KeyKind) -> Option<(MechanismType, SignPlan)> {
+pub(crate) fn jws_mechanism(
+    alg: JwsAlgorithm,
+    kind: &KeyKind,
+) -> Option<(MechanismType, SignPlan)> {
     use JwsAlgorithm as A;
     let plan = match (alg, kind) {
         (A::RS256, KeyKind::Rsa { .. }) => (MechanismType::SHA256_RSA_PKCS, SignPlan::Direct),
@@ -28,13 +31,28 @@ pub(crate) fn jws_mechanism(alg: JwsAlgorithm, kind: &KeyKind) -> Option<(Mechan
         (A::PS256, KeyKind::Rsa { .. }) => (MechanismType::SHA256_RSA_PKCS_PSS, SignPlan::Direct),
         (A::PS384, KeyKind::Rsa { .. }) => (MechanismType::SHA384_RSA_PKCS_PSS, SignPlan::Direct),
         (A::PS512, KeyKind::Rsa { .. }) => (MechanismType::SHA512_RSA_PKCS_PSS, SignPlan::Direct),
-        (A::ES256, KeyKind::Ec(EcCurve::P256)) => (MechanismType::ECDSA, SignPlan::EcdsaDigest { coordinate_len: 32 }),
-        (A::ES384, KeyKind::Ec(EcCurve::P384)) => (MechanismType::ECDSA, SignPlan::EcdsaDigest { coordinate_len: 48 }),
-        (A::ES512, KeyKind::Ec(EcCurve::P521)) => (MechanismType::ECDSA, SignPlan::EcdsaDigest { coordinate_len: 66 }),
+        (A::ES256, KeyKind::Ec(EcCurve::P256)) => (
+            MechanismType::ECDSA,
+            SignPlan::EcdsaDigest { coordinate_len: 32 },
+        ),
+        (A::ES384, KeyKind::Ec(EcCurve::P384)) => (
+            MechanismType::ECDSA,
+            SignPlan::EcdsaDigest { coordinate_len: 48 },
+        ),
+        (A::ES512, KeyKind::Ec(EcCurve::P521)) => (
+            MechanismType::ECDSA,
+            SignPlan::EcdsaDigest { coordinate_len: 66 },
+        ),
         (A::EdDSA, KeyKind::Edwards(_)) => (MechanismType::EDDSA, SignPlan::Eddsa),
-        (A::HS256, KeyKind::GenericSecret { bytes }) if *bytes >= 32 => (MechanismType::SHA256_HMAC, SignPlan::Direct),
-        (A::HS384, KeyKind::GenericSecret { bytes }) if *bytes >= 48 => (MechanismType::SHA384_HMAC, SignPlan::Direct),
-        (A::HS512, KeyKind::GenericSecret { bytes }) if *bytes >= 64 => (MechanismType::SHA512_HMAC, SignPlan::Direct),
+        (A::HS256, KeyKind::GenericSecret { bytes }) if *bytes >= 32 => {
+            (MechanismType::SHA256_HMAC, SignPlan::Direct)
+        }
+        (A::HS384, KeyKind::GenericSecret { bytes }) if *bytes >= 48 => {
+            (MechanismType::SHA384_HMAC, SignPlan::Direct)
+        }
+        (A::HS512, KeyKind::GenericSecret { bytes }) if *bytes >= 64 => {
+            (MechanismType::SHA512_HMAC, SignPlan::Direct)
+        }
         _ => return None,
     };
     Some(plan)
@@ -43,20 +61,32 @@ pub(crate) fn jws_mechanism(alg: JwsAlgorithm, kind: &KeyKind) -> Option<(Mechan
 /// The mechanism that signs `alg` (built where it is used: `Mechanism` is neither Send nor Sync).
 pub(crate) fn jws_sign_mechanism(alg: JwsAlgorithm, kind: &KeyKind) -> Mechanism<'static> {
     use JwsAlgorithm as A;
-    let pss = |hash_alg, mgf, s_len: u64| PkcsPssParams { hash_alg, mgf, s_len: s_len.into() };
+    let pss = |hash_alg, mgf, s_len: u64| PkcsPssParams {
+        hash_alg,
+        mgf,
+        s_len: s_len.into(),
+    };
     match alg {
         A::RS256 => Mechanism::Sha256RsaPkcs,
         A::RS384 => Mechanism::Sha384RsaPkcs,
         A::RS512 => Mechanism::Sha512RsaPkcs,
-        A::PS256 => Mechanism::Sha256RsaPkcsPss(pss(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, 32)),
-        A::PS384 => Mechanism::Sha384RsaPkcsPss(pss(MechanismType::SHA384, PkcsMgfType::MGF1_SHA384, 48)),
-        A::PS512 => Mechanism::Sha512RsaPkcsPss(pss(MechanismType::SHA512, PkcsMgfType::MGF1_SHA512, 64)),
+        A::PS256 => {
+            Mechanism::Sha256RsaPkcsPss(pss(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, 32))
+        }
+        A::PS384 => {
+            Mechanism::Sha384RsaPkcsPss(pss(MechanismType::SHA384, PkcsMgfType::MGF1_SHA384, 48))
+        }
+        A::PS512 => {
+            Mechanism::Sha512RsaPkcsPss(pss(MechanismType::SHA512, PkcsMgfType::MGF1_SHA512, 64))
+        }
         A::ES256 | A::ES384 | A::ES512 => Mechanism::Ecdsa,
         A::HS256 => Mechanism::Sha256Hmac,
         A::HS384 => Mechanism::Sha384Hmac,
         A::HS512 => Mechanism::Sha512Hmac,
         _ => match kind {
-            KeyKind::Edwards(EdCurve::Ed448) => Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed448(&[]))),
+            KeyKind::Edwards(EdCurve::Ed448) => {
+                Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed448(&[])))
+            }
             _ => Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
         },
     }
@@ -83,9 +113,17 @@ pub(crate) fn jwe_mechanism(alg: KeyManagementAlgorithm, kind: &KeyKind) -> Opti
 /// RSA-OAEP parameters: SHA-1/MGF1-SHA-1 for RSA-OAEP, SHA-256/MGF1-SHA-256 for RSA-OAEP-256.
 pub(crate) fn oaep(alg: KeyManagementAlgorithm) -> Mechanism<'static> {
     let params = if alg == KeyManagementAlgorithm::RsaOaep256 {
-        PkcsOaepParams::new(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, PkcsOaepSource::empty())
+        PkcsOaepParams::new(
+            MechanismType::SHA256,
+            PkcsMgfType::MGF1_SHA256,
+            PkcsOaepSource::empty(),
+        )
     } else {
-        PkcsOaepParams::new(MechanismType::SHA1, PkcsMgfType::MGF1_SHA1, PkcsOaepSource::empty())
+        PkcsOaepParams::new(
+            MechanismType::SHA1,
+            PkcsMgfType::MGF1_SHA1,
+            PkcsOaepSource::empty(),
+        )
     };
     Mechanism::RsaPkcsOaep(params)
 }

@@ -4,10 +4,10 @@ use hsm_core::{KeyInfo, KeySelector, SessionPool};
 use jose_core::error::KeyError;
 use jose_core::jwk::KeyOp;
 use jose_core::{KeyBackend, KeyStore};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::error::Result;
 use crate::HsmJwk;
+use crate::error::Result;
 
 /// How [`HsmJwkSet::from_token`] names the keys it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,11 @@ impl HsmJwkSet {
     /// The public JWK Set document (`{"keys":[...]}`), for `/.well-known/jwks.json`. Secret
     /// keys have no public part and are left out.
     pub fn jwks(&self) -> Value {
-        let keys: Vec<Value> = self.keys.iter().filter_map(|k| k.public_value().ok()).collect();
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .filter_map(|k| k.public_value().ok())
+            .collect();
         json!({ "keys": keys })
     }
 
@@ -122,7 +126,11 @@ impl HsmJwkSet {
             let selector = KeySelector::label_and_id(info.label.clone(), info.id.clone());
             let (key_use, ops) = usage(&info);
             let key = HsmJwk::load(pool, &selector)?;
-            let kid = if kid_source == KidSource::Thumbprint { key.thumbprint().unwrap_or_default() } else { kid };
+            let kid = if kid_source == KidSource::Thumbprint {
+                key.thumbprint().unwrap_or_default()
+            } else {
+                kid
+            };
             let mut key = key.with_kid(kid).with_key_ops(&ops);
             if let Some(u) = key_use {
                 key = key.with_use(u);
@@ -141,7 +149,12 @@ fn usage(info: &KeyInfo) -> (Option<&'static str>, Vec<KeyOp>) {
         ops.extend([KeyOp::Sign, KeyOp::Verify]);
     }
     if c.decrypt || c.unwrap {
-        ops.extend([KeyOp::Encrypt, KeyOp::Decrypt, KeyOp::WrapKey, KeyOp::UnwrapKey]);
+        ops.extend([
+            KeyOp::Encrypt,
+            KeyOp::Decrypt,
+            KeyOp::WrapKey,
+            KeyOp::UnwrapKey,
+        ]);
     }
     if c.derive {
         ops.extend([KeyOp::DeriveKey, KeyOp::DeriveBits]);

@@ -213,6 +213,36 @@ impl<T: KeyBackend + ?Sized> KeyBackend for std::sync::Arc<T> {
     }
 }
 
+/// The key of `store` that a token's `kid` names; without a `kid`, the one key able to serve
+/// `alg` (several candidates are an error: the token must say which).
+pub(crate) fn select_key<'k>(
+    store: &'k dyn KeyStore,
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<&'k dyn KeyBackend> {
+    match kid {
+        Some(kid) => store
+            .key_by_kid(kid)
+            .ok_or_else(|| KeyError::KidNotFound(kid.to_owned()).into()),
+        None => {
+            let fits: Vec<&dyn KeyBackend> = store
+                .keys()
+                .into_iter()
+                .filter(|k| k.algorithms().contains(&alg))
+                .collect();
+            match fits.as_slice() {
+                [one] => Ok(*one),
+                [] => Err(AlgorithmError::KeyMismatch {
+                    alg: alg.to_string(),
+                    key: "no key in the set".into(),
+                }
+                .into()),
+                many => Err(KeyError::KidRequired(many.len()).into()),
+            }
+        }
+    }
+}
+
 #[allow(dead_code)]
 fn _object_safe(_: &dyn KeyBackend, _: &dyn KeyStore) {}
 

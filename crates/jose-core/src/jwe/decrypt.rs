@@ -295,7 +295,9 @@ impl Decrypter {
                 }
                 *k
             }
-            Keys::Store(store) => select(*store, joint.kid(), alg)?,
+            Keys::Store(store) => {
+                crate::backend::select_key(*store, joint.kid(), Algorithm::Jwe(alg))?
+            }
         };
         check_key(key, Algorithm::Jwe(alg), false)?;
         let cek = cek(key, alg, enc, &joint, &r.encrypted_key)?;
@@ -367,33 +369,5 @@ fn cek(
         Ok(k) if k.len() == enc.key_len() => Ok(k),
         Ok(_) | Err(Error::Decryption) => Ok(fallback),
         Err(e) => Err(e),
-    }
-}
-
-fn select<'k>(
-    store: &'k dyn KeyStore,
-    kid: Option<&str>,
-    alg: KeyManagementAlgorithm,
-) -> Result<&'k dyn KeyBackend> {
-    match kid {
-        Some(kid) => store
-            .key_by_kid(kid)
-            .ok_or_else(|| KeyError::KidNotFound(kid.to_owned()).into()),
-        None => {
-            let fits: Vec<&dyn KeyBackend> = store
-                .keys()
-                .into_iter()
-                .filter(|k| k.algorithms().contains(&Algorithm::Jwe(alg)))
-                .collect();
-            match fits.as_slice() {
-                [one] => Ok(*one),
-                [] => Err(AlgorithmError::KeyMismatch {
-                    alg: alg.to_string(),
-                    key: "no key in the set".into(),
-                }
-                .into()),
-                many => Err(KeyError::KidRequired(many.len()).into()),
-            }
-        }
     }
 }

@@ -3,7 +3,7 @@
 use crate::alg::{Algorithm, JwsAlgorithm};
 use crate::b64;
 use crate::backend::{KeyBackend, KeyStore, check_key};
-use crate::error::{AlgorithmError, Error, KeyError, Malformed, Result};
+use crate::error::{AlgorithmError, Error, Malformed, Result};
 use crate::header::{Header, check_crit};
 use crate::jws::DEFAULT_MAX_TOKEN_LEN;
 use crate::jws::parse::{self, RawJws, RawSignature};
@@ -229,7 +229,9 @@ impl<'a> Verifier<'a> {
         }
         let key = match keys {
             Keys::One(k) => *k,
-            Keys::Store(store) => select(*store, joint.kid(), alg)?,
+            Keys::Store(store) => {
+                crate::backend::select_key(*store, joint.kid(), Algorithm::Jws(alg))?
+            }
         };
         check_key(key, Algorithm::Jws(alg), false)?;
 
@@ -274,33 +276,5 @@ impl<'a> Verifier<'a> {
             protected: sig.protected.clone(),
             unprotected: sig.unprotected.clone(),
         })
-    }
-}
-
-fn select<'k>(
-    store: &'k dyn KeyStore,
-    kid: Option<&str>,
-    alg: JwsAlgorithm,
-) -> Result<&'k dyn KeyBackend> {
-    match kid {
-        Some(kid) => store
-            .key_by_kid(kid)
-            .ok_or_else(|| KeyError::KidNotFound(kid.to_owned()).into()),
-        None => {
-            let fits: Vec<&dyn KeyBackend> = store
-                .keys()
-                .into_iter()
-                .filter(|k| k.algorithms().contains(&Algorithm::Jws(alg)))
-                .collect();
-            match fits.as_slice() {
-                [one] => Ok(*one),
-                [] => Err(AlgorithmError::KeyMismatch {
-                    alg: alg.to_string(),
-                    key: "no key in the set".into(),
-                }
-                .into()),
-                many => Err(KeyError::KidRequired(many.len()).into()),
-            }
-        }
     }
 }
