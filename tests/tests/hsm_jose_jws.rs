@@ -1,0 +1,162 @@
+//! hsm-jose against SoftHSM: signatures made in the token for every algorithm, verified in
+//! software from the public JWK and in the token, JSON serializations with several signatures,
+//! signed JWTs, and one key shared by many threads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use hsm_jose::jose_core::error::Error as JoseError;
+use hsm_jose::jose_core::jwt::{self, Claims, Validation};
+use hsm_jose::jose_core::{base64url, jws, Header, JwsAlgorithm, KeyBackend, SoftwareKey};
+use hsm_jose::HsmJwk;
+use hsm_jose_tests::fixture::{self, TokenFixture};
+use hsm_jose_tests::suite_token;
+
+fn token() -> TokenFixture {
+    suite_token!()
+}
+
+/// Every JWS algorithm and the fixture key that serves it.
+const CASES: &[(JwsAlgorithm, &str)] = &[
+    (JwsAlgorithm::RS256, "rsa-2048"),
+    (JwsAlgorithm::RS384, "rsa-3072"),
+    (JwsAlgorithm::RS512, "rsa-4096"),
+    (JwsAlgorithm::PS256, "rsa-2048"),
+    (JwsAlgorithm::PS384, "rsa-3072"),
+    (JwsAlgorithm::PS512, "rsa-4096"),
+    (JwsAlgorithm::ES256, "ec-p256"),
+    (JwsAlgorithm::ES384, "ec-p384"),
+    (JwsAlgorithm::ES512, "ec-p521"),
+    (JwsAlgorithm::EdDSA, "ed25519"),
+    (JwsAlgorithm::EdDSA, "ed448"),
+    (JwsAlgorithm::EdDSA, "ed25519-printable"),
+    (JwsAlgorithm::HS256, "hmac-256"),
+];
+
+fn flip_signature(token: &str) -> String {
+    let (rest, sig) = token.rsplit_once('.').unwrap();
+    let mut bytes = base64url::decode("sig", sig).unwrap();
+    bytes[0] ^= 0x80;
+    format!("{rest}.{}", base64url::encode(&bytes))
+}
+
+#[test]
+fn every_algorithm_signs_in_the_token_and_verifies_in_software_and_in_the_token() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    for &(alg, label) in CASES {
+        let key = HsmJwk::from_label(&pool, label).unwrap();
+        let payload = format!(r#"{{"alg":"{alg}","key":"{label}"}}"#);
+        let token = jws::sign_compact(&key, alg, payload.as_bytes(), None).unwrap();
+        let bad = flip_signature(&token);
+
+        // In the token (C_Verify).
+        let in_token = HsmJwk::from_label(&pool, label).unwrap().verify_in_token(true);
+        assert_eq!(jws::verify_compact(&token, &in_token, &[alg]).unwrap().payload(), payload.as_bytes(), "{alg} {label}");
+        assert!(matches!(jws::verify_compact(&bad, &in_token, &[alg]), Err(JoseError::Verification)), "{alg} {label}");
+
+        if alg.is_hmac() {
+            continue; // a secret key has no public part to verify with in software
+        }
+        // In software, from the exported public JWK alone (jose-core, no PKCS#11).
+        let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
+        assert_eq!(jws::verify_compact(&token, &public, &[alg]).unwrap().payload(), payload.as_bytes(), "{alg} {label}");
+        assert!(matches!(jws::verify_compact(&bad, &public, &[alg]), Err(JoseError::Verification)), "{alg} {label}");
+        // The HSM key's default verification (software, from its public key) agrees.
+        jws::verify_compact(&token, &key, &[alg]).unwrap();
+        assert!(jws::verify_compact(&bad, &key, &[alg]).is_err());
+    }
+}
+
+#[test]
+fn ecdsa_signatures_from_the_token_are_raw_r_s_of_exact_length() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    for (alg, label, len) in [(JwsAlgorithm::ES256, "ec-p256", 64), (JwsAlgorithm::ES384, "ec-p384", 96), (JwsAlgorithm::ES512, "ec-p521", 132)] {
+        let key = HsmJwk::from_label(&pool, label).unwrap();
+        for _ in 0..20 {
+            assert_eq!(key.sign(alg, b"input").unwrap().len(), len, "{alg}");
+        }
+    }
+}
+
+#[test]
+fn jws_compact_and_json_with_hsm_keys() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let key = HsmJwk::from_label(&pool, "ec-p256").unwrap().with_kid("ec-1");
+    let compact = jws::sign_compact(&key, JwsAlgorithm::ES256, b"hello", Some(&Header::new().with("typ", "example"))).unwrap();
+    let v = jws::verify_compact(&compact, &key, &[JwsAlgorithm::ES256]).unwrap();
+    assert_eq!((v.payload(), v.kid(), v.protected().typ()), (&b"hello"[..], Some("ec-1"), Some("example")));
+
+    let flattened = jws::JwsBuilder::new(b"hello").add_signature(&key, JwsAlgorithm::ES256, Header::new(), None).unwrap().flattened_json().unwrap();
+    assert_eq!(jws::verify_json(&flattened, &key, &[JwsAlgorithm::ES256]).unwrap().payload(), b"hello");
+}
+
+#[test]
+fn one_json_jws_with_an_rsa_and_an_ec_signature() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa");
+    let ec = HsmJwk::from_label(&pool, "ec-p256").unwrap().with_kid("ec");
+    let token = jws::JwsBuilder::new(br#"{"iss":"issuer"}"#)
+        .add_signature(&rsa, JwsAlgorithm::RS256, Header::new(), None)
+        .unwrap()
+        .add_signature(&ec, JwsAlgorithm::ES256, Header::new(), None)
+        .unwrap()
+        .general_json()
+        .unwrap();
+    // With the HSM keys.
+    assert_eq!(jws::verify_json(&token, &rsa, &[JwsAlgorithm::RS256]).unwrap().kid(), Some("rsa"));
+    assert_eq!(jws::verify_json(&token, &ec, &[JwsAlgorithm::ES256]).unwrap().kid(), Some("ec"));
+    // With the exported public keys, in pure software.
+    for (key, alg) in [(&rsa, JwsAlgorithm::RS256), (&ec, JwsAlgorithm::ES256)] {
+        let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
+        assert_eq!(jws::verify_json(&token, &public, &[alg]).unwrap().payload(), br#"{"iss":"issuer"}"#);
+    }
+}
+
+#[test]
+fn signed_jwt_and_its_verification() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let key = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa-1");
+    let now = 1_800_000_000;
+    let claims = Claims::new().issuer("https://issuer.example").subject("alice").audience("api").issued_at(now).expires_at(now + 600);
+    let token = jwt::sign(&claims, &key, JwsAlgorithm::RS256, None).unwrap();
+
+    let validation = Validation::new().jws_algorithms(&[JwsAlgorithm::RS256]).issuer("https://issuer.example").audience("api").at_time(now + 10);
+    let jwt = validation.verify(&token, &key).unwrap();
+    assert_eq!(jwt.claims().sub(), Some("alice"));
+    // A verifier with only the public JWK gets the same claims.
+    let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
+    assert_eq!(validation.verify(&token, &public).unwrap().claims(), jwt.claims());
+    // Expired.
+    assert!(Validation::new().jws_algorithms(&[JwsAlgorithm::RS256]).audience("api").at_time(now + 3600).verify(&token, &key).is_err());
+}
+
+#[test]
+fn one_key_shared_by_eight_threads() {
+    let _t = fixture::shared();
+    let pool = token().builder().max_sessions(4).build().unwrap();
+    let key = Arc::new(HsmJwk::from_label(&pool, "ec-p256").unwrap());
+    let public = Arc::new(SoftwareKey::from_json(&key.public_json().unwrap()).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (key, public) = (Arc::clone(&key), Arc::clone(&public));
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let payload = format!("thread {t} op {i}");
+                    let token = jws::sign_compact(&*key, JwsAlgorithm::ES256, payload.as_bytes(), None).unwrap();
+                    let v = jws::verify_compact(&token, &*public, &[JwsAlgorithm::ES256]).unwrap();
+                    assert_eq!(v.payload(), payload.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(pool.open_sessions() <= 4);
+}
