@@ -333,16 +333,32 @@ mod tests {
     use super::*;
     use cryptoki_sys::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("p11-fault-unit-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
+    /// A fresh directory for one test, removed when the returned guard drops.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("p11-fault-unit-{}-{test}", std::process::id()));
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn reload_follows_the_file() {
-        let path = scratch("rules-reload");
-        let _ = fs::remove_file(&path);
+        let dir = Scratch::new("reload");
+        let path = dir.file("rules");
         let mut engine = Engine::new(Some(path.clone()));
         let mut now = Instant::now();
         let mut next = |engine: &mut Engine, func| {
@@ -398,7 +414,8 @@ mod tests {
 
     #[test]
     fn rules_combine() {
-        let path = scratch("rules-combine");
+        let dir = Scratch::new("combine");
+        let path = dir.file("rules");
         write_atomically(
             &path,
             "C_GetTokenInfo always flags+=CKF_USER_PIN_FINAL_TRY\n\
@@ -431,7 +448,8 @@ mod tests {
 
     #[test]
     fn sessions_are_tracked_and_pending_opens_count() {
-        let path = scratch("rules-sessions");
+        let dir = Scratch::new("sessions");
+        let path = dir.file("rules");
         write_atomically(&path, "C_OpenSession max_open=2 rv=CKR_SESSION_COUNT\n").unwrap();
         let mut engine = Engine::new(Some(path));
         let now = Instant::now();

@@ -22,16 +22,27 @@ pub const SHIM_FILE_NAME: &str = "libp11_fault.so";
 
 /// Finds the built shim from inside a test executable.
 ///
-/// Cargo puts test executables in `target/<profile>/deps/` and a built `cdylib` in
-/// `target/<profile>/` (for this crate's own tests) or in `deps/` (when another crate depends
-/// on this one), so both are searched. Returns `None` when neither exists.
+/// Test executables live in `target/<profile>/deps/`. When cargo builds this crate for tests
+/// (its own integration tests, or another crate's that depends on it), it writes the `cdylib`
+/// to that same `deps/` directory; only `cargo build` copies it up to `target/<profile>/`, where
+/// it may be stale. Both places are looked at and the newer file wins. Returns `None` when
+/// neither exists.
 pub fn shim_path() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let deps = exe.parent()?;
     let profile = deps.parent()?;
-    [profile.join(SHIM_FILE_NAME), deps.join(SHIM_FILE_NAME)]
+    [deps.join(SHIM_FILE_NAME), profile.join(SHIM_FILE_NAME)]
         .into_iter()
-        .find(|path| path.is_file())
+        .filter_map(|path| {
+            let modified = fs::metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())?
+                .modified()
+                .ok()?;
+            Some((modified, path))
+        })
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
 }
 
 /// Replaces the rules file at `path` with `rules`, atomically (a write to a temporary file,

@@ -111,9 +111,11 @@
 //!
 //! # Finding the module in a test
 //!
-//! A `cdylib` is built before the integration tests of its own package, into
-//! `target/<profile>/`; the test executables are in `target/<profile>/deps/`.
-//! [`harness::shim_path`] looks in both places, relative to `std::env::current_exe()`.
+//! `cargo test` builds the `cdylib` before the tests into `target/<profile>/deps/`, beside the
+//! test executables (for this crate's tests, and for a crate that dev-depends on this one);
+//! only `cargo build` copies it up to `target/<profile>/`, where it can be stale.
+//! [`harness::shim_path`] looks in both places, relative to `std::env::current_exe()`, and
+//! takes the newer file.
 
 #![cfg_attr(
     not(test),
