@@ -99,16 +99,19 @@ fn load_target() -> Option<Target> {
         Ok(library) => library,
         Err(err) => return fail(err.to_string()),
     };
+    type GetFunctionList = unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV;
     // SAFETY: every PKCS#11 module exports `C_GetFunctionList` with exactly this signature.
     // The function pointer is copied out; it stays valid because `library` is kept loaded.
-    let get_function_list = match unsafe {
-        library.get::<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV>(
-            b"C_GetFunctionList\0",
-        )
-    } {
+    let get_function_list = match unsafe { library.get::<GetFunctionList>(b"C_GetFunctionList\0") }
+    {
         Ok(symbol) => *symbol,
         Err(err) => return fail(err.to_string()),
     };
+    // Forwarding to ourselves would recurse (and first re-enter this very initialisation): loading
+    // the shim's own path again yields the same library, so its `C_GetFunctionList` is ours.
+    if ptr::fn_addr_eq(get_function_list, C_GetFunctionList as GetFunctionList) {
+        return fail("that is this shim itself".to_owned());
+    }
     let mut list: *mut CK_FUNCTION_LIST = ptr::null_mut();
     // SAFETY: `list` is a valid place for the module to write one pointer.
     let rv = unsafe { get_function_list(&mut list) };
@@ -117,10 +120,6 @@ fn load_target() -> Option<Target> {
             "C_GetFunctionList returned {}",
             crate::names::rv_name(rv)
         ));
-    }
-    if ptr::eq(list.cast_const(), &raw const FUNCTION_LIST) {
-        // Forwarding to ourselves would recurse until the stack overflows.
-        return fail("that is this shim itself".to_owned());
     }
     // SAFETY: the module returned CKR_OK and a non-null pointer to its function list, which it
     // owns and keeps for as long as it is loaded; `library` is kept loaded for good (above).

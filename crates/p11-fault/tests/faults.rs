@@ -314,3 +314,18 @@ fn missing_target_fails_cleanly() {
         ));
     });
 }
+
+/// The shim as its own target is refused (it would recurse), not a hang or a crash.
+#[test]
+fn shim_as_its_own_target_fails_cleanly() {
+    let shim = p11_fault::harness::shim_path().expect("shim not built");
+    let env = [("P11_FAULT_TARGET", shim.to_str().unwrap())];
+    isolated("shim_as_its_own_target_fails_cleanly", &env, |sandbox| {
+        let pkcs11 = Pkcs11::new(&sandbox.shim).unwrap();
+        let result = pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        assert!(
+            is(&result, RvError::GeneralError, Function::Initialize),
+            "{result:?}"
+        );
+    });
+}
