@@ -7,12 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod demo;
+mod softhsm;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
 const TASKS: &[(&str, &str)] = &[
-    ("test-hsm", "fmt check, clippy -D warnings and every workspace test against a fresh SoftHSM token"),
-    ("demo", "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys"),
+    (
+        "test-hsm",
+        "fmt check, clippy -D warnings and every workspace test against a fresh SoftHSM token",
+    ),
+    (
+        "demo",
+        "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys",
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -25,11 +32,15 @@ fn main() -> ExitCode {
     let outcome = match task.as_str() {
         "test-hsm" => test_hsm(rest),
         "demo" => demo::run(rest),
+        // Internal: run by `test-hsm` in a child process with SOFTHSM2_CONF set (see softhsm.rs).
+        "provision-tokens" => softhsm::provision_tokens(rest),
         "help" | "--help" | "-h" => {
             usage();
             Ok(())
         }
-        other => Err(format!("unknown task `{other}`; run `cargo xtask` to list the tasks")),
+        other => Err(format!(
+            "unknown task `{other}`; run `cargo xtask` to list the tasks"
+        )),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,7 +76,9 @@ fn cargo() -> Command {
 /// Runs a command to completion; a non-zero exit is an error naming the step.
 fn run(step: &str, cmd: &mut Command) -> Result {
     eprintln!("xtask: {step}");
-    let status = cmd.status().map_err(|e| format!("{step}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -77,11 +90,26 @@ fn test_hsm(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
         return Err(format!("test-hsm takes no arguments (got `{extra}`)"));
     }
-    run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
+    // A fresh SoftHSM (installed if missing) with one token per integration suite.
+    let hsm = softhsm::provision_for_suites(&root())?;
+    run(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
     run(
         "cargo clippy",
-        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
-    run("cargo test", cargo().args(["test", "--workspace"]))?;
+    run(
+        "cargo test",
+        cargo().args(["test", "--workspace"]).envs(hsm.env()),
+    )?;
     Ok(())
 }

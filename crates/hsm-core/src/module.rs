@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -49,6 +50,8 @@ struct ModuleInner {
     adopted: bool,
     /// Serialises token initialisation: SoftHSM offers one free slot at a time.
     admin: Mutex<()>,
+    /// Sessions opened through pools on this module and not yet closed.
+    pool_sessions: Arc<AtomicUsize>,
 }
 
 /// One slot with a token, as [`Module::tokens`] lists it.
@@ -131,6 +134,7 @@ impl Module {
                 pkcs11,
                 adopted,
                 admin: Mutex::new(()),
+                pool_sessions: Arc::default(),
             }),
         };
         modules.insert(canonical, module.clone());
@@ -245,9 +249,25 @@ impl Module {
     }
 
     /// The number of sessions this process has open with the token in `slot`
-    /// (`ulSessionCount`), or `None` when the token does not say.
+    /// (`ulSessionCount`), or `None` when the token does not say (SoftHSM 2.6 does not: see
+    /// [`pool_sessions`](Module::pool_sessions) for this crate's own count).
     pub fn session_count(&self, slot: Slot) -> Result<Option<u64>> {
         Ok(self.token_info(slot)?.session_count())
+    }
+
+    /// The number of sessions open through [`SessionPool`](crate::SessionPool)s (and
+    /// [`hsm_session`](crate::hsm_session)) on this module, all tokens and pools together.
+    ///
+    /// This is this crate's own count. Tokens may report theirs in `ulSessionCount`
+    /// ([`session_count`](Module::session_count)), but SoftHSM 2.6 does not (it returns
+    /// `CK_UNAVAILABLE_INFORMATION`).
+    pub fn pool_sessions(&self) -> usize {
+        self.inner.pool_sessions.load(Ordering::Acquire)
+    }
+
+    /// The counter behind [`pool_sessions`](Module::pool_sessions).
+    pub(crate) fn pool_session_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.inner.pool_sessions)
     }
 
     /// The mechanisms the token in `slot` supports (`C_GetMechanismList`).

@@ -61,7 +61,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -137,8 +137,8 @@ struct PoolInner {
 
 #[derive(Default)]
 struct State {
-    idle_ro: Vec<Session>,
-    idle_rw: Vec<Session>,
+    idle_ro: Vec<Tracked>,
+    idle_rw: Vec<Tracked>,
     /// Sessions open (idle, checked out, or being opened/closed), by access.
     open_ro: usize,
     open_rw: usize,
@@ -146,7 +146,7 @@ struct State {
 }
 
 impl State {
-    fn idle(&mut self, access: Access) -> &mut Vec<Session> {
+    fn idle(&mut self, access: Access) -> &mut Vec<Tracked> {
         match access {
             Access::ReadOnly => &mut self.idle_ro,
             Access::ReadWrite => &mut self.idle_rw,
@@ -494,6 +494,10 @@ impl SessionPool {
     /// session is opened and logged in if needed, and `f` runs once more. Object handles that `f`
     /// captured may be stale after a re-login: [`PoolKey::run`] looks them up again.
     ///
+    /// A lost login can also show as `CKR_OBJECT_HANDLE_INVALID` (tokens drop private object
+    /// handles at logout, and SoftHSM then reports the handle, not the login): when `f` fails
+    /// that way and the session is no longer logged in, the pool recovers the same way.
+    ///
     /// # Errors
     /// [`Error::Session`] when the retry fails the same way; otherwise the error of `f`, as
     /// [`Error::Pkcs11`] with the function name and return value.
@@ -519,7 +523,7 @@ impl SessionPool {
     fn run_with<T>(&self, access: Access, mut f: impl FnMut(&Session) -> Result<T>) -> Result<T> {
         let session = self.inner.checkout(access, true)?;
         match f(&session) {
-            Err(error) if error.is_session_invalid() => {
+            Err(error) if error.is_session_invalid() || self.inner.lost_login(&session, &error) => {
                 session.discard();
                 self.inner.recover(&error);
                 let fresh = self.inner.checkout(access, false)?;
@@ -716,14 +720,15 @@ impl PoolInner {
         }
     }
 
-    fn open_session(&self, access: Access) -> Result<Session> {
+    fn open_session(&self, access: Access) -> Result<Tracked> {
         let pkcs11 = self.module.pkcs11();
         let session = match access {
             Access::ReadOnly => pkcs11.open_ro_session(self.slot),
             Access::ReadWrite => pkcs11.open_rw_session(self.slot),
         }
         .map_err(|e| Error::from_cryptoki("opening a session", e))?;
-        self.ensure_login(&session)?;
+        let session = Tracked::new(session, &self.module);
+        self.ensure_login(&session.session)?;
         Ok(session)
     }
 
@@ -756,13 +761,13 @@ impl PoolInner {
         }
     }
 
-    fn give_back(&self, session: Session, access: Access) {
+    fn give_back(&self, session: Tracked, access: Access) {
         let mut state = self.lock_state();
         state.idle(access).push(session);
         self.wake(&state);
     }
 
-    fn forget(&self, session: Session, access: Access) {
+    fn forget(&self, session: Tracked, access: Access) {
         drop(session); // C_CloseSession first, so the pool never exceeds its limit
         let mut state = self.lock_state();
         *state.count(access) -= 1;
@@ -786,11 +791,41 @@ impl PoolInner {
         self.wake(&state);
     }
 
-    /// After a session-class error: object handles may be stale from now on, and unless the
-    /// error was only a lost login, the idle sessions died with the failed one.
+    /// True when `error` is a stale object handle because the login was lost: tokens drop the
+    /// handles of private objects at logout, so after a `C_Logout` elsewhere in the process
+    /// SoftHSM answers `CKR_OBJECT_HANDLE_INVALID`, not `CKR_USER_NOT_LOGGED_IN`. Costs a
+    /// `C_GetSessionInfo`, on this error path only.
+    fn lost_login(&self, session: &Session, error: &Error) -> bool {
+        error.is_handle_invalid() && self.logged_out(session)
+    }
+
+    /// True when the pool should be logged in (it has a PIN) but `session` is not (or cannot
+    /// say). A `C_GetSessionInfo`; for error paths.
+    fn logged_out(&self, session: &Session) -> bool {
+        self.pin.is_some()
+            && match session.get_session_info() {
+                Ok(info) => matches!(
+                    info.session_state(),
+                    SessionState::RoPublic | SessionState::RwPublic
+                ),
+                Err(_) => true,
+            }
+    }
+
+    /// After a lost session or login: object handles may be stale from now on, and when the
+    /// session itself died (not just the login), the idle sessions died with it.
     fn recover(&self, error: &Error) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        if error.rv() != Some(RvError::UserNotLoggedIn) {
+        let session_died = matches!(
+            error.rv(),
+            Some(
+                RvError::SessionHandleInvalid
+                    | RvError::SessionClosed
+                    | RvError::DeviceRemoved
+                    | RvError::TokenNotPresent
+            )
+        );
+        if session_died {
             self.close_idle();
         }
     }
@@ -817,12 +852,38 @@ pub(crate) fn login_user(module: &Module, slot: Slot, session: &Session, pin: &P
     }
 }
 
+/// A session opened by a pool, counted in [`Module::pool_sessions`] until it is closed.
+struct Tracked {
+    // Fields drop in order: the session closes first, then the count goes down.
+    session: Session,
+    _count: SessionCount,
+}
+
+struct SessionCount(Arc<AtomicUsize>);
+
+impl Tracked {
+    fn new(session: Session, module: &Module) -> Self {
+        let counter = module.pool_session_counter();
+        counter.fetch_add(1, Ordering::AcqRel);
+        Tracked {
+            session,
+            _count: SessionCount(counter),
+        }
+    }
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A session checked out of a [`SessionPool`]. Derefs to [`Session`]; returns to the pool when
 /// dropped. Owns what it needs (no lifetime), so it can be moved to another thread or kept next
 /// to the pool.
 pub struct PooledSession {
     /// `Some` until the guard is dropped or discarded.
-    session: Option<Session>,
+    session: Option<Tracked>,
     pool: Arc<PoolInner>,
     access: Access,
 }
@@ -847,7 +908,7 @@ impl Deref for PooledSession {
 
     fn deref(&self) -> &Session {
         match &self.session {
-            Some(session) => session,
+            Some(tracked) => &tracked.session,
             // The session is only taken by `discard` and `drop`, which consume the guard.
             None => unreachable!("pooled session used after it was released"),
         }
@@ -865,7 +926,7 @@ impl Drop for PooledSession {
 impl fmt::Debug for PooledSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledSession")
-            .field("handle", &self.session.as_ref().map(Session::handle))
+            .field("handle", &self.session.as_ref().map(|t| t.session.handle()))
             .field("read_write", &self.is_read_write())
             .finish()
     }
@@ -954,6 +1015,10 @@ impl PoolKey {
         self.pool.run_with(Access::ReadOnly, |session| {
             let info = self.current(session)?;
             match f(session, &info).map_err(wrap) {
+                // Stale because the login is gone: let the pool log in again and retry (the
+                // epoch changes, so the retry finds the handles again).
+                Err(error) if self.pool.inner.lost_login(session, &error) => Err(error),
+                // Stale for another reason (another pool recovered): find the key again.
                 Err(error) if error.is_handle_invalid() => {
                     let info = self.refresh(session, self.pool.epoch())?;
                     f(session, &info).map_err(wrap)
@@ -981,10 +1046,29 @@ impl PoolKey {
     }
 
     fn refresh(&self, session: &Session, epoch: u64) -> Result<Arc<KeyInfo>> {
-        let found = find_key(session, &self.selector)?;
+        // Private objects are invisible without a login: a search then would find less, or
+        // nothing. Let the pool log in again first.
+        let login_lost = || Error::Session {
+            function: "C_FindObjects",
+            rv: RvError::UserNotLoggedIn,
+        };
+        let found = match find_key(session, &self.selector) {
+            Err(Error::KeyNotFound { .. }) if self.pool.inner.logged_out(session) => {
+                return Err(login_lost());
+            }
+            result => result?,
+        };
         let mut cache = self.lock();
+        let lost_objects = (cache.1.private.is_some() && found.private.is_none())
+            || (cache.1.secret.is_some() && found.secret.is_none());
+        if lost_objects && self.pool.inner.logged_out(session) {
+            return Err(login_lost());
+        }
         let known = &cache.1;
-        if found.kind != known.kind
+        let same_objects = found.private.is_some() == known.private.is_some()
+            && found.secret.is_some() == known.secret.is_some();
+        if !same_objects
+            || found.kind != known.kind
             || (known.public_key.is_some() && found.public_key != known.public_key)
         {
             return Err(Error::KeyNotFound {
