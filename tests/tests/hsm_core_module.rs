@@ -149,6 +149,8 @@ fn tokens_are_listed_and_found_by_label() {
         "SoftHSM always offers a free slot"
     );
     assert_eq!(module.find_token(&token.label).unwrap(), mine.slot);
+    let slots = module.slots().unwrap();
+    assert!(tokens.iter().all(|t| slots.contains(&t.slot)), "{slots:?}");
 }
 
 #[test]

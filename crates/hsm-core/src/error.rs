@@ -372,8 +372,31 @@ mod tests {
         ]
     }
 
+    /// Fails to compile when a variant is added, so that `every_variant` gets one too.
+    fn variant_name(error: &Error) -> &'static str {
+        match error {
+            Error::ModuleLoad { .. } => "ModuleLoad",
+            Error::TokenNotFound { .. } => "TokenNotFound",
+            Error::PinIncorrect => "PinIncorrect",
+            Error::PinLocked => "PinLocked",
+            Error::PinFinalTry => "PinFinalTry",
+            Error::KeyNotFound { .. } => "KeyNotFound",
+            Error::AmbiguousKey { .. } => "AmbiguousKey",
+            Error::MechanismNotSupported { .. } => "MechanismNotSupported",
+            Error::Session { .. } => "Session",
+            Error::PoolTimeout { .. } => "PoolTimeout",
+            Error::InvalidUri { .. } => "InvalidUri",
+            Error::Config { .. } => "Config",
+            Error::Pkcs11 { .. } => "Pkcs11",
+            Error::Cryptoki { .. } => "Cryptoki",
+        }
+    }
+
     #[test]
     fn smoke_prints_every_variant() {
+        let mut names: Vec<&str> = every_variant().iter().map(variant_name).collect();
+        names.dedup();
+        assert_eq!(names.len(), 14, "every variant is shown: {names:?}");
         for error in every_variant() {
             let shown = error.to_string();
             println!("{shown}\n    {error:?}");

@@ -72,3 +72,8 @@ pub use module::Module;
 pub use pin::Pin;
 pub use pool::{PoolBuilder, PoolKey, PooledSession, SessionPool, hsm_session};
 pub use uri::Pkcs11Uri;
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

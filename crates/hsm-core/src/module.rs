@@ -170,6 +170,13 @@ impl Module {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// Every slot of the module, with or without a token (`C_GetSlotList`).
+    pub fn slots(&self) -> Result<Vec<Slot>> {
+        self.pkcs11()
+            .get_all_slots()
+            .map_err(|e| Error::from_cryptoki("listing slots", e))
+    }
+
     /// Every slot that holds a token, initialised or not, with its token's identity.
     pub fn tokens(&self) -> Result<Vec<TokenSummary>> {
         let slots = self
