@@ -22,7 +22,7 @@ const MAX_PIN_FILE: u64 = 4096;
 /// let pin = Pin::new("1234");
 /// assert_eq!(format!("{pin:?}"), "Pin(***)");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Pin(String);
 
 impl Pin {
@@ -119,6 +119,16 @@ impl fmt::Debug for Pin {
     }
 }
 
+/// Compares without an early exit on the first differing byte (the length is not hidden).
+impl PartialEq for Pin {
+    fn eq(&self, other: &Pin) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl Eq for Pin {}
+
 impl Drop for Pin {
     fn drop(&mut self) {
         self.0.zeroize();
@@ -147,6 +157,9 @@ mod tests {
         assert_eq!(format!("{pin:?}"), "Pin(***)");
         assert_eq!(format!("{:?}", Some(pin.clone())), "Some(Pin(***))");
         assert_eq!(pin.expose_secret(), "secret-1234");
+        assert_eq!(pin, Pin::new("secret-1234"));
+        assert_ne!(pin, Pin::new("secret-1235"));
+        assert_ne!(pin, Pin::new("secret-123"));
     }
 
     #[test]
