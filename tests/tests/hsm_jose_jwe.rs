@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use hsm_jose::HsmJwk;
 use hsm_jose::jose_core::error::{AlgorithmError, Error as JoseError};
 use hsm_jose::jose_core::jwt::{self, Claims, Validation};
-use hsm_jose::jose_core::{base64url, jwe, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey};
-use hsm_jose::HsmJwk;
+use hsm_jose::jose_core::{
+    ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url, jwe,
+};
 use hsm_jose_tests::fixture::{self, TokenFixture};
 use hsm_jose_tests::suite_token;
 
@@ -23,7 +25,8 @@ use KeyManagementAlgorithm as K;
 fn round_trip(sender: &dyn hsm_jose::KeyBackend, recipient: &HsmJwk, alg: K, enc: E) {
     let plaintext = format!("{alg} with {enc}: the plaintext, with bytes \u{0} and \u{ff}");
     let token = jwe::encrypt_compact(sender, alg, enc, plaintext.as_bytes(), None).unwrap();
-    let d = jwe::decrypt_compact(&token, recipient, &[alg], &[enc]).unwrap_or_else(|e| panic!("{alg} {enc}: {e}"));
+    let d = jwe::decrypt_compact(&token, recipient, &[alg], &[enc])
+        .unwrap_or_else(|e| panic!("{alg} {enc}: {e}"));
     assert_eq!(d.plaintext(), plaintext.as_bytes(), "{alg} {enc}");
     assert_eq!((d.alg(), d.enc()), (alg, enc));
 
@@ -39,7 +42,9 @@ fn round_trip(sender: &dyn hsm_jose::KeyBackend, recipient: &HsmJwk, alg: K, enc
 fn rsa_oaep_with_every_content_encryption_hybrid_pattern() {
     let _t = fixture::shared();
     let pool = token().pool();
-    let hsm_key = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa-enc");
+    let hsm_key = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_kid("rsa-enc");
     // The sender holds only the exported public JWK: no HSM, no PKCS#11.
     let public = SoftwareKey::from_json(&hsm_key.public_json().unwrap()).unwrap();
     for &enc in E::ALL {
@@ -61,8 +66,14 @@ fn rsa_oaep_256_is_a_clear_not_supported_error_on_this_token() {
     let token = jwe::encrypt_compact(&key, K::RsaOaep256, E::A256Gcm, b"secret", None).unwrap();
     for _ in 0..2 {
         let err = jwe::decrypt_compact(&token, &key, &[K::RsaOaep256], &[E::A256Gcm]).unwrap_err();
-        assert!(matches!(err, JoseError::Algorithm(AlgorithmError::Unsupported(_))), "{err:?}");
-        assert!(err.to_string().contains("not supported by this token"), "{err}");
+        assert!(
+            matches!(err, JoseError::Algorithm(AlgorithmError::Unsupported(_))),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("not supported by this token"),
+            "{err}"
+        );
     }
 }
 
@@ -86,7 +97,13 @@ fn ecdh_es_with_an_ephemeral_key_on_another_curve_is_rejected() {
     let _t = fixture::shared();
     let pool = token().pool();
     let p256 = HsmJwk::from_label(&pool, "ec-p256").unwrap();
-    let p384 = SoftwareKey::from_json(&HsmJwk::from_label(&pool, "ec-p384").unwrap().public_json().unwrap()).unwrap();
+    let p384 = SoftwareKey::from_json(
+        &HsmJwk::from_label(&pool, "ec-p384")
+            .unwrap()
+            .public_json()
+            .unwrap(),
+    )
+    .unwrap();
     let token = jwe::encrypt_compact(&p384, K::EcdhEs, E::A128Gcm, b"x", None).unwrap();
     assert!(jwe::decrypt_compact(&token, &p256, &[K::EcdhEs], &[E::A128Gcm]).is_err());
 }
@@ -95,7 +112,11 @@ fn ecdh_es_with_an_ephemeral_key_on_another_curve_is_rejected() {
 fn aes_key_wrap_and_gcm_key_wrap_with_an_aes_key_held_in_the_token() {
     let _t = fixture::shared();
     let pool = token().pool();
-    for (label, kw, gcmkw) in [("aes-128", K::A128KW, K::A128GCMKW), ("aes-192", K::A192KW, K::A192GCMKW), ("aes-256", K::A256KW, K::A256GCMKW)] {
+    for (label, kw, gcmkw) in [
+        ("aes-128", K::A128KW, K::A128GCMKW),
+        ("aes-192", K::A192KW, K::A192GCMKW),
+        ("aes-256", K::A256KW, K::A256GCMKW),
+    ] {
         let key = HsmJwk::from_label(&pool, label).unwrap();
         for &enc in E::ALL {
             // The sender is the HSM key too: the CEK is wrapped in the token.
@@ -109,7 +130,9 @@ fn aes_key_wrap_and_gcm_key_wrap_with_an_aes_key_held_in_the_token() {
 fn every_serialization_decrypts_in_the_token() {
     let _t = fixture::shared();
     let pool = token().pool();
-    let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa");
+    let rsa = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_kid("rsa");
     let ec = HsmJwk::from_label(&pool, "ec-p384").unwrap().with_kid("ec");
     let jwe = jwe::JweBuilder::new(E::A256Gcm)
         .aad(b"context")
@@ -121,12 +144,27 @@ fn every_serialization_decrypts_in_the_token() {
         .unwrap();
     let general = jwe.general_json().unwrap();
     let decrypter = jwe::Decrypter::new(&[K::RsaOaep, K::EcdhEsA256KW], &[E::A256Gcm]);
-    assert_eq!(decrypter.decrypt(&general, &rsa).unwrap().plaintext(), b"to two recipients");
-    assert_eq!(decrypter.decrypt(&general, &ec).unwrap().plaintext(), b"to two recipients");
+    assert_eq!(
+        decrypter.decrypt(&general, &rsa).unwrap().plaintext(),
+        b"to two recipients"
+    );
+    assert_eq!(
+        decrypter.decrypt(&general, &ec).unwrap().plaintext(),
+        b"to two recipients"
+    );
 
-    let single = jwe::JweBuilder::new(E::A128CbcHs256).add_recipient(&ec, K::EcdhEs, None).unwrap().encrypt(b"flat").unwrap();
+    let single = jwe::JweBuilder::new(E::A128CbcHs256)
+        .add_recipient(&ec, K::EcdhEs, None)
+        .unwrap()
+        .encrypt(b"flat")
+        .unwrap();
     let flattened = single.flattened_json().unwrap();
-    assert_eq!(jwe::decrypt_json(&flattened, &ec, &[K::EcdhEs], &[E::A128CbcHs256]).unwrap().plaintext(), b"flat");
+    assert_eq!(
+        jwe::decrypt_json(&flattened, &ec, &[K::EcdhEs], &[E::A128CbcHs256])
+            .unwrap()
+            .plaintext(),
+        b"flat"
+    );
 }
 
 #[test]
@@ -134,9 +172,17 @@ fn encrypted_jwt_and_nested_jwt() {
     let _t = fixture::shared();
     let pool = token().pool();
     let now = 1_800_000_000;
-    let claims = Claims::new().issuer("issuer").subject("bob").audience("api").expires_at(now + 60);
-    let signer = HsmJwk::from_label(&pool, "ec-p256").unwrap().with_kid("sig");
-    let decrypter = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("enc");
+    let claims = Claims::new()
+        .issuer("issuer")
+        .subject("bob")
+        .audience("api")
+        .expires_at(now + 60);
+    let signer = HsmJwk::from_label(&pool, "ec-p256")
+        .unwrap()
+        .with_kid("sig");
+    let decrypter = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_kid("enc");
     let recipient = SoftwareKey::from_json(&decrypter.public_json().unwrap()).unwrap();
 
     // Encrypted JWT: anyone with the public JWK encrypts; the HSM decrypts.
@@ -146,25 +192,56 @@ fn encrypted_jwt_and_nested_jwt() {
         .jwe_algorithms(&[K::RsaOaep], &[E::A256Gcm])
         .audience("api")
         .at_time(now);
-    assert_eq!(validation.decrypt(&token, &decrypter).unwrap().claims().sub(), Some("bob"));
+    assert_eq!(
+        validation
+            .decrypt(&token, &decrypter)
+            .unwrap()
+            .claims()
+            .sub(),
+        Some("bob")
+    );
     // Asked for a signed JWT, the encrypted one is refused before any key is used.
     assert!(validation.verify(&token, &signer).is_err());
 
     // Nested: ES256 inside (signed in the HSM), RSA-OAEP + A256GCM outside (decrypted in the HSM).
-    let nested = jwt::sign_then_encrypt(&claims, &signer, JwsAlgorithm::ES256, &recipient, K::RsaOaep, E::A256Gcm).unwrap();
-    let jwt = validation.decrypt_and_verify(&nested, &decrypter, &signer).unwrap();
+    let nested = jwt::sign_then_encrypt(
+        &claims,
+        &signer,
+        JwsAlgorithm::ES256,
+        &recipient,
+        K::RsaOaep,
+        E::A256Gcm,
+    )
+    .unwrap();
+    let jwt = validation
+        .decrypt_and_verify(&nested, &decrypter, &signer)
+        .unwrap();
     assert_eq!(jwt.claims().iss(), Some("issuer"));
     assert_eq!(jwt.encryption_header().unwrap().cty(), Some("JWT"));
     // Verified with the signer's public key only, in software: same answer.
     let signer_public = SoftwareKey::from_json(&signer.public_json().unwrap()).unwrap();
-    validation.decrypt_and_verify(&nested, &decrypter, &signer_public).unwrap();
+    validation
+        .decrypt_and_verify(&nested, &decrypter, &signer_public)
+        .unwrap();
     // Signed by another key: rejected.
     let other = HsmJwk::from_label(&pool, "ec-p384").unwrap();
-    let forged = jwt::sign_then_encrypt(&claims, &other, JwsAlgorithm::ES384, &recipient, K::RsaOaep, E::A256Gcm).unwrap();
+    let forged = jwt::sign_then_encrypt(
+        &claims,
+        &other,
+        JwsAlgorithm::ES384,
+        &recipient,
+        K::RsaOaep,
+        E::A256Gcm,
+    )
+    .unwrap();
     let lenient = Validation::new()
         .jws_algorithms(&[JwsAlgorithm::ES256, JwsAlgorithm::ES384])
         .jwe_algorithms(&[K::RsaOaep], &[E::A256Gcm])
         .audience("api")
         .at_time(now);
-    assert!(lenient.decrypt_and_verify(&forged, &decrypter, &signer).is_err());
+    assert!(
+        lenient
+            .decrypt_and_verify(&forged, &decrypter, &signer)
+            .is_err()
+    );
 }

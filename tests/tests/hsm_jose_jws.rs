@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
+use hsm_jose::HsmJwk;
 use hsm_jose::jose_core::error::Error as JoseError;
 use hsm_jose::jose_core::jwt::{self, Claims, Validation};
-use hsm_jose::jose_core::{base64url, jws, Header, JwsAlgorithm, KeyBackend, SoftwareKey};
-use hsm_jose::HsmJwk;
+use hsm_jose::jose_core::{Header, JwsAlgorithm, KeyBackend, SoftwareKey, base64url, jws};
 use hsm_jose_tests::fixture::{self, TokenFixture};
 use hsm_jose_tests::suite_token;
 
@@ -52,17 +52,43 @@ fn every_algorithm_signs_in_the_token_and_verifies_in_software_and_in_the_token(
         let bad = flip_signature(&token);
 
         // In the token (C_Verify).
-        let in_token = HsmJwk::from_label(&pool, label).unwrap().verify_in_token(true);
-        assert_eq!(jws::verify_compact(&token, &in_token, &[alg]).unwrap().payload(), payload.as_bytes(), "{alg} {label}");
-        assert!(matches!(jws::verify_compact(&bad, &in_token, &[alg]), Err(JoseError::Verification)), "{alg} {label}");
+        let in_token = HsmJwk::from_label(&pool, label)
+            .unwrap()
+            .verify_in_token(true);
+        assert_eq!(
+            jws::verify_compact(&token, &in_token, &[alg])
+                .unwrap()
+                .payload(),
+            payload.as_bytes(),
+            "{alg} {label}"
+        );
+        assert!(
+            matches!(
+                jws::verify_compact(&bad, &in_token, &[alg]),
+                Err(JoseError::Verification)
+            ),
+            "{alg} {label}"
+        );
 
         if alg.is_hmac() {
             continue; // a secret key has no public part to verify with in software
         }
         // In software, from the exported public JWK alone (jose-core, no PKCS#11).
         let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
-        assert_eq!(jws::verify_compact(&token, &public, &[alg]).unwrap().payload(), payload.as_bytes(), "{alg} {label}");
-        assert!(matches!(jws::verify_compact(&bad, &public, &[alg]), Err(JoseError::Verification)), "{alg} {label}");
+        assert_eq!(
+            jws::verify_compact(&token, &public, &[alg])
+                .unwrap()
+                .payload(),
+            payload.as_bytes(),
+            "{alg} {label}"
+        );
+        assert!(
+            matches!(
+                jws::verify_compact(&bad, &public, &[alg]),
+                Err(JoseError::Verification)
+            ),
+            "{alg} {label}"
+        );
         // The HSM key's default verification (software, from its public key) agrees.
         jws::verify_compact(&token, &key, &[alg]).unwrap();
         assert!(jws::verify_compact(&bad, &key, &[alg]).is_err());
@@ -73,7 +99,11 @@ fn every_algorithm_signs_in_the_token_and_verifies_in_software_and_in_the_token(
 fn ecdsa_signatures_from_the_token_are_raw_r_s_of_exact_length() {
     let _t = fixture::shared();
     let pool = token().pool();
-    for (alg, label, len) in [(JwsAlgorithm::ES256, "ec-p256", 64), (JwsAlgorithm::ES384, "ec-p384", 96), (JwsAlgorithm::ES512, "ec-p521", 132)] {
+    for (alg, label, len) in [
+        (JwsAlgorithm::ES256, "ec-p256", 64),
+        (JwsAlgorithm::ES384, "ec-p384", 96),
+        (JwsAlgorithm::ES512, "ec-p521", 132),
+    ] {
         let key = HsmJwk::from_label(&pool, label).unwrap();
         for _ in 0..20 {
             assert_eq!(key.sign(alg, b"input").unwrap().len(), len, "{alg}");
@@ -85,20 +115,42 @@ fn ecdsa_signatures_from_the_token_are_raw_r_s_of_exact_length() {
 fn jws_compact_and_json_with_hsm_keys() {
     let _t = fixture::shared();
     let pool = token().pool();
-    let key = HsmJwk::from_label(&pool, "ec-p256").unwrap().with_kid("ec-1");
-    let compact = jws::sign_compact(&key, JwsAlgorithm::ES256, b"hello", Some(&Header::new().with("typ", "example"))).unwrap();
+    let key = HsmJwk::from_label(&pool, "ec-p256")
+        .unwrap()
+        .with_kid("ec-1");
+    let compact = jws::sign_compact(
+        &key,
+        JwsAlgorithm::ES256,
+        b"hello",
+        Some(&Header::new().with("typ", "example")),
+    )
+    .unwrap();
     let v = jws::verify_compact(&compact, &key, &[JwsAlgorithm::ES256]).unwrap();
-    assert_eq!((v.payload(), v.kid(), v.protected().typ()), (&b"hello"[..], Some("ec-1"), Some("example")));
+    assert_eq!(
+        (v.payload(), v.kid(), v.protected().typ()),
+        (&b"hello"[..], Some("ec-1"), Some("example"))
+    );
 
-    let flattened = jws::JwsBuilder::new(b"hello").add_signature(&key, JwsAlgorithm::ES256, Header::new(), None).unwrap().flattened_json().unwrap();
-    assert_eq!(jws::verify_json(&flattened, &key, &[JwsAlgorithm::ES256]).unwrap().payload(), b"hello");
+    let flattened = jws::JwsBuilder::new(b"hello")
+        .add_signature(&key, JwsAlgorithm::ES256, Header::new(), None)
+        .unwrap()
+        .flattened_json()
+        .unwrap();
+    assert_eq!(
+        jws::verify_json(&flattened, &key, &[JwsAlgorithm::ES256])
+            .unwrap()
+            .payload(),
+        b"hello"
+    );
 }
 
 #[test]
 fn one_json_jws_with_an_rsa_and_an_ec_signature() {
     let _t = fixture::shared();
     let pool = token().pool();
-    let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa");
+    let rsa = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_kid("rsa");
     let ec = HsmJwk::from_label(&pool, "ec-p256").unwrap().with_kid("ec");
     let token = jws::JwsBuilder::new(br#"{"iss":"issuer"}"#)
         .add_signature(&rsa, JwsAlgorithm::RS256, Header::new(), None)
@@ -108,12 +160,25 @@ fn one_json_jws_with_an_rsa_and_an_ec_signature() {
         .general_json()
         .unwrap();
     // With the HSM keys.
-    assert_eq!(jws::verify_json(&token, &rsa, &[JwsAlgorithm::RS256]).unwrap().kid(), Some("rsa"));
-    assert_eq!(jws::verify_json(&token, &ec, &[JwsAlgorithm::ES256]).unwrap().kid(), Some("ec"));
+    assert_eq!(
+        jws::verify_json(&token, &rsa, &[JwsAlgorithm::RS256])
+            .unwrap()
+            .kid(),
+        Some("rsa")
+    );
+    assert_eq!(
+        jws::verify_json(&token, &ec, &[JwsAlgorithm::ES256])
+            .unwrap()
+            .kid(),
+        Some("ec")
+    );
     // With the exported public keys, in pure software.
     for (key, alg) in [(&rsa, JwsAlgorithm::RS256), (&ec, JwsAlgorithm::ES256)] {
         let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
-        assert_eq!(jws::verify_json(&token, &public, &[alg]).unwrap().payload(), br#"{"iss":"issuer"}"#);
+        assert_eq!(
+            jws::verify_json(&token, &public, &[alg]).unwrap().payload(),
+            br#"{"iss":"issuer"}"#
+        );
     }
 }
 
@@ -121,19 +186,40 @@ fn one_json_jws_with_an_rsa_and_an_ec_signature() {
 fn signed_jwt_and_its_verification() {
     let _t = fixture::shared();
     let pool = token().pool();
-    let key = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa-1");
+    let key = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_kid("rsa-1");
     let now = 1_800_000_000;
-    let claims = Claims::new().issuer("https://issuer.example").subject("alice").audience("api").issued_at(now).expires_at(now + 600);
+    let claims = Claims::new()
+        .issuer("https://issuer.example")
+        .subject("alice")
+        .audience("api")
+        .issued_at(now)
+        .expires_at(now + 600);
     let token = jwt::sign(&claims, &key, JwsAlgorithm::RS256, None).unwrap();
 
-    let validation = Validation::new().jws_algorithms(&[JwsAlgorithm::RS256]).issuer("https://issuer.example").audience("api").at_time(now + 10);
+    let validation = Validation::new()
+        .jws_algorithms(&[JwsAlgorithm::RS256])
+        .issuer("https://issuer.example")
+        .audience("api")
+        .at_time(now + 10);
     let jwt = validation.verify(&token, &key).unwrap();
     assert_eq!(jwt.claims().sub(), Some("alice"));
     // A verifier with only the public JWK gets the same claims.
     let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
-    assert_eq!(validation.verify(&token, &public).unwrap().claims(), jwt.claims());
+    assert_eq!(
+        validation.verify(&token, &public).unwrap().claims(),
+        jwt.claims()
+    );
     // Expired.
-    assert!(Validation::new().jws_algorithms(&[JwsAlgorithm::RS256]).audience("api").at_time(now + 3600).verify(&token, &key).is_err());
+    assert!(
+        Validation::new()
+            .jws_algorithms(&[JwsAlgorithm::RS256])
+            .audience("api")
+            .at_time(now + 3600)
+            .verify(&token, &key)
+            .is_err()
+    );
 }
 
 #[test]
@@ -148,7 +234,9 @@ fn one_key_shared_by_eight_threads() {
             std::thread::spawn(move || {
                 for i in 0..100 {
                     let payload = format!("thread {t} op {i}");
-                    let token = jws::sign_compact(&*key, JwsAlgorithm::ES256, payload.as_bytes(), None).unwrap();
+                    let token =
+                        jws::sign_compact(&*key, JwsAlgorithm::ES256, payload.as_bytes(), None)
+                            .unwrap();
                     let v = jws::verify_compact(&token, &*public, &[JwsAlgorithm::ES256]).unwrap();
                     assert_eq!(v.payload(), payload.as_bytes());
                 }

@@ -6,7 +6,9 @@
 
 use hsm_jose::jose_core::error::{AlgorithmError, KeyError};
 use hsm_jose::jose_core::jwk::KeyOp;
-use hsm_jose::jose_core::{jws, Error as JoseError, JwkSet, JwsAlgorithm, KeyBackend, KeySet, SoftwareKey};
+use hsm_jose::jose_core::{
+    Error as JoseError, JwkSet, JwsAlgorithm, KeyBackend, KeySet, SoftwareKey, jws,
+};
 use hsm_jose::{HsmJwk, HsmJwkSet, KeySelector, KidSource};
 use hsm_jose_tests::fixture::{self, TokenFixture};
 use hsm_jose_tests::suite_token;
@@ -21,10 +23,19 @@ fn load_by_label_by_id_and_by_uri_with_kid_use_and_key_ops() {
     let pool = token().pool();
     let by_label = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
     let by_id = HsmJwk::from_id(&pool, &[0x01, 0x00]).unwrap();
-    let uri = format!("pkcs11:token={};object=rsa-2048;type=private", token().label);
+    let uri = format!(
+        "pkcs11:token={};object=rsa-2048;type=private",
+        token().label
+    );
     let by_uri = HsmJwk::from_uri(&pool, &uri).unwrap();
-    assert_eq!(by_label.public_json().unwrap(), by_id.public_json().unwrap());
-    assert_eq!(by_label.public_json().unwrap(), by_uri.public_json().unwrap());
+    assert_eq!(
+        by_label.public_json().unwrap(),
+        by_id.public_json().unwrap()
+    );
+    assert_eq!(
+        by_label.public_json().unwrap(),
+        by_uri.public_json().unwrap()
+    );
     assert_eq!(by_label.label(), "rsa-2048");
     assert_eq!(by_label.id(), &[0x01, 0x00]);
 
@@ -46,7 +57,9 @@ fn load_by_label_by_id_and_by_uri_with_kid_use_and_key_ops() {
 fn public_export_as_value_and_json_and_private_export_refused() {
     let _t = fixture::shared();
     let pool = token().pool();
-    let key = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa-1");
+    let key = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_kid("rsa-1");
     let value = key.public_value().unwrap();
     assert_eq!(value["kty"], "RSA");
     assert_eq!(value["e"], "AQAB");
@@ -60,13 +73,30 @@ fn public_export_as_value_and_json_and_private_export_refused() {
     SoftwareKey::from_json(&json).unwrap();
 
     let err = key.private_json().unwrap_err();
-    assert_eq!(err.to_string(), "key: private key cannot be exported from the HSM");
+    assert_eq!(
+        err.to_string(),
+        "key: private key cannot be exported from the HSM"
+    );
     // Every key kind exports its public part; secret keys have none.
-    for label in ["rsa-3072", "rsa-4096", "ec-p384", "ec-p521", "ed25519", "ed448", "ed25519-printable"] {
+    for label in [
+        "rsa-3072",
+        "rsa-4096",
+        "ec-p384",
+        "ec-p521",
+        "ed25519",
+        "ed448",
+        "ed25519-printable",
+    ] {
         let k = HsmJwk::from_label(&pool, label).unwrap();
         let v = k.public_value().unwrap();
         assert!(v.get("d").is_none());
-        assert_eq!(SoftwareKey::from_json(&v.to_string()).unwrap().jwk().thumbprint(), k.thumbprint().unwrap());
+        assert_eq!(
+            SoftwareKey::from_json(&v.to_string())
+                .unwrap()
+                .jwk()
+                .thumbprint(),
+            k.thumbprint().unwrap()
+        );
     }
     let aes = HsmJwk::from_label(&pool, "aes-256").unwrap();
     assert!(aes.public_value().is_err());
@@ -80,7 +110,12 @@ fn the_printable_string_eddsa_key_is_a_jose_key() {
     assert_eq!(key.public_value().unwrap()["crv"], "Ed25519");
     let token = jws::sign_compact(&key, JwsAlgorithm::EdDSA, b"printable", None).unwrap();
     let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
-    assert_eq!(jws::verify_compact(&token, &public, &[JwsAlgorithm::EdDSA]).unwrap().payload(), b"printable");
+    assert_eq!(
+        jws::verify_compact(&token, &public, &[JwsAlgorithm::EdDSA])
+            .unwrap()
+            .payload(),
+        b"printable"
+    );
 }
 
 #[test]
@@ -89,7 +124,10 @@ fn a_missing_key_names_what_was_looked_for() {
     let pool = token().pool();
     let err = HsmJwk::from_label(&pool, "no-such-key").unwrap_err();
     assert!(err.to_string().contains("no-such-key"), "{err}");
-    assert!(matches!(err, hsm_jose::Error::Hsm(hsm_jose::hsm_core::Error::KeyNotFound { .. })));
+    assert!(matches!(
+        err,
+        hsm_jose::Error::Hsm(hsm_jose::hsm_core::Error::KeyNotFound { .. })
+    ));
     let err = HsmJwk::from_id(&pool, &[0xde, 0xad]).unwrap_err();
     assert!(err.to_string().to_lowercase().contains("dead"), "{err}");
 }
@@ -100,14 +138,34 @@ fn an_algorithm_that_does_not_fit_the_key_fails_before_any_token_call() {
     let pool = token().pool();
     let p384 = HsmJwk::from_label(&pool, "ec-p384").unwrap();
     let err = jws::sign_compact(&p384, JwsAlgorithm::ES256, b"x", None).unwrap_err();
-    assert!(matches!(err, JoseError::Algorithm(AlgorithmError::KeyMismatch { .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            JoseError::Algorithm(AlgorithmError::KeyMismatch { .. })
+        ),
+        "{err:?}"
+    );
     let ec = HsmJwk::from_label(&pool, "ec-p256").unwrap();
     let err = jws::sign_compact(&ec, JwsAlgorithm::RS256, b"x", None).unwrap_err();
-    assert!(matches!(err, JoseError::Algorithm(AlgorithmError::KeyMismatch { .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            JoseError::Algorithm(AlgorithmError::KeyMismatch { .. })
+        ),
+        "{err:?}"
+    );
     // A key restricted to encryption may not sign (PS256 "without sign capability").
-    let enc_only = HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_use("enc");
+    let enc_only = HsmJwk::from_label(&pool, "rsa-2048")
+        .unwrap()
+        .with_use("enc");
     let err = jws::sign_compact(&enc_only, JwsAlgorithm::PS256, b"x", None).unwrap_err();
-    assert!(matches!(err, JoseError::Key(KeyError::NotPermitted { op: "sign", .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            JoseError::Key(KeyError::NotPermitted { op: "sign", .. })
+        ),
+        "{err:?}"
+    );
     // An AES key in the token does not sign at all.
     let aes = HsmJwk::from_label(&pool, "aes-128").unwrap();
     assert!(jws::sign_compact(&aes, JwsAlgorithm::HS256, b"x", None).is_err());
@@ -130,7 +188,13 @@ fn a_key_generated_for_decryption_only_refuses_to_sign() {
     assert!(!info.capabilities.sign);
     let key = HsmJwk::from_label(&pool, "decrypt-only").unwrap();
     let err = jws::sign_compact(&key, JwsAlgorithm::PS256, b"x", None).unwrap_err();
-    assert!(matches!(err, JoseError::Key(KeyError::NotPermitted { op: "sign", .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            JoseError::Key(KeyError::NotPermitted { op: "sign", .. })
+        ),
+        "{err:?}"
+    );
     let session = pool.session_rw().unwrap();
     hsm_jose::hsm_core::delete_key(&session, &info).unwrap();
 }
@@ -147,9 +211,22 @@ fn a_set_holds_keys_by_kid_and_publishes_the_public_jwks() {
     let _t = fixture::shared();
     let pool = token().pool();
     let mut set = HsmJwkSet::new();
-    set.add_key(HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("rsa").with_use("sig")).unwrap();
-    set.add_key(HsmJwk::from_label(&pool, "ec-p256").unwrap().with_kid("ec").with_use("sig")).unwrap();
-    set.add_key(HsmJwk::from_label(&pool, "ed25519").unwrap().with_kid("ed")).unwrap();
+    set.add_key(
+        HsmJwk::from_label(&pool, "rsa-2048")
+            .unwrap()
+            .with_kid("rsa")
+            .with_use("sig"),
+    )
+    .unwrap();
+    set.add_key(
+        HsmJwk::from_label(&pool, "ec-p256")
+            .unwrap()
+            .with_kid("ec")
+            .with_use("sig"),
+    )
+    .unwrap();
+    set.add_key(HsmJwk::from_label(&pool, "ed25519").unwrap().with_kid("ed"))
+        .unwrap();
     let dup = set.add_key(HsmJwk::from_label(&pool, "ec-p384").unwrap().with_kid("ec"));
     assert!(dup.is_err(), "duplicate kid");
     assert_eq!(set.len(), 3);
@@ -164,8 +241,16 @@ fn a_set_holds_keys_by_kid_and_publishes_the_public_jwks() {
     assert_eq!(published.len(), 3);
     // A verifier with only the published JWKS verifies what the HSM signed.
     let verifier = KeySet::from_jwk_set(&published).unwrap();
-    let token = jws::sign_compact(set.get_key("ed").unwrap(), JwsAlgorithm::EdDSA, b"by kid", None).unwrap();
-    let v = jws::Verifier::new(&[JwsAlgorithm::EdDSA]).verify_with(&token, &verifier).unwrap();
+    let token = jws::sign_compact(
+        set.get_key("ed").unwrap(),
+        JwsAlgorithm::EdDSA,
+        b"by kid",
+        None,
+    )
+    .unwrap();
+    let v = jws::Verifier::new(&[JwsAlgorithm::EdDSA])
+        .verify_with(&token, &verifier)
+        .unwrap();
     assert_eq!(v.payload(), b"by kid");
 }
 
@@ -176,16 +261,36 @@ fn a_set_built_from_every_key_pair_on_the_token() {
     for source in [KidSource::Id, KidSource::Label, KidSource::Thumbprint] {
         let set = HsmJwkSet::from_token(&pool, source).unwrap();
         // Every fixture key pair is there; secret keys are not.
-        for label in ["rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ec-p521", "ed25519", "ed448", "ed25519-printable"] {
-            let key = set.iter().find(|k| k.label() == label).unwrap_or_else(|| panic!("{label} missing"));
+        for label in [
+            "rsa-2048",
+            "rsa-3072",
+            "rsa-4096",
+            "ec-p256",
+            "ec-p384",
+            "ec-p521",
+            "ed25519",
+            "ed448",
+            "ed25519-printable",
+        ] {
+            let key = set
+                .iter()
+                .find(|k| k.label() == label)
+                .unwrap_or_else(|| panic!("{label} missing"));
             let expected = match source {
-                KidSource::Id => fixture::fixture_key(label).id.iter().map(|b| format!("{b:02x}")).collect(),
+                KidSource::Id => fixture::fixture_key(label)
+                    .id
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
                 KidSource::Label => label.to_owned(),
                 _ => key.thumbprint().unwrap(),
             };
             assert_eq!(key.kid(), Some(expected.as_str()));
         }
-        assert!(set.iter().all(|k| !k.label().starts_with("aes-") && k.label() != "hmac-256"));
+        assert!(
+            set.iter()
+                .all(|k| !k.label().starts_with("aes-") && k.label() != "hmac-256")
+        );
         // use/key_ops follow capabilities: signing-only keys are "sig".
         let ed = set.iter().find(|k| k.label() == "ed25519").unwrap();
         assert_eq!(ed.public_value().unwrap()["use"], "sig");
@@ -201,17 +306,45 @@ fn key_rotation_signs_with_the_new_key_and_old_tokens_still_verify() {
     let _t = fixture::shared();
     let pool = token().pool();
     let mut set = HsmJwkSet::new();
-    set.add_key(HsmJwk::from_label(&pool, "rsa-2048").unwrap().with_kid("2025")).unwrap();
-    let old_token = jws::sign_compact(set.get_key("2025").unwrap(), JwsAlgorithm::RS256, b"old", None).unwrap();
+    set.add_key(
+        HsmJwk::from_label(&pool, "rsa-2048")
+            .unwrap()
+            .with_kid("2025"),
+    )
+    .unwrap();
+    let old_token = jws::sign_compact(
+        set.get_key("2025").unwrap(),
+        JwsAlgorithm::RS256,
+        b"old",
+        None,
+    )
+    .unwrap();
 
     // Rotation: the new key is RSA-3072 signing RS384.
-    set.add_key(HsmJwk::from_label(&pool, "rsa-3072").unwrap().with_kid("2026")).unwrap();
-    let new_token = jws::sign_compact(set.get_key("2026").unwrap(), JwsAlgorithm::RS384, b"new", None).unwrap();
+    set.add_key(
+        HsmJwk::from_label(&pool, "rsa-3072")
+            .unwrap()
+            .with_kid("2026"),
+    )
+    .unwrap();
+    let new_token = jws::sign_compact(
+        set.get_key("2026").unwrap(),
+        JwsAlgorithm::RS384,
+        b"new",
+        None,
+    )
+    .unwrap();
 
     let verifier = jws::Verifier::new(&[JwsAlgorithm::RS256, JwsAlgorithm::RS384]);
-    assert_eq!(verifier.verify_with(&old_token, &set).unwrap().payload(), b"old");
+    assert_eq!(
+        verifier.verify_with(&old_token, &set).unwrap().payload(),
+        b"old"
+    );
     let v = verifier.verify_with(&new_token, &set).unwrap();
-    assert_eq!((v.payload(), v.kid(), v.alg()), (&b"new"[..], Some("2026"), JwsAlgorithm::RS384));
+    assert_eq!(
+        (v.payload(), v.kid(), v.alg()),
+        (&b"new"[..], Some("2026"), JwsAlgorithm::RS384)
+    );
     // The same with only the published JWKS.
     let published = KeySet::from_jwk_set(&JwkSet::from_json(&set.jwks_json()).unwrap()).unwrap();
     verifier.verify_with(&old_token, &published).unwrap();

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hsm_jose::hsm_core::{self, Error as HsmError, Module, PoolBuilder};
-use hsm_jose::jose_core::{jws, JwsAlgorithm, SoftwareKey};
-use hsm_jose::{hsm_session, HsmJwk, Pin, SessionPool};
+use hsm_jose::jose_core::{JwsAlgorithm, SoftwareKey, jws};
+use hsm_jose::{HsmJwk, Pin, SessionPool, hsm_session};
 use hsm_jose_tests::fixture::{self, TokenFixture};
 use hsm_jose_tests::suite_token;
 
@@ -53,7 +53,11 @@ fn short_sessions_one_per_operation() {
     let key = HsmJwk::from_label(&pool, "ed25519").unwrap();
     for i in 0..10 {
         jws::sign_compact(&key, JwsAlgorithm::EdDSA, format!("{i}").as_bytes(), None).unwrap();
-        assert_eq!(pool.idle_sessions(), pool.open_sessions(), "no session held between operations");
+        assert_eq!(
+            pool.idle_sessions(),
+            pool.open_sessions(),
+            "no session held between operations"
+        );
     }
 }
 
@@ -65,11 +69,24 @@ fn a_batch_of_100_signatures_in_one_session() {
     let key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
     let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
     let tokens: Vec<String> = (0..100)
-        .map(|i| jws::sign_compact(&key, JwsAlgorithm::ES256, format!("item {i}").as_bytes(), None).unwrap())
+        .map(|i| {
+            jws::sign_compact(
+                &key,
+                JwsAlgorithm::ES256,
+                format!("item {i}").as_bytes(),
+                None,
+            )
+            .unwrap()
+        })
         .collect();
     assert_eq!(pool.open_sessions(), 1);
     for (i, t) in tokens.iter().enumerate() {
-        assert_eq!(jws::verify_compact(t, &public, &[JwsAlgorithm::ES256]).unwrap().payload(), format!("item {i}").as_bytes());
+        assert_eq!(
+            jws::verify_compact(t, &public, &[JwsAlgorithm::ES256])
+                .unwrap()
+                .payload(),
+            format!("item {i}").as_bytes()
+        );
     }
 }
 
@@ -88,7 +105,8 @@ fn configuration_from_hsm_module_hsm_token_and_hsm_pin() {
     let pool = PoolBuilder::from_env_with(env).unwrap().build().unwrap();
     HsmJwk::from_label(&pool, "rsa-2048").unwrap();
     // A missing variable is a configuration error naming it.
-    let err = PoolBuilder::from_env_with(|n| if n == "HSM_PIN" { None } else { env(n) }).unwrap_err();
+    let err =
+        PoolBuilder::from_env_with(|n| if n == "HSM_PIN" { None } else { env(n) }).unwrap_err();
     assert!(err.to_string().contains("HSM_PIN"), "{err}");
 }
 
@@ -102,7 +120,11 @@ fn two_pools_on_one_module_share_it() {
     let key_b = HsmJwk::from_label(&b, "ec-p384").unwrap();
     let t = jws::sign_compact(&key_a, JwsAlgorithm::ES384, b"x", None).unwrap();
     jws::verify_compact(&t, &key_b, &[JwsAlgorithm::ES384]).unwrap();
-    assert!(Module::load(&token().module).unwrap().same_instance(a.module()));
+    assert!(
+        Module::load(&token().module)
+            .unwrap()
+            .same_instance(a.module())
+    );
 }
 
 #[test]
@@ -126,7 +148,12 @@ fn a_session_closed_behind_the_pools_back_is_replaced_transparently() {
     assert_eq!(rv, 0, "C_CloseAllSessions");
     // The next operation meets an invalid session, replaces it, logs in again, and succeeds.
     let t = jws::sign_compact(&key, JwsAlgorithm::ES256, b"after", None).unwrap();
-    assert_eq!(jws::verify_compact(&t, &key, &[JwsAlgorithm::ES256]).unwrap().payload(), b"after");
+    assert_eq!(
+        jws::verify_compact(&t, &key, &[JwsAlgorithm::ES256])
+            .unwrap()
+            .payload(),
+        b"after"
+    );
 }
 
 #[test]

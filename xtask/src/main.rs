@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod demo;
+mod softhsm;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
     let outcome = match task.as_str() {
         "test-hsm" => test_hsm(rest),
         "demo" => demo::run(rest),
+        // Internal: run by `test-hsm` in a child process with SOFTHSM2_CONF set (see softhsm.rs).
+        "provision-tokens" => softhsm::provision_tokens(rest),
         "help" | "--help" | "-h" => {
             usage();
             Ok(())
@@ -87,6 +90,8 @@ fn test_hsm(args: &[String]) -> Result {
     if let Some(extra) = args.first() {
         return Err(format!("test-hsm takes no arguments (got `{extra}`)"));
     }
+    // A fresh SoftHSM (installed if missing) with one token per integration suite.
+    let hsm = softhsm::provision_for_suites(&root())?;
     run(
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--check"]),
@@ -102,6 +107,9 @@ fn test_hsm(args: &[String]) -> Result {
             "warnings",
         ]),
     )?;
-    run("cargo test", cargo().args(["test", "--workspace"]))?;
+    run(
+        "cargo test",
+        cargo().args(["test", "--workspace"]).envs(hsm.env()),
+    )?;
     Ok(())
 }

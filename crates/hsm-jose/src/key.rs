@@ -94,7 +94,7 @@ impl HsmJwk {
 
     /// Loads the key a PKCS#11 URI names (`pkcs11:object=signing;type=private`).
     pub fn from_uri(pool: &SessionPool, uri: &str) -> Result<Self> {
-        let uri = hsm_core::Pkcs11Uri::parse(uri)?;
+        let uri: hsm_core::Pkcs11Uri = uri.parse()?;
         Self::load(pool, &KeySelector::from_uri(&uri)?)
     }
 

@@ -1,0 +1,476 @@
+//! The one error type of this crate, and how PKCS#11 return values map onto it.
+//!
+//! Every fallible function returns [`Result<T>`](Result). The variants say what went wrong in the
+//! terms a caller acts on (the token is not there, the PIN was refused, the key is missing or
+//! ambiguous, the pool is exhausted); everything else keeps the PKCS#11 function name and its
+//! return value in [`Error::Pkcs11`], as `cryptoki` reports them.
+//!
+//! No variant ever carries a PIN: messages name paths, labels and return values only.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cryptoki::context::Function;
+use cryptoki::error::RvError;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when talking to a PKCS#11 token.
+///
+/// Match on the variants you act on and keep a catch-all arm: the enum is `#[non_exhaustive]`.
+/// The classification helpers ([`is_session_invalid`](Error::is_session_invalid),
+/// [`is_pin_error`](Error::is_pin_error), [`rv`](Error::rv), ...) answer the common questions
+/// without matching.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The PKCS#11 module could not be loaded: the path does not exist, is not a shared library,
+    /// or the library is not a PKCS#11 module (no `C_GetFunctionList`), or `C_Initialize` failed.
+    #[error("cannot load PKCS#11 module {}: {reason}", path.display())]
+    ModuleLoad {
+        /// The module path as given by the caller.
+        path: PathBuf,
+        /// Why loading failed.
+        reason: String,
+    },
+
+    /// No token matched. `available` lists the labels of the tokens present, so a typo shows.
+    #[error(
+        "no token {label:?} in this module; tokens present: {}",
+        list_labels(available)
+    )]
+    TokenNotFound {
+        /// What was looked for (a label, or a description of the URI attributes used).
+        label: String,
+        /// The labels of the initialised tokens present.
+        available: Vec<String>,
+    },
+
+    /// `C_Login` refused the user PIN (`CKR_PIN_INCORRECT`, `CKR_PIN_INVALID` or
+    /// `CKR_PIN_LEN_RANGE`). The PIN is never retried automatically: tokens lock after a few
+    /// failures.
+    #[error("the token refused the user PIN (not retried)")]
+    PinIncorrect,
+
+    /// The token reports the user PIN as locked (`CKF_USER_PIN_LOCKED`, or `CKR_PIN_LOCKED`).
+    #[error("the user PIN of this token is locked")]
+    PinLocked,
+
+    /// The token reports that one more wrong PIN locks it (`CKF_USER_PIN_FINAL_TRY`). Login was
+    /// not attempted: unlock or reset the PIN with the token's own tools first.
+    #[error("the token allows one last user PIN attempt; refusing to try it automatically")]
+    PinFinalTry,
+
+    /// No key matched the selector. `what` describes what was looked for.
+    #[error("no key found: {what}")]
+    KeyNotFound {
+        /// The selector, in words (label, id, class).
+        what: String,
+    },
+
+    /// More than one distinct key matched the selector.
+    #[error("{count} distinct keys match {what}; select by both label and id")]
+    AmbiguousKey {
+        /// The selector, in words.
+        what: String,
+        /// How many distinct keys matched.
+        count: usize,
+    },
+
+    /// The token does not offer a mechanism the operation needs.
+    #[error("the token does not support {mechanism}")]
+    MechanismNotSupported {
+        /// The mechanism (`CKM_...`), with a hint where one helps.
+        mechanism: String,
+    },
+
+    /// The session could not be used: it was closed or invalidated, the device was removed, or
+    /// the user is not logged in, and the one retry on a fresh session failed too (or no retry
+    /// was possible).
+    #[error("session unusable: {function} returned {}", rv_name(*rv))]
+    Session {
+        /// The PKCS#11 function that failed (`C_Sign`, ...).
+        function: &'static str,
+        /// Its return value.
+        rv: RvError,
+    },
+
+    /// Every session of the pool stayed busy for the whole wait.
+    #[error("no pooled session became free within {waited:?}")]
+    PoolTimeout {
+        /// How long the caller waited.
+        waited: Duration,
+    },
+
+    /// A `pkcs11:` URI (RFC 7512) could not be parsed.
+    #[error("invalid PKCS#11 URI: {reason}")]
+    InvalidUri {
+        /// What is wrong with it. Never contains the `pin-value`.
+        reason: String,
+    },
+
+    /// The configuration is incomplete or contradictory (a missing environment variable, an
+    /// unreadable pin-source, a key usage that a key type cannot have, ...).
+    #[error("configuration error: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Any other PKCS#11 failure: the C function and its return value.
+    #[error("{function} returned {}", rv_name(*rv))]
+    Pkcs11 {
+        /// The PKCS#11 function that failed (`C_Sign`, `C_GenerateKeyPair`, ...).
+        function: &'static str,
+        /// Its return value (`CKR_...`).
+        rv: RvError,
+    },
+
+    /// A failure inside the `cryptoki` wrapper that is not a PKCS#11 return value (a missing
+    /// function pointer, a value it could not convert).
+    #[error("{context}: {source}")]
+    Cryptoki {
+        /// What this crate was doing.
+        context: &'static str,
+        /// The wrapper's error.
+        #[source]
+        source: cryptoki::error::Error,
+    },
+}
+
+fn list_labels(labels: &[String]) -> String {
+    if labels.is_empty() {
+        "none".to_owned()
+    } else {
+        labels
+            .iter()
+            .map(|l| format!("{l:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Error {
+    /// Wraps a `cryptoki` error, keeping the function name and return value.
+    ///
+    /// Session-class return values become [`Error::Session`]; `context` names what this crate
+    /// was doing for the rare errors that are not PKCS#11 return values.
+    pub(crate) fn from_cryptoki(context: &'static str, error: cryptoki::error::Error) -> Self {
+        match error {
+            cryptoki::error::Error::Pkcs11(rv, function) => {
+                let function = c_name(function);
+                if rv_is_session_invalid(rv) {
+                    Error::Session { function, rv }
+                } else {
+                    Error::Pkcs11 { function, rv }
+                }
+            }
+            source => Error::Cryptoki { context, source },
+        }
+    }
+
+    /// The PKCS#11 return value behind this error, if there is one.
+    pub fn rv(&self) -> Option<RvError> {
+        match self {
+            Error::Pkcs11 { rv, .. } | Error::Session { rv, .. } => Some(*rv),
+            Error::Cryptoki {
+                source: cryptoki::error::Error::Pkcs11(rv, _),
+                ..
+            } => Some(*rv),
+            _ => None,
+        }
+    }
+
+    /// The PKCS#11 function that failed (`"C_Sign"`), if there is one.
+    pub fn function(&self) -> Option<&'static str> {
+        match self {
+            Error::Pkcs11 { function, .. } | Error::Session { function, .. } => Some(function),
+            _ => None,
+        }
+    }
+
+    /// True when the session is unusable (closed, invalid, device removed, not logged in): the
+    /// remedy is a fresh session and a new login, which [`SessionPool::run`] already tried.
+    ///
+    /// [`SessionPool::run`]: crate::SessionPool::run
+    pub fn is_session_invalid(&self) -> bool {
+        match self {
+            Error::Session { .. } => true,
+            other => other.rv().is_some_and(rv_is_session_invalid),
+        }
+    }
+
+    /// True for the PIN errors: [`PinIncorrect`](Error::PinIncorrect),
+    /// [`PinLocked`](Error::PinLocked) and [`PinFinalTry`](Error::PinFinalTry).
+    pub fn is_pin_error(&self) -> bool {
+        matches!(
+            self,
+            Error::PinIncorrect | Error::PinLocked | Error::PinFinalTry
+        )
+    }
+
+    /// True when a token, key or mechanism was not found
+    /// ([`TokenNotFound`](Error::TokenNotFound), [`KeyNotFound`](Error::KeyNotFound),
+    /// [`MechanismNotSupported`](Error::MechanismNotSupported), or `CKR_MECHANISM_INVALID`).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Error::TokenNotFound { .. }
+                | Error::KeyNotFound { .. }
+                | Error::MechanismNotSupported { .. }
+        ) || self.rv() == Some(RvError::MechanismInvalid)
+    }
+
+    /// True when an object handle is stale (`CKR_OBJECT_HANDLE_INVALID`,
+    /// `CKR_KEY_HANDLE_INVALID`): look the key up again. Tokens invalidate the handles of private
+    /// objects when the user logs out.
+    pub fn is_handle_invalid(&self) -> bool {
+        self.rv().is_some_and(rv_is_handle_invalid)
+    }
+}
+
+/// Return values after which a session must be dropped and a new one opened (and logged in).
+///
+/// `CKR_USER_NOT_LOGGED_IN` is in the list because a logout by anyone in the process logs out
+/// every session of the application (PKCS#11 login state is per application and token).
+pub fn rv_is_session_invalid(rv: RvError) -> bool {
+    matches!(
+        rv,
+        RvError::SessionHandleInvalid
+            | RvError::SessionClosed
+            | RvError::DeviceRemoved
+            | RvError::TokenNotPresent
+            | RvError::UserNotLoggedIn
+    )
+}
+
+/// Return values that mean an object handle no longer names an object.
+pub fn rv_is_handle_invalid(rv: RvError) -> bool {
+    matches!(rv, RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid)
+}
+
+/// The `CKR_...` name of a return value (`CKR_SESSION_HANDLE_INVALID`).
+pub fn rv_name(rv: RvError) -> String {
+    match rv {
+        RvError::VendorDefined(code) => format!("CKR_VENDOR_DEFINED+{:#x}", code),
+        RvError::UnknownErrorCode(code) => format!("unknown CK_RV {code:#x}"),
+        known => {
+            // The variant names are the C names in CamelCase: SessionHandleInvalid.
+            let camel = format!("{known:?}");
+            let mut name = String::with_capacity(camel.len() + 8);
+            name.push_str("CKR");
+            for c in camel.chars() {
+                if c.is_ascii_uppercase() {
+                    name.push('_');
+                }
+                name.push(c.to_ascii_uppercase());
+            }
+            name
+        }
+    }
+}
+
+/// A displayable `CKR_...` name, for messages built by callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RvName(pub RvError);
+
+impl fmt::Display for RvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&rv_name(self.0))
+    }
+}
+
+macro_rules! c_names {
+    ($function:expr; $($name:ident),* $(,)?) => {
+        match $function {
+            $(Function::$name => concat!("C_", stringify!($name)),)*
+        }
+    };
+}
+
+/// The C name of a `cryptoki` function (`Function::Sign` -> `"C_Sign"`).
+pub fn c_name(function: Function) -> &'static str {
+    c_names!(function;
+        Initialize, Finalize, GetInfo, GetFunctionList, GetSlotList, GetSlotInfo, GetTokenInfo,
+        GetMechanismList, GetMechanismInfo, InitToken, InitPIN, SetPIN, OpenSession, CloseSession,
+        CloseAllSessions, GetSessionInfo, GetOperationState, SetOperationState, Login, Logout,
+        CreateObject, CopyObject, DestroyObject, GetObjectSize, GetAttributeValue,
+        SetAttributeValue, FindObjectsInit, FindObjects, FindObjectsFinal, EncryptInit, Encrypt,
+        EncryptUpdate, EncryptFinal, DecryptInit, Decrypt, DecryptUpdate, DecryptFinal,
+        DigestInit, Digest, DigestUpdate, DigestKey, DigestFinal, SignInit, Sign, SignUpdate,
+        SignFinal, SignRecoverInit, SignRecover, VerifyInit, Verify, VerifyUpdate, VerifyFinal,
+        VerifyRecoverInit, VerifyRecover, DigestEncryptUpdate, DecryptDigestUpdate,
+        SignEncryptUpdate, DecryptVerifyUpdate, GenerateKey, GenerateKeyPair, WrapKey, UnwrapKey,
+        DeriveKey, SeedRandom, GenerateRandom, GetFunctionStatus, CancelFunction,
+        WaitForSlotEvent, GetInterfaceList, GetInterface, LoginUser, SessionCancel,
+        MessageEncryptInit, EncryptMessage, EncryptMessageBegin, EncryptMessageNext,
+        MessageEncryptFinal, MessageDecryptInit, DecryptMessage, DecryptMessageBegin,
+        DecryptMessageNext, MessageDecryptFinal, MessageSignInit, SignMessage, SignMessageBegin,
+        SignMessageNext, MessageSignFinal, MessageVerifyInit, VerifyMessage, VerifyMessageBegin,
+        VerifyMessageNext, MessageVerifyFinal, EncapsulateKey, DecapsulateKey,
+        VerifySignatureInit, VerifySignature, VerifySignatureUpdate, VerifySignatureFinal,
+        GetSessionValidationFlags, AsyncComplete, AsyncGetID, AsyncJoin, WrapKeyAuthenticated,
+        UnwrapKeyAuthenticated,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every variant, for the smoke test and for the "no PIN" check.
+    fn every_variant() -> Vec<Error> {
+        vec![
+            Error::ModuleLoad {
+                path: "/nope/libx.so".into(),
+                reason: "no such file".into(),
+            },
+            Error::TokenNotFound {
+                label: "missing".into(),
+                available: vec!["a".into(), "b".into()],
+            },
+            Error::TokenNotFound {
+                label: "missing".into(),
+                available: vec![],
+            },
+            Error::PinIncorrect,
+            Error::PinLocked,
+            Error::PinFinalTry,
+            Error::KeyNotFound {
+                what: "label \"k\"".into(),
+            },
+            Error::AmbiguousKey {
+                what: "label \"k\"".into(),
+                count: 2,
+            },
+            Error::MechanismNotSupported {
+                mechanism: "CKM_EDDSA".into(),
+            },
+            Error::Session {
+                function: "C_Sign",
+                rv: RvError::SessionHandleInvalid,
+            },
+            Error::PoolTimeout {
+                waited: Duration::from_millis(1500),
+            },
+            Error::InvalidUri {
+                reason: "missing scheme".into(),
+            },
+            Error::Config {
+                reason: "HSM_TOKEN is not set".into(),
+            },
+            Error::Pkcs11 {
+                function: "C_GenerateKeyPair",
+                rv: RvError::TemplateInconsistent,
+            },
+            Error::Cryptoki {
+                context: "reading attributes",
+                source: cryptoki::error::Error::InvalidValue,
+            },
+        ]
+    }
+
+    /// Fails to compile when a variant is added, so that `every_variant` gets one too.
+    fn variant_name(error: &Error) -> &'static str {
+        match error {
+            Error::ModuleLoad { .. } => "ModuleLoad",
+            Error::TokenNotFound { .. } => "TokenNotFound",
+            Error::PinIncorrect => "PinIncorrect",
+            Error::PinLocked => "PinLocked",
+            Error::PinFinalTry => "PinFinalTry",
+            Error::KeyNotFound { .. } => "KeyNotFound",
+            Error::AmbiguousKey { .. } => "AmbiguousKey",
+            Error::MechanismNotSupported { .. } => "MechanismNotSupported",
+            Error::Session { .. } => "Session",
+            Error::PoolTimeout { .. } => "PoolTimeout",
+            Error::InvalidUri { .. } => "InvalidUri",
+            Error::Config { .. } => "Config",
+            Error::Pkcs11 { .. } => "Pkcs11",
+            Error::Cryptoki { .. } => "Cryptoki",
+        }
+    }
+
+    #[test]
+    fn smoke_prints_every_variant() {
+        let mut names: Vec<&str> = every_variant().iter().map(variant_name).collect();
+        names.dedup();
+        assert_eq!(names.len(), 14, "every variant is shown: {names:?}");
+        for error in every_variant() {
+            let shown = error.to_string();
+            println!("{shown}\n    {error:?}");
+            assert!(!shown.is_empty());
+            assert!(
+                !shown.contains("PKCS11 error: This"),
+                "long prose leaked into {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn rv_names_are_the_c_names() {
+        assert_eq!(
+            rv_name(RvError::SessionHandleInvalid),
+            "CKR_SESSION_HANDLE_INVALID"
+        );
+        assert_eq!(rv_name(RvError::PinIncorrect), "CKR_PIN_INCORRECT");
+        assert_eq!(
+            rv_name(RvError::CryptokiAlreadyInitialized),
+            "CKR_CRYPTOKI_ALREADY_INITIALIZED"
+        );
+        assert_eq!(
+            rv_name(RvError::VendorDefined(0x8000_0001)),
+            "CKR_VENDOR_DEFINED+0x80000001"
+        );
+        assert_eq!(
+            RvName(RvError::ArgumentsBad).to_string(),
+            "CKR_ARGUMENTS_BAD"
+        );
+    }
+
+    #[test]
+    fn function_names_are_the_c_names() {
+        assert_eq!(c_name(Function::Sign), "C_Sign");
+        assert_eq!(c_name(Function::InitPIN), "C_InitPIN");
+        assert_eq!(c_name(Function::CloseAllSessions), "C_CloseAllSessions");
+    }
+
+    #[test]
+    fn classification() {
+        let lost = Error::from_cryptoki(
+            "signing",
+            cryptoki::error::Error::Pkcs11(RvError::SessionClosed, Function::Sign),
+        );
+        assert!(matches!(
+            lost,
+            Error::Session {
+                function: "C_Sign",
+                ..
+            }
+        ));
+        assert!(lost.is_session_invalid());
+        let other = Error::from_cryptoki(
+            "signing",
+            cryptoki::error::Error::Pkcs11(RvError::KeyHandleInvalid, Function::SignInit),
+        );
+        assert!(matches!(
+            other,
+            Error::Pkcs11 {
+                function: "C_SignInit",
+                ..
+            }
+        ));
+        assert!(!other.is_session_invalid());
+        assert!(other.is_handle_invalid());
+        assert_eq!(other.function(), Some("C_SignInit"));
+        assert!(Error::PinFinalTry.is_pin_error());
+        assert!(
+            Error::KeyNotFound {
+                what: String::new()
+            }
+            .is_not_found()
+        );
+        assert_eq!(Error::PinLocked.rv(), None);
+    }
+}

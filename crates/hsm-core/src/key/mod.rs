@@ -1,0 +1,744 @@
+//! Keys on the token: finding them, describing them, generating and deleting them.
+//!
+//! A key is one PKCS#11 secret-key object, or a private-key object and its public-key object
+//! (paired by equal `CKA_ID` and `CKA_LABEL`), or a lone public key. [`find_key`] resolves a
+//! [`KeySelector`] to exactly one key with one `C_FindObjects` search and one attribute read per
+//! object, without trying key types one after the other; [`list_keys`] describes every key.
+//!
+//! The description, [`KeyInfo`], says what the key is ([`KeyKind`]), what it may do
+//! ([`Capabilities`]), how it is protected ([`Protection`]) and, for key pairs, its public key
+//! ([`PublicKeyMaterial`], big-endian bytes ready for a JWK). Secret values
+//! (`CKA_VALUE`, `CKA_PRIVATE_EXPONENT`, ...) are never requested.
+//!
+//! ```no_run
+//! use hsm_core::key::{find_key, KeyKind, KeySelector, PublicKeyMaterial};
+//! use hsm_core::SessionPool;
+//!
+//! # fn main() -> hsm_core::Result<()> {
+//! let pool = SessionPool::from_env()?;
+//! let session = pool.session()?;
+//! let key = find_key(&session, &KeySelector::label("ec-p256"))?;
+//! assert!(matches!(key.kind, KeyKind::Ec(_)));
+//! if let Some(PublicKeyMaterial::Ec { curve, x, y }) = &key.public_key {
+//!     println!("{}: x={} bytes, y={} bytes", curve.jwk_name(), x.len(), y.len());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod curve;
+mod generate;
+
+use std::fmt;
+
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+
+pub use curve::{EcCurve, EdCurve};
+pub use generate::{
+    KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,
+    generate_edwards_key_pair_with_params, generate_key_pair, generate_secret_key,
+};
+
+use crate::error::{Error, Result};
+use crate::uri::{ObjectType, Pkcs11Uri};
+
+/// Which kind of key object a selector accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyClass {
+    /// Keys with a private-key object (`CKO_PRIVATE_KEY`).
+    Private,
+    /// Keys with a public-key object (`CKO_PUBLIC_KEY`).
+    Public,
+    /// Secret keys (`CKO_SECRET_KEY`).
+    Secret,
+}
+
+/// What [`find_key`] looks for: a label, an id, or both, optionally only one class of key.
+///
+/// ```
+/// use hsm_core::key::{KeyClass, KeySelector};
+///
+/// let by_label = KeySelector::label("rsa-2048");
+/// let by_both = KeySelector::label_and_id("rsa-2048", [0x01, 0x00]).with_class(KeyClass::Private);
+/// assert_eq!(by_both.to_string(), "label \"rsa-2048\", id 0100, private key");
+/// # let _ = by_label;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct KeySelector {
+    label: Option<String>,
+    id: Option<Vec<u8>>,
+    class: Option<KeyClass>,
+}
+
+impl KeySelector {
+    /// Keys whose `CKA_LABEL` is `label`.
+    pub fn label(label: impl Into<String>) -> Self {
+        KeySelector {
+            label: Some(label.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Keys whose `CKA_ID` is `id`.
+    pub fn id(id: impl Into<Vec<u8>>) -> Self {
+        KeySelector {
+            id: Some(id.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Keys with both this label and this id.
+    pub fn label_and_id(label: impl Into<String>, id: impl Into<Vec<u8>>) -> Self {
+        KeySelector {
+            label: Some(label.into()),
+            id: Some(id.into()),
+            class: None,
+        }
+    }
+
+    /// The key named by a `pkcs11:` URI's `object`, `id` and `type` attributes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUri`] when the URI names no key (neither `object` nor `id`), or names a
+    /// certificate or data object.
+    pub fn from_uri(uri: &Pkcs11Uri) -> Result<Self> {
+        let class = match uri.object_type() {
+            None => None,
+            Some(ObjectType::Private) => Some(KeyClass::Private),
+            Some(ObjectType::Public) => Some(KeyClass::Public),
+            Some(ObjectType::SecretKey) => Some(KeyClass::Secret),
+            Some(other) => {
+                return Err(Error::InvalidUri {
+                    reason: format!("type={other} names no key"),
+                });
+            }
+        };
+        if uri.object().is_none() && uri.id().is_none() {
+            return Err(Error::InvalidUri {
+                reason: "the URI names no key: it needs an object= or id= attribute".to_owned(),
+            });
+        }
+        Ok(KeySelector {
+            label: uri.object().map(str::to_owned),
+            id: uri.id().map(<[u8]>::to_vec),
+            class,
+        })
+    }
+
+    /// Only keys of this class.
+    pub fn with_class(mut self, class: KeyClass) -> Self {
+        self.class = Some(class);
+        self
+    }
+
+    /// The label looked for, if any.
+    pub fn label_value(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// The id looked for, if any.
+    pub fn id_value(&self) -> Option<&[u8]> {
+        self.id.as_deref()
+    }
+
+    /// The class filter, if any.
+    pub fn class(&self) -> Option<KeyClass> {
+        self.class
+    }
+
+    fn template(&self) -> Vec<Attribute> {
+        let mut template = Vec::with_capacity(2);
+        if let Some(label) = &self.label {
+            template.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        if let Some(id) = &self.id {
+            template.push(Attribute::Id(id.clone()));
+        }
+        template
+    }
+
+    fn accepts(&self, group: &Group) -> bool {
+        match self.class {
+            None => true,
+            Some(KeyClass::Private) => group.private.is_some(),
+            Some(KeyClass::Public) => group.public.is_some(),
+            Some(KeyClass::Secret) => group.secret.is_some(),
+        }
+    }
+}
+
+impl fmt::Display for KeySelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(label) = &self.label {
+            parts.push(format!("label {label:?}"));
+        }
+        if let Some(id) = &self.id {
+            parts.push(format!("id {}", hex(id)));
+        }
+        if let Some(class) = self.class {
+            parts.push(
+                match class {
+                    KeyClass::Private => "private key",
+                    KeyClass::Public => "public key",
+                    KeyClass::Secret => "secret key",
+                }
+                .to_owned(),
+            );
+        }
+        if parts.is_empty() {
+            f.write_str("any key")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// What a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// An RSA key of this modulus size.
+    Rsa {
+        /// Modulus size in bits.
+        bits: usize,
+    },
+    /// An ECDSA/ECDH key on a NIST curve.
+    Ec(EcCurve),
+    /// An EdDSA key (`CKK_EC_EDWARDS`), whichever form its `CKA_EC_PARAMS` takes.
+    Edwards(EdCurve),
+    /// An AES key of this many bytes.
+    Aes {
+        /// Key length in bytes (16, 24 or 32).
+        bytes: usize,
+    },
+    /// A generic secret (`CKK_GENERIC_SECRET` or `CKK_SHA*_HMAC`), used for HMAC.
+    GenericSecret {
+        /// Key length in bytes.
+        bytes: usize,
+    },
+    /// A key this crate does not describe further (another key type or curve).
+    Unsupported {
+        /// The `CKK_` key type, and the curve parameters where that is what is unknown.
+        key_type: &'static str,
+    },
+}
+
+/// The operations a key's objects allow (`CKA_SIGN`, `CKA_VERIFY`, ...), from all its objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Capabilities {
+    /// `CKA_SIGN` (private or secret key).
+    pub sign: bool,
+    /// `CKA_VERIFY` (public or secret key).
+    pub verify: bool,
+    /// `CKA_ENCRYPT` (public or secret key).
+    pub encrypt: bool,
+    /// `CKA_DECRYPT` (private or secret key).
+    pub decrypt: bool,
+    /// `CKA_WRAP` (public or secret key).
+    pub wrap: bool,
+    /// `CKA_UNWRAP` (private or secret key).
+    pub unwrap: bool,
+    /// `CKA_DERIVE` (any key object).
+    pub derive: bool,
+}
+
+/// How the key's secret part is protected. Read from the private-key or secret-key object; a
+/// lone public key reports all `false`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Protection {
+    /// `CKA_SENSITIVE`: the secret value cannot be read in the clear.
+    pub sensitive: bool,
+    /// `CKA_EXTRACTABLE`: the key can be wrapped out of the token.
+    pub extractable: bool,
+    /// `CKA_ALWAYS_SENSITIVE`: the key has been sensitive since it was created.
+    pub always_sensitive: bool,
+    /// `CKA_NEVER_EXTRACTABLE`: the key has never been extractable.
+    pub never_extractable: bool,
+}
+
+/// A public key, as big-endian byte strings ready for a JWK.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PublicKeyMaterial {
+    /// RSA modulus and public exponent, without leading zero bytes (JWK `n`, `e`).
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
+    /// An EC point (JWK `x`, `y`), each exactly [`EcCurve::coordinate_size`] bytes.
+    Ec {
+        /// The curve.
+        curve: EcCurve,
+        /// The x coordinate.
+        x: Vec<u8>,
+        /// The y coordinate.
+        y: Vec<u8>,
+    },
+    /// An EdDSA public key (JWK `x`), [`EdCurve::point_size`] bytes.
+    Edwards {
+        /// The curve.
+        curve: EdCurve,
+        /// The encoded point.
+        point: Vec<u8>,
+    },
+}
+
+/// One key on the token, as [`find_key`] and [`list_keys`] describe it.
+///
+/// The object handles are valid in the sessions of the module instance that found them, until
+/// the key is deleted or, for private objects, until the user logs out (tokens may renumber
+/// private objects at the next login: see [`PoolKey`](crate::PoolKey), which looks them up
+/// again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// `CKA_LABEL` (of the private or secret object when there is one).
+    pub label: String,
+    /// `CKA_ID`.
+    pub id: Vec<u8>,
+    /// What the key is.
+    pub kind: KeyKind,
+    /// The private-key object, for key pairs.
+    pub private: Option<ObjectHandle>,
+    /// The public-key object, when the token has one.
+    pub public: Option<ObjectHandle>,
+    /// The secret-key object, for secret keys.
+    pub secret: Option<ObjectHandle>,
+    /// What the key may do.
+    pub capabilities: Capabilities,
+    /// How the secret part is protected.
+    pub protection: Protection,
+    /// The public key. Read from the public object; when there is none, from the private object
+    /// where the token exposes it (RSA private objects carry `n` and `e`; EC and EdDSA private
+    /// objects carry no point, so it is `None` for a lone EC private key).
+    pub public_key: Option<PublicKeyMaterial>,
+}
+
+impl KeyInfo {
+    /// The handle that signs or decrypts: the private object, else the secret object.
+    pub fn private_or_secret(&self) -> Option<ObjectHandle> {
+        self.private.or(self.secret)
+    }
+}
+
+/// The attributes read from every candidate object, in one `C_GetAttributeValue` round.
+/// Never a secret value.
+const READ: &[AttributeType] = &[
+    AttributeType::Class,
+    AttributeType::KeyType,
+    AttributeType::Label,
+    AttributeType::Id,
+    AttributeType::Sign,
+    AttributeType::Verify,
+    AttributeType::Encrypt,
+    AttributeType::Decrypt,
+    AttributeType::Wrap,
+    AttributeType::Unwrap,
+    AttributeType::Derive,
+    AttributeType::Sensitive,
+    AttributeType::Extractable,
+    AttributeType::AlwaysSensitive,
+    AttributeType::NeverExtractable,
+    AttributeType::Modulus,
+    AttributeType::PublicExponent,
+    AttributeType::EcParams,
+    AttributeType::EcPoint,
+    AttributeType::ValueLen,
+];
+
+/// One object's attributes, as read.
+#[derive(Debug, Default)]
+struct ObjectAttrs {
+    handle: Option<ObjectHandle>,
+    class: Option<ObjectClass>,
+    key_type: Option<KeyType>,
+    label: String,
+    id: Vec<u8>,
+    capabilities: Capabilities,
+    protection: Protection,
+    modulus: Option<Vec<u8>>,
+    public_exponent: Option<Vec<u8>>,
+    ec_params: Option<Vec<u8>>,
+    ec_point: Option<Vec<u8>>,
+    value_len: Option<usize>,
+}
+
+fn read_object(session: &Session, handle: ObjectHandle) -> Result<ObjectAttrs> {
+    let attributes = session
+        .get_attributes(handle, READ)
+        .map_err(|e| Error::from_cryptoki("reading key attributes", e))?;
+    let mut o = ObjectAttrs {
+        handle: Some(handle),
+        ..ObjectAttrs::default()
+    };
+    for attribute in attributes {
+        match attribute {
+            Attribute::Class(c) => o.class = Some(c),
+            Attribute::KeyType(t) => o.key_type = Some(t),
+            Attribute::Label(l) => o.label = String::from_utf8_lossy(&l).into_owned(),
+            Attribute::Id(id) => o.id = id,
+            Attribute::Sign(b) => o.capabilities.sign = b,
+            Attribute::Verify(b) => o.capabilities.verify = b,
+            Attribute::Encrypt(b) => o.capabilities.encrypt = b,
+            Attribute::Decrypt(b) => o.capabilities.decrypt = b,
+            Attribute::Wrap(b) => o.capabilities.wrap = b,
+            Attribute::Unwrap(b) => o.capabilities.unwrap = b,
+            Attribute::Derive(b) => o.capabilities.derive = b,
+            Attribute::Sensitive(b) => o.protection.sensitive = b,
+            Attribute::Extractable(b) => o.protection.extractable = b,
+            Attribute::AlwaysSensitive(b) => o.protection.always_sensitive = b,
+            Attribute::NeverExtractable(b) => o.protection.never_extractable = b,
+            Attribute::Modulus(n) => o.modulus = Some(n),
+            Attribute::PublicExponent(e) => o.public_exponent = Some(e),
+            Attribute::EcParams(p) => o.ec_params = Some(p),
+            Attribute::EcPoint(p) => o.ec_point = Some(p),
+            Attribute::ValueLen(len) => o.value_len = Some(usize::from(len)),
+            _ => {}
+        }
+    }
+    Ok(o)
+}
+
+/// The objects of one key.
+#[derive(Debug, Default)]
+struct Group {
+    private: Option<ObjectAttrs>,
+    public: Option<ObjectAttrs>,
+    secret: Option<ObjectAttrs>,
+}
+
+/// Groups key objects into keys: each secret key alone, each private key with the public key of
+/// the same key type, `CKA_ID` and `CKA_LABEL`, and the remaining public keys alone. Objects of
+/// other classes are dropped.
+fn group(objects: Vec<ObjectAttrs>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut publics = Vec::new();
+    for object in objects {
+        match object.class {
+            Some(ObjectClass::SECRET_KEY) => groups.push(Group {
+                secret: Some(object),
+                ..Group::default()
+            }),
+            Some(ObjectClass::PRIVATE_KEY) => groups.push(Group {
+                private: Some(object),
+                ..Group::default()
+            }),
+            Some(ObjectClass::PUBLIC_KEY) => publics.push(object),
+            _ => {}
+        }
+    }
+    for public in publics {
+        let partner = groups.iter_mut().find(|g| {
+            g.public.is_none()
+                && g.private.as_ref().is_some_and(|p| {
+                    p.key_type == public.key_type && p.id == public.id && p.label == public.label
+                })
+        });
+        match partner {
+            Some(g) => g.public = Some(public),
+            None => groups.push(Group {
+                public: Some(public),
+                ..Group::default()
+            }),
+        }
+    }
+    groups
+}
+
+/// Finds the one key matching `selector`.
+///
+/// One `C_FindObjects` search on the label and/or id, one attribute read per object found,
+/// then private and public objects are paired by `CKA_ID` and `CKA_LABEL`. Certificates and
+/// data objects with the same label are ignored.
+///
+/// # Errors
+/// [`Error::KeyNotFound`] naming the selector; [`Error::AmbiguousKey`] when several distinct keys
+/// match (two private keys with one label, or a secret key and a key pair); [`Error::Config`]
+/// for a selector with neither label nor id.
+pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
+    if selector.label.is_none() && selector.id.is_none() {
+        return Err(Error::Config {
+            reason: "a key selector needs a label or an id".to_owned(),
+        });
+    }
+    let handles = session
+        .find_objects(&selector.template())
+        .map_err(|e| Error::from_cryptoki("searching for a key", e))?;
+    let objects = handles
+        .into_iter()
+        .map(|h| read_object(session, h))
+        .collect::<Result<Vec<_>>>()?;
+    let mut keys: Vec<Group> = group(objects)
+        .into_iter()
+        .filter(|g| selector.accepts(g))
+        .collect();
+    match keys.len() {
+        0 => Err(Error::KeyNotFound {
+            what: selector.to_string(),
+        }),
+        1 => Ok(describe(keys.remove(0))),
+        count => Err(Error::AmbiguousKey {
+            what: selector.to_string(),
+            count,
+        }),
+    }
+}
+
+/// Describes every key on the token visible to this session (public objects, and private
+/// objects when logged in), key pairs grouped, sorted by label then id.
+pub fn list_keys(session: &Session) -> Result<Vec<KeyInfo>> {
+    let mut objects = Vec::new();
+    for class in [
+        ObjectClass::PRIVATE_KEY,
+        ObjectClass::PUBLIC_KEY,
+        ObjectClass::SECRET_KEY,
+    ] {
+        let handles = session
+            .find_objects(&[Attribute::Class(class)])
+            .map_err(|e| Error::from_cryptoki("listing keys", e))?;
+        for handle in handles {
+            objects.push(read_object(session, handle)?);
+        }
+    }
+    let mut keys: Vec<KeyInfo> = group(objects).into_iter().map(describe).collect();
+    keys.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
+    Ok(keys)
+}
+
+/// Describes the key whose objects have these handles (after generation).
+pub(crate) fn describe_handles(session: &Session, handles: &[ObjectHandle]) -> Result<KeyInfo> {
+    let objects = handles
+        .iter()
+        .map(|&h| read_object(session, h))
+        .collect::<Result<Vec<_>>>()?;
+    let mut groups = group(objects);
+    match groups.len() {
+        1 => Ok(describe(groups.remove(0))),
+        n => Err(Error::Config {
+            reason: format!(
+                "the token describes the new key as {n} keys (mismatched CKA_ID or CKA_LABEL)"
+            ),
+        }),
+    }
+}
+
+fn describe(group: Group) -> KeyInfo {
+    let Group {
+        private,
+        public,
+        secret,
+    } = group;
+    // The object that names the key: the secret or private one, else the public one.
+    let main = secret.as_ref().or(private.as_ref()).or(public.as_ref());
+    let (label, id, key_type) = main
+        .map(|o| (o.label.clone(), o.id.clone(), o.key_type))
+        .unwrap_or_default();
+    let objects = [&private, &public, &secret];
+    let first = |get: fn(&ObjectAttrs) -> Option<&Vec<u8>>| -> Option<&Vec<u8>> {
+        // The public object first: it is where public values are defined.
+        [&public, &private, &secret]
+            .into_iter()
+            .flatten()
+            .find_map(get)
+    };
+
+    let mut capabilities = Capabilities::default();
+    for o in objects.into_iter().flatten() {
+        let c = o.capabilities;
+        capabilities.sign |= c.sign;
+        capabilities.verify |= c.verify;
+        capabilities.encrypt |= c.encrypt;
+        capabilities.decrypt |= c.decrypt;
+        capabilities.wrap |= c.wrap;
+        capabilities.unwrap |= c.unwrap;
+        capabilities.derive |= c.derive;
+    }
+    let protection = secret
+        .as_ref()
+        .or(private.as_ref())
+        .map(|o| o.protection)
+        .unwrap_or_default();
+
+    let value_len = secret.as_ref().and_then(|o| o.value_len).unwrap_or(0);
+    let (kind, public_key) = match key_type {
+        Some(KeyType::RSA) => {
+            let n = first(|o| o.modulus.as_ref()).map(|n| strip_zeros(n));
+            let e = first(|o| o.public_exponent.as_ref()).map(|e| strip_zeros(e));
+            let bits = n.as_ref().map(|n| bit_length(n)).unwrap_or(0);
+            let material = match (n, e) {
+                (Some(n), Some(e)) if !n.is_empty() && !e.is_empty() => {
+                    Some(PublicKeyMaterial::Rsa { n, e })
+                }
+                _ => None,
+            };
+            (KeyKind::Rsa { bits }, material)
+        }
+        Some(KeyType::EC) | Some(KeyType::EC_EDWARDS) => {
+            let params = first(|o| o.ec_params.as_ref())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let point = public.as_ref().and_then(|o| o.ec_point.as_deref());
+            if let Some(curve) = EdCurve::from_ec_params(params) {
+                let material = point
+                    .and_then(|p| curve.decode_point(p))
+                    .map(|point| PublicKeyMaterial::Edwards { curve, point });
+                (KeyKind::Edwards(curve), material)
+            } else if let (Some(curve), Some(KeyType::EC)) =
+                (EcCurve::from_ec_params(params), key_type)
+            {
+                let material = point
+                    .and_then(|p| curve.decode_point(p))
+                    .map(|(x, y)| PublicKeyMaterial::Ec { curve, x, y });
+                (KeyKind::Ec(curve), material)
+            } else {
+                (
+                    KeyKind::Unsupported {
+                        key_type: "CKK_EC (unknown curve)",
+                    },
+                    None,
+                )
+            }
+        }
+        Some(KeyType::AES) => (KeyKind::Aes { bytes: value_len }, None),
+        // cryptoki 0.12.1 gives SHA224/384/512_HMAC the value of CKK_SHA256_HMAC (and maps the
+        // token's values onto those constants), so SHA256_HMAC stands for all four here.
+        Some(KeyType::GENERIC_SECRET | KeyType::SHA_1_HMAC | KeyType::SHA256_HMAC) => {
+            (KeyKind::GenericSecret { bytes: value_len }, None)
+        }
+        Some(other) => (
+            KeyKind::Unsupported {
+                key_type: key_type_name(other),
+            },
+            None,
+        ),
+        None => (
+            KeyKind::Unsupported {
+                key_type: "no CKA_KEY_TYPE",
+            },
+            None,
+        ),
+    };
+
+    KeyInfo {
+        label,
+        id,
+        kind,
+        private: private.as_ref().and_then(|o| o.handle),
+        public: public.as_ref().and_then(|o| o.handle),
+        secret: secret.as_ref().and_then(|o| o.handle),
+        capabilities,
+        protection,
+        public_key,
+    }
+}
+
+fn key_type_name(key_type: KeyType) -> &'static str {
+    match key_type {
+        KeyType::DSA => "CKK_DSA",
+        KeyType::DH => "CKK_DH",
+        KeyType::EC_MONTGOMERY => "CKK_EC_MONTGOMERY",
+        KeyType::DES => "CKK_DES",
+        KeyType::DES2 => "CKK_DES2",
+        KeyType::DES3 => "CKK_DES3",
+        KeyType::ML_DSA => "CKK_ML_DSA",
+        KeyType::ML_KEM => "CKK_ML_KEM",
+        KeyType::SLH_DSA => "CKK_SLH_DSA",
+        _ => "another CKK_ key type",
+    }
+}
+
+fn strip_zeros(bytes: &[u8]) -> Vec<u8> {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes[start..].to_vec()
+}
+
+fn bit_length(big_endian: &[u8]) -> usize {
+    match big_endian.iter().position(|&b| b != 0) {
+        None => 0,
+        Some(i) => (big_endian.len() - i) * 8 - big_endian[i].leading_zeros() as usize,
+    }
+}
+
+/// Lower-case hex, for ids in messages.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selector_display() {
+        assert_eq!(KeySelector::label("k").to_string(), "label \"k\"");
+        assert_eq!(KeySelector::id([1, 0xab]).to_string(), "id 01ab");
+        assert_eq!(
+            KeySelector::label_and_id("k", [1])
+                .with_class(KeyClass::Secret)
+                .to_string(),
+            "label \"k\", id 01, secret key"
+        );
+        assert_eq!(KeySelector::default().to_string(), "any key");
+    }
+
+    #[test]
+    fn selector_from_uri() {
+        let uri: Pkcs11Uri = "pkcs11:token=t;object=k;id=%01%02;type=private"
+            .parse()
+            .unwrap();
+        let selector = KeySelector::from_uri(&uri).unwrap();
+        assert_eq!(
+            selector,
+            KeySelector::label_and_id("k", [1, 2]).with_class(KeyClass::Private)
+        );
+        let cert: Pkcs11Uri = "pkcs11:object=k;type=cert".parse().unwrap();
+        assert!(matches!(
+            KeySelector::from_uri(&cert),
+            Err(Error::InvalidUri { .. })
+        ));
+        let token_only: Pkcs11Uri = "pkcs11:token=t".parse().unwrap();
+        assert!(matches!(
+            KeySelector::from_uri(&token_only),
+            Err(Error::InvalidUri { .. })
+        ));
+    }
+
+    #[test]
+    fn bits_and_zeros() {
+        assert_eq!(bit_length(&[0x00, 0x80, 0x00]), 16);
+        assert_eq!(bit_length(&[0x01, 0x00, 0x01]), 17);
+        assert_eq!(bit_length(&[0, 0]), 0);
+        assert_eq!(strip_zeros(&[0, 0, 1, 0]), vec![1, 0]);
+    }
+
+    fn object(class: ObjectClass, label: &str, id: &[u8]) -> ObjectAttrs {
+        ObjectAttrs {
+            class: Some(class),
+            key_type: Some(KeyType::EC),
+            label: label.to_owned(),
+            id: id.to_vec(),
+            ..ObjectAttrs::default()
+        }
+    }
+
+    #[test]
+    fn grouping_pairs_by_id_and_label() {
+        let groups = group(vec![
+            object(ObjectClass::PUBLIC_KEY, "a", &[1]),
+            object(ObjectClass::PRIVATE_KEY, "a", &[1]),
+            object(ObjectClass::PRIVATE_KEY, "a", &[2]),
+            object(ObjectClass::PUBLIC_KEY, "b", &[2]),
+            object(ObjectClass::CERTIFICATE, "a", &[1]),
+            object(ObjectClass::SECRET_KEY, "a", &[1]),
+        ]);
+        assert_eq!(groups.len(), 4);
+        let paired = groups
+            .iter()
+            .filter(|g| g.private.is_some() && g.public.is_some())
+            .count();
+        assert_eq!(paired, 1);
+        assert_eq!(groups.iter().filter(|g| g.secret.is_some()).count(), 1);
+    }
+}

@@ -1,0 +1,333 @@
+//! [`Module`]: a PKCS#11 library, loaded and initialised once per process.
+//!
+//! `C_Initialize` is process-wide state of the library: a second `C_Initialize` returns
+//! `CKR_CRYPTOKI_ALREADY_INITIALIZED`, and a `C_Finalize` ends every session of every user in the
+//! process. So [`Module::load`] keeps one instance per canonical path in a process-wide registry,
+//! and every [`SessionPool`](crate::SessionPool) on that path shares it.
+//!
+//! Modules are never finalized by this crate: a loaded module stays initialised until the process
+//! exits. Finalizing when the last pool goes away would race with a pool being created on
+//! another thread, would invalidate every object handle held anywhere in the process, and many
+//! modules handle a second `C_Initialize` in one process badly. If the library was already
+//! initialised by someone else in the process (`CKR_CRYPTOKI_ALREADY_INITIALIZED`), the instance
+//! is *adopted*: used as it is, and certainly not finalized by us.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::MechanismType;
+use cryptoki::slot::{Slot, TokenInfo};
+
+use crate::error::{Error, Result};
+
+/// Where SoftHSM 2 installs its module on common systems, in the order [`Module::default_path`]
+/// tries them.
+pub const SOFTHSM_PATHS: &[&str] = &[
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+    "/usr/lib/pkcs11/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+    "/usr/local/opt/softhsm/lib/softhsm/libsofthsm2.so",
+];
+
+/// A loaded and initialised PKCS#11 module. Cheap to clone; clones share the instance.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    path: PathBuf,
+    pkcs11: Pkcs11,
+    adopted: bool,
+    /// Serialises token initialisation: SoftHSM offers one free slot at a time.
+    admin: Mutex<()>,
+    /// Sessions opened through pools on this module and not yet closed.
+    pool_sessions: Arc<AtomicUsize>,
+}
+
+/// One slot with a token, as [`Module::tokens`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSummary {
+    /// The slot holding the token.
+    pub slot: Slot,
+    /// The token label, trailing blanks removed.
+    pub label: String,
+    /// The serial number.
+    pub serial: String,
+    /// The manufacturer.
+    pub manufacturer: String,
+    /// The model.
+    pub model: String,
+    /// False for a blank token (SoftHSM always offers one free, uninitialised slot).
+    pub initialized: bool,
+}
+
+fn registry() -> MutexGuard<'static, HashMap<PathBuf, Module>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Module>>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(Default::default)
+        .lock()
+        // A panic while holding the lock cannot leave the map half-updated: insert is the only
+        // mutation, and it happens after the module is fully initialised.
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Module {
+    /// Loads and initialises the module at `path`, or returns the instance this process already
+    /// has for it (paths are compared after canonicalisation, so a symlink and its target share
+    /// one instance).
+    ///
+    /// `C_Initialize` is called with `CKF_OS_LOCKING_OK`; `CKR_CRYPTOKI_ALREADY_INITIALIZED` is
+    /// accepted (see [`is_adopted`](Module::is_adopted)).
+    ///
+    /// # Errors
+    /// [`Error::ModuleLoad`] naming the path when it does not exist, is not a shared library, is
+    /// not a PKCS#11 module, or `C_Initialize` fails.
+    pub fn load(path: impl AsRef<Path>) -> Result<Module> {
+        let given = path.as_ref();
+        let load_error = |reason: String| Error::ModuleLoad {
+            path: given.to_path_buf(),
+            reason,
+        };
+        let canonical = given
+            .canonicalize()
+            .map_err(|e| load_error(e.to_string()))?;
+        if !canonical.is_file() {
+            return Err(load_error("not a regular file".to_owned()));
+        }
+        let mut modules = registry();
+        if let Some(module) = modules.get(&canonical) {
+            return Ok(module.clone());
+        }
+        let pkcs11 = Pkcs11::new(&canonical).map_err(|e| {
+            load_error(match e {
+                cryptoki::error::Error::MissingSymbol(symbol) => {
+                    format!("not a PKCS#11 module (it has no {symbol})")
+                }
+                cryptoki::error::Error::LibraryLoading(e) => e.to_string(),
+                other => other.to_string(),
+            })
+        })?;
+        let adopted = match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(()) => false,
+            Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => true,
+            Err(e) => {
+                return Err(load_error(format!(
+                    "C_Initialize failed: {}",
+                    Error::from_cryptoki("initialising the module", e)
+                )));
+            }
+        };
+        let module = Module {
+            inner: Arc::new(ModuleInner {
+                path: canonical.clone(),
+                pkcs11,
+                adopted,
+                admin: Mutex::new(()),
+                pool_sessions: Arc::default(),
+            }),
+        };
+        modules.insert(canonical, module.clone());
+        Ok(module)
+    }
+
+    /// The first SoftHSM module found at the usual install locations ([`SOFTHSM_PATHS`]).
+    pub fn default_path() -> Option<PathBuf> {
+        SOFTHSM_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .find(|path| path.is_file())
+    }
+
+    /// The canonical path the module was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The `cryptoki` context, for anything this crate does not wrap.
+    pub fn pkcs11(&self) -> &Pkcs11 {
+        &self.inner.pkcs11
+    }
+
+    /// True when `C_Initialize` had already been called by someone else in this process; the
+    /// module is then used as it is.
+    pub fn is_adopted(&self) -> bool {
+        self.inner.adopted
+    }
+
+    /// True when both values are the same loaded instance.
+    pub fn same_instance(&self, other: &Module) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Every slot of the module, with or without a token (`C_GetSlotList`).
+    pub fn slots(&self) -> Result<Vec<Slot>> {
+        self.pkcs11()
+            .get_all_slots()
+            .map_err(|e| Error::from_cryptoki("listing slots", e))
+    }
+
+    /// Every slot that holds a token, initialised or not, with its token's identity.
+    pub fn tokens(&self) -> Result<Vec<TokenSummary>> {
+        let slots = self
+            .pkcs11()
+            .get_slots_with_token()
+            .map_err(|e| Error::from_cryptoki("listing slots", e))?;
+        let mut tokens = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let info = match self.pkcs11().get_token_info(slot) {
+                Ok(info) => info,
+                // A token removed between the two calls is simply not there.
+                Err(cryptoki::error::Error::Pkcs11(
+                    RvError::TokenNotPresent | RvError::SlotIdInvalid | RvError::DeviceRemoved,
+                    _,
+                )) => continue,
+                Err(e) => return Err(Error::from_cryptoki("reading token information", e)),
+            };
+            tokens.push(TokenSummary {
+                slot,
+                label: info.label().to_owned(),
+                serial: info.serial_number().to_owned(),
+                manufacturer: info.manufacturer_id().to_owned(),
+                model: info.model().to_owned(),
+                initialized: info.token_initialized(),
+            });
+        }
+        Ok(tokens)
+    }
+
+    /// The slot of the initialised token with this label.
+    ///
+    /// # Errors
+    /// [`Error::TokenNotFound`] listing the labels present; [`Error::Config`] when several
+    /// tokens carry the label.
+    pub fn find_token(&self, label: &str) -> Result<Slot> {
+        self.find_token_matching(label, |t| t.label == label)
+    }
+
+    /// The slot of the one initialised token accepted by `matches`; `what` describes the
+    /// search for error messages.
+    pub(crate) fn find_token_matching(
+        &self,
+        what: &str,
+        matches: impl Fn(&TokenSummary) -> bool,
+    ) -> Result<Slot> {
+        let tokens: Vec<TokenSummary> = self
+            .tokens()?
+            .into_iter()
+            .filter(|t| t.initialized)
+            .collect();
+        let found: Vec<&TokenSummary> = tokens.iter().filter(|t| matches(t)).collect();
+        match found.as_slice() {
+            [one] => Ok(one.slot),
+            [] => Err(Error::TokenNotFound {
+                label: what.to_owned(),
+                available: tokens.iter().map(|t| t.label.clone()).collect(),
+            }),
+            several => Err(Error::Config {
+                reason: format!(
+                    "{} tokens match {what:?} (serials {}); select one by serial",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|t| t.serial.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+
+    /// `C_GetTokenInfo` for a slot.
+    pub fn token_info(&self, slot: Slot) -> Result<TokenInfo> {
+        self.pkcs11()
+            .get_token_info(slot)
+            .map_err(|e| Error::from_cryptoki("reading token information", e))
+    }
+
+    /// The number of sessions this process has open with the token in `slot`
+    /// (`ulSessionCount`), or `None` when the token does not say (SoftHSM 2.6 does not: see
+    /// [`pool_sessions`](Module::pool_sessions) for this crate's own count).
+    pub fn session_count(&self, slot: Slot) -> Result<Option<u64>> {
+        Ok(self.token_info(slot)?.session_count())
+    }
+
+    /// The number of sessions open through [`SessionPool`](crate::SessionPool)s (and
+    /// [`hsm_session`](crate::hsm_session)) on this module, all tokens and pools together.
+    ///
+    /// This is this crate's own count. Tokens may report theirs in `ulSessionCount`
+    /// ([`session_count`](Module::session_count)), but SoftHSM 2.6 does not (it returns
+    /// `CK_UNAVAILABLE_INFORMATION`).
+    pub fn pool_sessions(&self) -> usize {
+        self.inner.pool_sessions.load(Ordering::Acquire)
+    }
+
+    /// The counter behind [`pool_sessions`](Module::pool_sessions).
+    pub(crate) fn pool_session_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.inner.pool_sessions)
+    }
+
+    /// The mechanisms the token in `slot` supports (`C_GetMechanismList`).
+    pub fn mechanisms(&self, slot: Slot) -> Result<Vec<MechanismType>> {
+        self.pkcs11()
+            .get_mechanism_list(slot)
+            .map_err(|e| Error::from_cryptoki("listing mechanisms", e))
+    }
+
+    /// Holds the module's administration lock (token initialisation).
+    pub(crate) fn admin_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner
+            .admin
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Module")
+            .field("path", &self.inner.path)
+            .field("adopted", &self.inner.adopted)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_path_names_the_path() {
+        let error = Module::load("/nonexistent/libpkcs11-missing.so").unwrap_err();
+        assert!(matches!(error, Error::ModuleLoad { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/libpkcs11-missing.so"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn directory_is_refused() {
+        let error = Module::load("/").unwrap_err();
+        assert!(matches!(error, Error::ModuleLoad { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn module_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Module>();
+        check::<Error>();
+    }
+}
