@@ -60,10 +60,20 @@ pub(crate) fn provision_for_suites(root: &Path) -> crate::Result<Provisioned> {
     provision(root, labels)
 }
 
-/// Steps 1 to 3 for the given token labels.
+/// Steps 1 to 3 for the given token labels, in `target/hsm`.
 pub(crate) fn provision(root: &Path, labels: Vec<String>) -> crate::Result<Provisioned> {
+    provision_in(root, "hsm", labels)
+}
+
+/// Steps 1 to 3 for the given token labels, in `target/<dir>` (the demo keeps its own, so it
+/// never disturbs the test tokens).
+pub(crate) fn provision_in(
+    root: &Path,
+    dir: &str,
+    labels: Vec<String>,
+) -> crate::Result<Provisioned> {
     let module = module_path()?;
-    let conf = fresh_config(root)?;
+    let conf = fresh_config(root, dir)?;
     let started = Instant::now();
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
     crate::run(
@@ -152,9 +162,9 @@ fn install() -> crate::Result {
     )
 }
 
-/// Deletes `target/hsm` and writes a fresh `softhsm2.conf` there; returns its path.
-fn fresh_config(root: &Path) -> crate::Result<PathBuf> {
-    let dir = root.join("target").join("hsm");
+/// Deletes `target/<dir>` and writes a fresh `softhsm2.conf` there; returns its path.
+fn fresh_config(root: &Path, dir: &str) -> crate::Result<PathBuf> {
+    let dir = root.join("target").join(dir);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .map_err(|e| format!("cannot delete {}: {e}", dir.display()))?;
