@@ -37,3 +37,8 @@ pub use set::{HsmJwkSet, KidSource};
 pub use hsm_core;
 pub use hsm_core::{KeySelector, Pin, Pkcs11Uri, PoolKey, SessionPool, hsm_session};
 pub use jose_core::{self, KeyBackend};
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -55,3 +55,8 @@ pub use keys::{KeySet, SoftwareKey};
 pub mod base64url {
     pub use crate::b64::{decode, encode};
 }
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
