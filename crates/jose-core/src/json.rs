@@ -40,6 +40,23 @@ pub(crate) fn parse_value(part: &'static str, bytes: &[u8]) -> Result<Value> {
     })
 }
 
+/// Refuses a token longer than `limit` bytes, before any parsing.
+pub(crate) fn check_token_len(token: &str, limit: usize) -> Result<()> {
+    if token.len() > limit {
+        return Err(Malformed::TooLarge {
+            what: "token",
+            limit,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Whether a token is in a JSON serialization (an object) rather than the compact one.
+pub(crate) fn is_json_serialization(token: &str) -> bool {
+    token.trim_start().starts_with('{')
+}
+
 const DUPLICATE: &str = "duplicate member: ";
 
 struct Strict;

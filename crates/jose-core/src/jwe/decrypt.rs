@@ -195,19 +195,12 @@ impl Decrypter {
     }
 
     fn check_len(&self, token: &str) -> Result<()> {
-        if token.len() > self.max_len {
-            return Err(Malformed::TooLarge {
-                what: "token",
-                limit: self.max_len,
-            }
-            .into());
-        }
-        Ok(())
+        crate::json::check_token_len(token, self.max_len)
     }
 
     fn parse(&self, token: &str) -> Result<RawJwe> {
         self.check_len(token)?;
-        if token.trim_start().starts_with('{') {
+        if crate::json::is_json_serialization(token) {
             parse::json(token)
         } else {
             parse::compact(strip_newline(token))

@@ -134,20 +134,12 @@ impl<'a> Verifier<'a> {
     }
 
     fn check_len(&self, token: &str) -> Result<()> {
-        if token.len() > self.max_len {
-            return Err(Malformed::TooLarge {
-                what: "token",
-                limit: self.max_len,
-            }
-            .into());
-        }
-        Ok(())
+        crate::json::check_token_len(token, self.max_len)
     }
 
     fn parse(&self, token: &str) -> Result<RawJws> {
         self.check_len(token)?;
-        let trimmed = token.trim_start();
-        if trimmed.starts_with('{') {
+        if crate::json::is_json_serialization(token) {
             parse::json(token)
         } else {
             parse::compact(strip_newline(token))

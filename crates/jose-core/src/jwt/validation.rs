@@ -271,7 +271,7 @@ impl Validation {
             }
             .into());
         }
-        if token.trim_start().starts_with('{') {
+        if crate::json::is_json_serialization(token) {
             return Err(Malformed::Serialization("a JWT uses the compact serialization").into());
         }
         let found = match token.bytes().filter(|&b| b == b'.').count() {
@@ -356,7 +356,8 @@ impl Validation {
         let inner_token = std::str::from_utf8(d.plaintext()).ok();
         let signed_inside = is_jwt(d.header().cty())
             && inner_token.is_some_and(|t| {
-                !t.trim_start().starts_with('{') && t.bytes().filter(|&b| b == b'.').count() == 2
+                !crate::json::is_json_serialization(t)
+                    && t.bytes().filter(|&b| b == b'.').count() == 2
             });
         let Some(inner_token) = inner_token.filter(|_| signed_inside) else {
             return Err(ClaimsError::WrongKind {

@@ -49,7 +49,7 @@ pub(crate) fn wrap(kek: &[u8], cek: &[u8]) -> Result<Vec<u8>> {
 /// Unwraps an `encrypted_key`. Any failure (length, integrity check) is
 /// [`Error::Decryption`].
 pub(crate) fn unwrap(kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes> {
-    if wrapped.len() < 3 * ICV_LEN || wrapped.len() % ICV_LEN != 0 {
+    if wrapped.len() < 3 * ICV_LEN || !wrapped.len().is_multiple_of(ICV_LEN) {
         return Err(Error::Decryption);
     }
     let mut out = Zeroizing::new(vec![0u8; wrapped.len() - ICV_LEN]);

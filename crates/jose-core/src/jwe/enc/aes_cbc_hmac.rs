@@ -107,7 +107,7 @@ pub(crate) fn decrypt(
         return Err(Error::Decryption);
     }
     // 2. Only an authentic ciphertext is decrypted; its padding error is the same error.
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(Error::Decryption);
     }
     let mut buf = Zeroizing::new(ciphertext.to_vec());
