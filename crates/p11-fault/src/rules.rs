@@ -78,7 +78,7 @@ impl Rule {
                 Selector::Always => true,
                 Selector::Nth(k) => n == k,
                 Selector::After(k) => n > k,
-                Selector::Every(k) => n % k == 0,
+                Selector::Every(k) => n.is_multiple_of(k),
                 Selector::Random(p) => self.rng.next_f64() < p,
                 Selector::MaxOpen(k) => open_sessions >= k,
             };
