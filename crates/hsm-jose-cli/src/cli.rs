@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jose_core::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
+use zeroize::Zeroizing;
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -59,8 +60,14 @@ pub(crate) struct TokenArgs {
     pub(crate) token: Option<String>,
     /// The user PIN; other local users may see it in the process list, so prefer --pin-source
     /// or HSM_PIN [env: HSM_PIN]
-    #[arg(long, value_name = "PIN", global = true, conflicts_with = "pin_source")]
-    pub(crate) pin: Option<String>,
+    #[arg(
+        long,
+        value_name = "PIN",
+        global = true,
+        conflicts_with = "pin_source",
+        value_parser = secret
+    )]
+    pub(crate) pin: Option<Zeroizing<String>>,
     /// Read the user PIN from a file (file:/path or /path; one trailing newline is ignored)
     #[arg(long, value_name = "file:PATH", global = true)]
     pub(crate) pin_source: Option<String>,
@@ -667,6 +674,11 @@ pub(crate) struct JwtUnnestArgs {
     pub(crate) sign_alg: Vec<JwsAlgorithm>,
     #[command(flatten)]
     pub(crate) checks: ChecksArgs,
+}
+
+/// Our copy of a PIN given on the command line is wiped when dropped.
+fn secret(value: &str) -> Result<Zeroizing<String>, std::convert::Infallible> {
+    Ok(Zeroizing::new(value.to_owned()))
 }
 
 // ----- algorithm names: jose-core's own lists, so help and parsing follow the library -----
