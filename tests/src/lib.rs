@@ -2,7 +2,8 @@
 //!
 //! `cargo xtask test-hsm` provisions a fresh SoftHSM with one token per suite: the suite
 //! `tests/tests/<stem>.rs` owns the token labelled `<stem>`, so suites never share state and
-//! run in any order. Every token holds the [fixture keys](fixture_keys). The tests get:
+//! run in any order. The command line's suites, `crates/hsm-jose-cli/tests/<stem>.rs`, get
+//! tokens the same way and use these fixtures as a dev-dependency. Every token holds the [fixture keys](fixture_keys). The tests get:
 //!
 //! | variable        | value                                                  |
 //! |-----------------|--------------------------------------------------------|

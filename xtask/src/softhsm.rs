@@ -4,9 +4,10 @@
 //!    running as root, else print the command and stop.
 //! 2. Delete `target/hsm` and write `target/hsm/softhsm2.conf` with the token directory
 //!    `target/hsm/tokens`, so a run never reuses anything stale.
-//! 3. Initialise one token per integration suite (`tests/tests/<stem>.rs` -> token `<stem>`) and
-//!    generate the fixture keys in each, through `hsm-core`. SoftHSM keeps every token in its own
-//!    subdirectory of the token directory, so suites never share state.
+//! 3. Initialise one token per integration suite (`tests/tests/<stem>.rs` and
+//!    `crates/hsm-jose-cli/tests/<stem>.rs` -> token `<stem>`) and generate the fixture keys in
+//!    each, through `hsm-core`. SoftHSM keeps every token in its own subdirectory of the token
+//!    directory, so suites never share state.
 //!
 //! SoftHSM reads `SOFTHSM2_CONF` when the module is initialised, and this process must not
 //! change its own environment while other threads may read it, so step 3 runs in a child
@@ -91,29 +92,44 @@ pub(crate) fn provision_in(
     Ok(Provisioned { module, conf })
 }
 
-/// The token label of every integration suite: the stems of `tests/tests/*.rs`.
+/// Where integration suites live, each file getting its own token: the cross-crate suites, and
+/// the command line's suites (in its own crate, where cargo builds the binary they drive and
+/// tells them its path, `CARGO_BIN_EXE_hsm-jose`).
+const SUITE_DIRS: &[&str] = &["tests/tests", "crates/hsm-jose-cli/tests"];
+
+/// The token label of every integration suite: the stems of `*.rs` in [`SUITE_DIRS`]. A stem
+/// may appear only once: two suites on one token would share state.
 pub(crate) fn suite_labels(root: &Path) -> crate::Result<Vec<String>> {
-    let dir = root.join("tests").join("tests");
-    let entries =
-        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut labels = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-            .path();
-        if path.extension().is_some_and(|x| x == "rs") && path.is_file() {
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            if stem.is_empty() || stem.len() > 32 {
-                return Err(format!(
-                    "{}: a suite name must be 1 to 32 bytes (token labels are)",
-                    path.display()
-                ));
+    for dir in SUITE_DIRS {
+        let dir = root.join(dir);
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+                .path();
+            if path.extension().is_some_and(|x| x == "rs") && path.is_file() {
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                if stem.is_empty() || stem.len() > 32 {
+                    return Err(format!(
+                        "{}: a suite name must be 1 to 32 bytes (token labels are)",
+                        path.display()
+                    ));
+                }
+                if labels.contains(&stem) {
+                    return Err(format!(
+                        "{}: another suite is already named {stem:?}; suites need distinct names \
+                         (each names its own token)",
+                        path.display()
+                    ));
+                }
+                labels.push(stem);
             }
-            labels.push(stem);
         }
     }
     labels.sort();

@@ -1,0 +1,745 @@
+//! The command line, as clap types: the help text is derived from these definitions, so it
+//! cannot drift from what the code accepts. Every command carries an example (`after_help`).
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jose_core::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
+use zeroize::Zeroizing;
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  a signature, MAC, tag or claim check failed, or the input is not a valid JOSE object
+  2  usage error (unknown option, missing argument, contradictory options)
+  3  token, PIN, key or configuration error
+
+Keys:
+  --key REF    an HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI (RFC 7512) whose
+               token, module-path, pin-source and pin-value override the token options
+  --jwk FILE   a software key: a JWK file, public or private
+  --jwks FILE  a JWK Set file; the token's kid chooses the key
+  A FILE of `-` is standard input, for commands whose input does not come from it.
+  An HSM key's kid is its RFC 7638 thumbprint unless --kid says otherwise.
+
+Example:
+  export HSM_TOKEN=my-token HSM_PIN=1234   # or --token, --pin-source file:/run/secrets/pin
+  hsm-jose keys generate --type ec-p256 --label signing-2026 > signing.jwk
+  printf hello | hsm-jose sign --key signing-2026 --alg ES256 | hsm-jose verify --jwk signing.jwk";
+
+/// JOSE (JWS, JWE, JWT, JWK) from the shell, with private keys in a PKCS#11 HSM or in JWK files.
+///
+/// Payloads and plaintexts are read from standard input and written to standard output as raw
+/// bytes; tokens are printed with one trailing newline, which input parsing ignores.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hsm-jose",
+    version,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true,
+    after_help = EXIT_STATUS
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Which token, and how to log in. Global: accepted before or after the command.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Token")]
+pub(crate) struct TokenArgs {
+    /// The PKCS#11 module [default: SoftHSM at its usual paths]
+    #[arg(long, value_name = "PATH", env = "HSM_MODULE", global = true)]
+    pub(crate) module: Option<PathBuf>,
+    /// The token label
+    #[arg(long, value_name = "LABEL", env = "HSM_TOKEN", global = true)]
+    pub(crate) token: Option<String>,
+    /// The user PIN; other local users may see it in the process list, so prefer --pin-source
+    /// or HSM_PIN [env: HSM_PIN]
+    #[arg(
+        long,
+        value_name = "PIN",
+        global = true,
+        conflicts_with = "pin_source",
+        value_parser = secret
+    )]
+    pub(crate) pin: Option<Zeroizing<String>>,
+    /// Read the user PIN from a file (file:/path or /path; one trailing newline is ignored)
+    #[arg(long, value_name = "file:PATH", global = true)]
+    pub(crate) pin_source: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List, generate and delete keys in the token
+    #[command(subcommand, after_help = examples::KEYS)]
+    Keys(KeysCommand),
+    /// Print the public JWK of a key
+    #[command(after_help = examples::JWK)]
+    Jwk(JwkArgs),
+    /// Print a public JWK Set
+    #[command(after_help = examples::JWKS)]
+    Jwks(JwksArgs),
+    /// Sign standard input: a JWS on standard output
+    #[command(after_help = examples::SIGN)]
+    Sign(SignArgs),
+    /// Verify a JWS on standard input (compact or JSON): the payload on standard output
+    #[command(after_help = examples::VERIFY)]
+    Verify(VerifyArgs),
+    /// Encrypt standard input: a JWE on standard output
+    #[command(after_help = examples::ENCRYPT)]
+    Encrypt(EncryptArgs),
+    /// Decrypt a JWE on standard input (compact or JSON): the plaintext on standard output
+    #[command(after_help = examples::DECRYPT)]
+    Decrypt(DecryptArgs),
+    /// Signed, encrypted and nested JWTs
+    #[command(subcommand, after_help = examples::JWT)]
+    Jwt(JwtCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// List the keys of the token: kind, label, id, capabilities, protection, JOSE algorithms
+    #[command(after_help = examples::KEYS_LIST)]
+    List(ListArgs),
+    /// Generate a key inside the token (sensitive, never extractable); print its public JWK
+    #[command(after_help = examples::KEYS_GENERATE)]
+    Generate(GenerateArgs),
+    /// Delete a key from the token (every object of it: private, public or secret)
+    #[command(after_help = examples::KEYS_DELETE)]
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JwtCommand {
+    /// Sign claims as a JWT (adds `iat`)
+    #[command(after_help = examples::JWT_SIGN)]
+    Sign(JwtSignArgs),
+    /// Verify a signed JWT on standard input and check its claims; print the claims as JSON
+    #[command(after_help = examples::JWT_VERIFY)]
+    Verify(JwtVerifyArgs),
+    /// Encrypt claims as a JWT (adds `iat`)
+    #[command(after_help = examples::JWT_ENCRYPT)]
+    Encrypt(JwtEncryptArgs),
+    /// Decrypt an encrypted JWT on standard input and check its claims; print the claims as JSON
+    #[command(after_help = examples::JWT_DECRYPT)]
+    Decrypt(JwtDecryptArgs),
+    /// Sign claims, then encrypt the signed JWT (a nested JWT, `cty: JWT`)
+    #[command(after_help = examples::JWT_NEST)]
+    Nest(JwtNestArgs),
+    /// Decrypt a nested JWT on standard input, verify the inner JWT, check the claims
+    #[command(after_help = examples::JWT_UNNEST)]
+    Unnest(JwtUnnestArgs),
+}
+
+/// The examples under each command's help.
+mod examples {
+    pub(super) const KEYS: &str = "\
+Example:
+  hsm-jose keys list
+  hsm-jose keys generate --type rsa-3072 --label rsa-2026
+  hsm-jose keys delete --key rsa-2026";
+
+    pub(super) const KEYS_LIST: &str = "\
+Example:
+  hsm-jose keys list
+  hsm-jose keys list --json | jq -r '.[] | select(.kind == \"EC P-256\") | .label'";
+
+    pub(super) const KEYS_GENERATE: &str = "\
+Default usage: RSA sign,encrypt; EC sign,derive; Ed25519 and Ed448 sign; AES encrypt,wrap;
+HMAC sign.
+
+Example:
+  hsm-jose keys generate --type rsa-3072 --label rsa-2026 > rsa-2026.jwk
+  hsm-jose keys generate --type ec-p384 --label ecdh-2026 --usage derive --id 0a01
+  hsm-jose keys generate --type aes-256 --label aes-2026";
+
+    pub(super) const KEYS_DELETE: &str = "\
+Example:
+  hsm-jose keys delete --key rsa-2026
+  hsm-jose keys delete --key 'pkcs11:object=rsa-2026;id=%0a%01'";
+
+    pub(super) const JWK: &str = "\
+Example:
+  hsm-jose jwk --key signing-2026 --use sig > signing.jwk
+  hsm-jose jwk --jwk private.jwk     # the public part of a software key";
+
+    pub(super) const JWKS: &str = "\
+Example:
+  hsm-jose jwks --key signing-2026 --key signing-2027 > jwks.json
+  hsm-jose jwks --all > jwks.json    # every key pair of the token";
+
+    pub(super) const SIGN: &str = "\
+Example:
+  printf hello | hsm-jose sign --key signing-2026 --alg ES256
+  hsm-jose sign --key rsa-2026 --alg PS256 --key signing-2026 --alg ES256 --json < doc.json";
+
+    pub(super) const VERIFY: &str = "\
+Example:
+  hsm-jose verify --jwks jwks.json < token.jws > payload
+  hsm-jose verify --key signing-2026 --alg ES256 < token.jws";
+
+    pub(super) const ENCRYPT: &str = "\
+Example:
+  hsm-jose encrypt --jwk recipient.jwk --alg RSA-OAEP --enc A256GCM < secret.bin > secret.jwe
+  hsm-jose encrypt --key aes-2026 --alg A256KW --enc A256GCM < secret.bin";
+
+    pub(super) const DECRYPT: &str = "\
+Example:
+  hsm-jose decrypt --key rsa-2026 < secret.jwe > secret.bin
+  hsm-jose decrypt --jwks private-jwks.json --alg ECDH-ES+A256KW < secret.jwe";
+
+    pub(super) const JWT: &str = "\
+Example:
+  hsm-jose jwt sign --key signing-2026 --alg ES256 --sub alice --exp-in 600 > token.jwt
+  hsm-jose jwt verify --jwks jwks.json < token.jwt";
+
+    pub(super) const JWT_SIGN: &str = "\
+Example:
+  hsm-jose jwt sign --key signing-2026 --alg ES256 --iss https://issuer.example \\
+      --sub alice --aud api --exp-in 600 --claims '{\"scope\":\"read\"}' > token.jwt";
+
+    pub(super) const JWT_VERIFY: &str = "\
+Example:
+  hsm-jose jwt verify --jwks jwks.json --iss https://issuer.example --aud api < token.jwt";
+
+    pub(super) const JWT_ENCRYPT: &str = "\
+Example:
+  hsm-jose jwt encrypt --jwk recipient.jwk --alg RSA-OAEP --enc A256GCM --sub alice --exp-in 600";
+
+    pub(super) const JWT_DECRYPT: &str = "\
+Example:
+  hsm-jose jwt decrypt --key rsa-2026 < token.jwt";
+
+    pub(super) const JWT_NEST: &str = "\
+Example:
+  hsm-jose jwt nest --sign-key signing-2026 --sign-alg ES256 \\
+      --encrypt-jwk recipient.jwk --key-alg RSA-OAEP --enc A256GCM --sub alice --exp-in 600";
+
+    pub(super) const JWT_UNNEST: &str = "\
+Example:
+  hsm-jose jwt unnest --decrypt-key rsa-2026 --verify-jwks jwks.json < nested.jwt";
+}
+
+// ----- key selection -----
+
+/// One key that produces (signs or encrypts).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct KeyArgs {
+    /// An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: Option<String>,
+    /// A software key: a JWK file (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jwk: Option<String>,
+}
+
+/// The keys that consume (verify or decrypt): one key, or a JWK Set chosen by `kid`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct ConsumerArgs {
+    /// An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: Option<String>,
+    /// A software key: a JWK file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jwk: Option<String>,
+    /// A JWK Set file; the token's kid chooses the key
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jwks: Option<String>,
+}
+
+/// `--kid`, for the key that produces.
+#[derive(Debug, Args)]
+pub(crate) struct KidArgs {
+    /// The kid to put in the header [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
+    #[arg(long, value_name = "KID")]
+    pub(crate) kid: Option<String>,
+}
+
+// ----- keys -----
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// One JSON array instead of a table
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// The kind of key
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(crate) key_type: KeyType,
+    /// The key's label (CKA_LABEL); must be new in the token
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) label: String,
+    /// The key's id (CKA_ID) in hex; must be new in the token [default: 8 random bytes]
+    #[arg(long, value_name = "HEX")]
+    pub(crate) id: Option<String>,
+    /// What the key may do, comma-separated [default: by type, see below]
+    #[arg(long, value_name = "USAGE", value_delimiter = ',')]
+    pub(crate) usage: Vec<Usage>,
+}
+
+/// A key type `keys generate` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyType {
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+    #[value(name = "ec-p256")]
+    EcP256,
+    #[value(name = "ec-p384")]
+    EcP384,
+    #[value(name = "ec-p521")]
+    EcP521,
+    #[value(name = "ed25519")]
+    Ed25519,
+    #[value(name = "ed448")]
+    Ed448,
+    #[value(name = "aes-128")]
+    Aes128,
+    #[value(name = "aes-192")]
+    Aes192,
+    #[value(name = "aes-256")]
+    Aes256,
+    #[value(name = "hmac-256")]
+    Hmac256,
+    #[value(name = "hmac-384")]
+    Hmac384,
+    #[value(name = "hmac-512")]
+    Hmac512,
+}
+
+/// A usage of a generated key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Usage {
+    /// Sign and verify (JWS)
+    Sign,
+    /// Encrypt and decrypt (RSA-OAEP; AES-GCM key encryption)
+    Encrypt,
+    /// Wrap and unwrap keys (AES key wrap)
+    Wrap,
+    /// Key agreement (ECDH-ES)
+    Derive,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
+}
+
+// ----- jwk, jwks -----
+
+#[derive(Debug, Args)]
+pub(crate) struct JwkArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+    /// The kid to publish [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
+    #[arg(long, value_name = "KID")]
+    pub(crate) kid: Option<String>,
+    /// Restrict the published key to signatures or to encryption
+    #[arg(long = "use", value_name = "USE")]
+    pub(crate) key_use: Option<KeyUse>,
+}
+
+/// The JWK `use` member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyUse {
+    /// Signatures
+    Sig,
+    /// Encryption
+    Enc,
+}
+
+impl KeyUse {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KeyUse::Sig => "sig",
+            KeyUse::Enc => "enc",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[group(id = "jwks_keys", required = true, multiple = true)]
+pub(crate) struct JwksArgs {
+    /// An HSM key to publish (repeatable)
+    #[arg(long, value_name = "REF", conflicts_with = "all")]
+    pub(crate) key: Vec<String>,
+    /// A software key to publish (repeatable); only its public part is printed
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub(crate) jwk: Vec<String>,
+    /// Every key pair of the token, with use and key_ops from its capabilities
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+// ----- JWS -----
+
+#[derive(Debug, Args)]
+#[group(id = "signers", required = true, multiple = false)]
+pub(crate) struct SignersArgs {
+    /// An HSM key (repeatable: one signature per key, with the --alg of the same position)
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: Vec<String>,
+    /// A software key, a JWK file (repeatable like --key)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jwk: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    #[command(flatten)]
+    pub(crate) keys: SignersArgs,
+    /// The signature algorithm, once per key
+    #[arg(long, value_name = "ALG", required = true, value_parser = jws_alg())]
+    pub(crate) alg: Vec<JwsAlgorithm>,
+    /// The kid to put in the header, once per key [default: an HSM key's RFC 7638
+    /// thumbprint; a JWK's own kid]
+    #[arg(long, value_name = "KID")]
+    pub(crate) kid: Vec<String>,
+    /// More protected header members, a JSON object or @FILE (`{"typ":"example"}`)
+    #[arg(long, value_name = "JSON")]
+    pub(crate) header: Option<String>,
+    /// The general JSON serialization (needed for several signatures)
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Leave the payload out of the JWS (RFC 7515 appendix F)
+    #[arg(long)]
+    pub(crate) detached: bool,
+    /// Sign the payload unencoded (RFC 7797: "b64":false, "crit":["b64"])
+    #[arg(long = "b64-false")]
+    pub(crate) b64_false: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) keys: ConsumerArgs,
+    /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
+    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
+    pub(crate) alg: Vec<JwsAlgorithm>,
+    /// The payload of a detached JWS, from this file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) payload: Option<PathBuf>,
+    /// Accept unencoded payloads (RFC 7797, "b64":false)
+    #[arg(long = "b64-false")]
+    pub(crate) b64_false: bool,
+}
+
+// ----- JWE -----
+
+#[derive(Debug, Args)]
+pub(crate) struct EncryptArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+    #[command(flatten)]
+    pub(crate) kid: KidArgs,
+    /// The key management algorithm
+    #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
+    pub(crate) alg: KeyManagementAlgorithm,
+    /// The content encryption algorithm
+    #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
+    pub(crate) enc: ContentEncryption,
+    /// More protected header members, a JSON object or @FILE (`{"cty":"text/plain"}`)
+    #[arg(long, value_name = "JSON")]
+    pub(crate) header: Option<String>,
+    /// The general JSON serialization
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DecryptArgs {
+    #[command(flatten)]
+    pub(crate) keys: ConsumerArgs,
+    #[command(flatten)]
+    pub(crate) algs: JweAllowArgs,
+}
+
+/// The JWE algorithms a consumer accepts.
+#[derive(Debug, Args)]
+pub(crate) struct JweAllowArgs {
+    /// An allowed key management algorithm (repeatable, or comma-separated) [default: those
+    /// the key serves]
+    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jwe_alg())]
+    pub(crate) alg: Vec<KeyManagementAlgorithm>,
+    /// An allowed content encryption algorithm (repeatable, or comma-separated) [default: all]
+    #[arg(long, value_name = "ENC", value_delimiter = ',', value_parser = jwe_enc())]
+    pub(crate) enc: Vec<ContentEncryption>,
+}
+
+// ----- JWT -----
+
+/// The claims of a JWT being produced.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Claims")]
+pub(crate) struct ClaimsArgs {
+    /// Claims as a JSON object, or @FILE; the options below override its members
+    #[arg(long, value_name = "JSON")]
+    pub(crate) claims: Option<String>,
+    /// The issuer (`iss`)
+    #[arg(long, value_name = "S")]
+    pub(crate) iss: Option<String>,
+    /// The subject (`sub`)
+    #[arg(long, value_name = "S")]
+    pub(crate) sub: Option<String>,
+    /// An audience (`aud`; repeatable)
+    #[arg(long, value_name = "S")]
+    pub(crate) aud: Vec<String>,
+    /// Expires this many seconds from now (`exp`)
+    #[arg(long, value_name = "SECS")]
+    pub(crate) exp_in: Option<u32>,
+}
+
+/// The claim checks of a JWT being consumed.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Claim checks")]
+pub(crate) struct ChecksArgs {
+    /// Require this issuer (`iss`; repeatable: any of them)
+    #[arg(long, value_name = "S")]
+    pub(crate) iss: Vec<String>,
+    /// Require this audience (`aud`; repeatable: any of them). A token with an `aud` is
+    /// rejected unless one is given
+    #[arg(long, value_name = "S")]
+    pub(crate) aud: Vec<String>,
+    /// Require this subject (`sub`)
+    #[arg(long, value_name = "S")]
+    pub(crate) sub: Option<String>,
+    /// Clock skew tolerated for exp, nbf and iat, in seconds [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub(crate) leeway: Option<u64>,
+    /// Accept a token without `exp` (by default `exp` is required)
+    #[arg(long)]
+    pub(crate) exp_optional: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JwtSignArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+    #[command(flatten)]
+    pub(crate) kid: KidArgs,
+    /// The signature algorithm
+    #[arg(long, value_name = "ALG", value_parser = jws_alg())]
+    pub(crate) alg: JwsAlgorithm,
+    #[command(flatten)]
+    pub(crate) claims: ClaimsArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JwtVerifyArgs {
+    #[command(flatten)]
+    pub(crate) keys: ConsumerArgs,
+    /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
+    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
+    pub(crate) alg: Vec<JwsAlgorithm>,
+    #[command(flatten)]
+    pub(crate) checks: ChecksArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JwtEncryptArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+    #[command(flatten)]
+    pub(crate) kid: KidArgs,
+    /// The key management algorithm
+    #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
+    pub(crate) alg: KeyManagementAlgorithm,
+    /// The content encryption algorithm
+    #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
+    pub(crate) enc: ContentEncryption,
+    #[command(flatten)]
+    pub(crate) claims: ClaimsArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JwtDecryptArgs {
+    #[command(flatten)]
+    pub(crate) keys: ConsumerArgs,
+    #[command(flatten)]
+    pub(crate) algs: JweAllowArgs,
+    #[command(flatten)]
+    pub(crate) checks: ChecksArgs,
+}
+
+/// The key that signs the inner JWT of a nested JWT.
+#[derive(Debug, Args)]
+#[group(id = "signing_key", required = true, multiple = false)]
+pub(crate) struct SignKeyArgs {
+    /// The signing HSM key
+    #[arg(long, value_name = "REF")]
+    pub(crate) sign_key: Option<String>,
+    /// The signing software key, a JWK file (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sign_jwk: Option<String>,
+}
+
+/// The recipient of a nested JWT.
+#[derive(Debug, Args)]
+#[group(id = "recipient_key", required = true, multiple = false)]
+pub(crate) struct EncryptKeyArgs {
+    /// The recipient's HSM key
+    #[arg(long, value_name = "REF")]
+    pub(crate) encrypt_key: Option<String>,
+    /// The recipient's key, a JWK file (its public part is enough)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) encrypt_jwk: Option<String>,
+}
+
+/// The keys that decrypt a nested JWT.
+#[derive(Debug, Args)]
+#[group(id = "decrypting_keys", required = true, multiple = false)]
+pub(crate) struct DecryptKeysArgs {
+    /// The decrypting HSM key
+    #[arg(long, value_name = "REF")]
+    pub(crate) decrypt_key: Option<String>,
+    /// The decrypting software key, a JWK file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) decrypt_jwk: Option<String>,
+    /// The decrypting keys, a JWK Set file chosen by kid
+    #[arg(long, value_name = "FILE")]
+    pub(crate) decrypt_jwks: Option<String>,
+}
+
+/// The keys that verify the inner JWT of a nested JWT.
+#[derive(Debug, Args)]
+#[group(id = "verifying_keys", required = true, multiple = false)]
+pub(crate) struct VerifyKeysArgs {
+    /// The verifying HSM key
+    #[arg(long, value_name = "REF")]
+    pub(crate) verify_key: Option<String>,
+    /// The verifying key, a JWK file (its public part is enough)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) verify_jwk: Option<String>,
+    /// The verifying keys, a JWK Set file chosen by kid
+    #[arg(long, value_name = "FILE")]
+    pub(crate) verify_jwks: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JwtNestArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignKeyArgs,
+    /// The signature algorithm of the inner JWT
+    #[arg(long, value_name = "ALG", value_parser = jws_alg())]
+    pub(crate) sign_alg: JwsAlgorithm,
+    /// The kid of the signing key [default: an HSM key's thumbprint; a JWK's own kid]
+    #[arg(long, value_name = "KID")]
+    pub(crate) sign_kid: Option<String>,
+    #[command(flatten)]
+    pub(crate) recipient: EncryptKeyArgs,
+    /// The key management algorithm of the outer JWE
+    #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
+    pub(crate) key_alg: KeyManagementAlgorithm,
+    /// The content encryption algorithm of the outer JWE
+    #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
+    pub(crate) enc: ContentEncryption,
+    /// The kid of the recipient's key [default: an HSM key's thumbprint; a JWK's own kid]
+    #[arg(long, value_name = "KID")]
+    pub(crate) encrypt_kid: Option<String>,
+    #[command(flatten)]
+    pub(crate) claims: ClaimsArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JwtUnnestArgs {
+    #[command(flatten)]
+    pub(crate) decrypter: DecryptKeysArgs,
+    /// An allowed key management algorithm of the outer JWE (repeatable, or comma-separated)
+    /// [default: those the key serves]
+    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jwe_alg())]
+    pub(crate) key_alg: Vec<KeyManagementAlgorithm>,
+    /// An allowed content encryption algorithm (repeatable, or comma-separated) [default: all]
+    #[arg(long, value_name = "ENC", value_delimiter = ',', value_parser = jwe_enc())]
+    pub(crate) enc: Vec<ContentEncryption>,
+    #[command(flatten)]
+    pub(crate) verifier: VerifyKeysArgs,
+    /// An allowed signature algorithm of the inner JWT (repeatable, or comma-separated)
+    /// [default: those the key serves]
+    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
+    pub(crate) sign_alg: Vec<JwsAlgorithm>,
+    #[command(flatten)]
+    pub(crate) checks: ChecksArgs,
+}
+
+/// Our copy of a PIN given on the command line is wiped when dropped.
+fn secret(value: &str) -> Result<Zeroizing<String>, std::convert::Infallible> {
+    Ok(Zeroizing::new(value.to_owned()))
+}
+
+// ----- algorithm names: jose-core's own lists, so help and parsing follow the library -----
+
+fn jws_alg() -> impl TypedValueParser<Value = JwsAlgorithm> {
+    PossibleValuesParser::new(JwsAlgorithm::ALL.iter().map(|a| a.as_str()))
+        .try_map(|name| name.parse::<JwsAlgorithm>())
+}
+
+fn jwe_alg() -> impl TypedValueParser<Value = KeyManagementAlgorithm> {
+    PossibleValuesParser::new(KeyManagementAlgorithm::ALL.iter().map(|a| a.as_str()))
+        .try_map(|name| name.parse::<KeyManagementAlgorithm>())
+}
+
+fn jwe_enc() -> impl TypedValueParser<Value = ContentEncryption> {
+    PossibleValuesParser::new(ContentEncryption::ALL.iter().map(|a| a.as_str()))
+        .try_map(|name| name.parse::<ContentEncryption>())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every command, at every depth, shows an example under its help.
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str, seen: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let after = cmd.get_after_help().map(ToString::to_string);
+            assert!(
+                after.as_deref().is_some_and(|a| a.contains("Example:")),
+                "`{path}` has no example"
+            );
+            seen.push(path.clone());
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        walk(&Cli::command(), "", &mut seen);
+        // hsm-jose, keys (3), jwk, jwks, sign, verify, encrypt, decrypt, jwt (6)
+        assert_eq!(seen.len(), 1 + 1 + 3 + 6 + 1 + 6, "{seen:?}");
+    }
+
+    #[test]
+    fn algorithm_names_come_from_jose_core_and_none_is_refused() {
+        let err =
+            Cli::try_parse_from(["hsm-jose", "sign", "--key", "k", "--alg", "none"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let ok = Cli::try_parse_from(["hsm-jose", "verify", "--jwk", "f", "--alg", "ES256,EdDSA"])
+            .unwrap();
+        let Command::Verify(v) = ok.command else {
+            panic!("not verify")
+        };
+        assert_eq!(v.alg, [JwsAlgorithm::ES256, JwsAlgorithm::EdDSA]);
+    }
+}

@@ -1,0 +1,63 @@
+//! `encrypt` and `decrypt`.
+
+use jose_core::jwe::{Decrypter, JweBuilder};
+
+use crate::cli::{DecryptArgs, EncryptArgs};
+use crate::cmd::jws::header_argument;
+use crate::error::{self, Result};
+use crate::io::{self, Stdin};
+use crate::keys::{self, Consumer, Hsm};
+
+pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &EncryptArgs) -> Result<()> {
+    let header = header_argument(args.header.as_deref())?;
+    let key = keys::producer(
+        hsm,
+        args.key.key.as_deref(),
+        args.key.jwk.as_deref(),
+        args.kid.kid.as_deref(),
+        Stdin::Busy,
+    )?;
+    let plaintext = zeroize::Zeroizing::new(io::read_stdin("the plaintext")?);
+    let jwe = JweBuilder::new(args.enc)
+        .protected(header)
+        .add_recipient(key.as_ref(), args.alg, None)
+        .and_then(|b| b.encrypt(&plaintext))
+        .map_err(error::producing)?;
+    let token = if args.json {
+        jwe.general_json()
+    } else {
+        jwe.compact()
+    }
+    .map_err(error::producing)?;
+    io::print_line(&token)
+}
+
+pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &DecryptArgs) -> Result<()> {
+    let consumer = Consumer::load(
+        hsm,
+        args.keys.key.as_deref(),
+        args.keys.jwk.as_deref(),
+        args.keys.jwks.as_deref(),
+    )?;
+    let algs = consumer.jwe_algorithms(&args.algs.alg)?;
+    let encs = keys::content_encryptions(&args.algs.enc);
+    let token = io::read_stdin_token("JWE")?;
+    let decrypter = Decrypter::new(&algs, &encs);
+    let decrypted = match &consumer {
+        Consumer::One(key) => decrypter.decrypt(&token, key.as_ref()),
+        Consumer::Set(set) => decrypter.decrypt_with(&token, set),
+    }
+    .map_err(|e| error::consuming_allowed(e, &allowed_names(&algs, &encs), "--alg and --enc"))?;
+    io::write_stdout(decrypted.plaintext())
+}
+
+/// The allowed JWE algorithms, for a hint.
+pub(crate) fn allowed_names(
+    algs: &[jose_core::KeyManagementAlgorithm],
+    encs: &[jose_core::ContentEncryption],
+) -> Vec<String> {
+    algs.iter()
+        .map(ToString::to_string)
+        .chain(encs.iter().map(ToString::to_string))
+        .collect()
+}

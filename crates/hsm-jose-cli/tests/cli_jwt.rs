@@ -1,0 +1,483 @@
+//! `hsm-jose jwt sign|verify|encrypt|decrypt|nest|unnest` against SoftHSM: claims from options
+//! and JSON, claim checks, and every rejected JWT (exit 1, nothing on standard output).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{Cli, cli, fixture};
+use jose_core::{SoftwareKey, base64url};
+use serde_json::{Value, json};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn public_jwk(cli: &Cli, label: &str) -> String {
+    let jwk = cli.ok(&["jwk", "--key", label], "").text();
+    cli.write(&format!("{label}.jwk"), jwk)
+}
+
+fn header(token: &str, index: usize) -> Value {
+    let part = token.trim_end().split('.').nth(index).unwrap();
+    serde_json::from_slice(&base64url::decode("header", part).unwrap()).unwrap()
+}
+
+#[test]
+fn jwt_sign_then_verify_with_the_key_or_a_jwks() {
+    let _t = fixture::shared();
+    let cli = cli("sign-verify");
+    let claims_file = cli.write("claims.json", r#"{"scope":"read","iss":"replaced"}"#);
+    let before = now();
+    let token = cli
+        .ok(
+            &[
+                "jwt",
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--iss",
+                "https://issuer.example",
+                "--sub",
+                "alice",
+                "--aud",
+                "api",
+                "--aud",
+                "web",
+                "--exp-in",
+                "600",
+                "--claims",
+            ]
+            .into_iter()
+            .chain([format!("@{claims_file}").as_str()])
+            .collect::<Vec<_>>(),
+            "",
+        )
+        .text();
+    assert!(token.ends_with('\n'));
+    let h = header(&token, 0);
+    assert_eq!(h["typ"], "JWT");
+    assert_eq!(h["alg"], "ES256");
+    let jwk = cli.ok(&["jwk", "--key", "ec-p256"], "").json();
+    assert_eq!(h["kid"], jwk["kid"]);
+
+    let out = cli.ok(
+        &["jwt", "verify", "--key", "ec-p256", "--aud", "api"],
+        &token,
+    );
+    assert!(out.text().ends_with("}\n"));
+    let claims = out.json();
+    assert_eq!(
+        claims["iss"], "https://issuer.example",
+        "options override --claims"
+    );
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["aud"], json!(["api", "web"]));
+    assert_eq!(claims["scope"], "read");
+    let iat = claims["iat"].as_i64().unwrap();
+    assert!(iat >= before && iat <= now());
+    assert_eq!(claims["exp"].as_i64().unwrap(), iat + 600);
+
+    // With only a JWK Set, and every check.
+    let jwks = cli
+        .ok(&["jwks", "--key", "ec-p256", "--key", "rsa-2048"], "")
+        .text();
+    let jwks = cli.write("jwks.json", jwks);
+    let checked = cli
+        .ok(
+            &[
+                "jwt",
+                "verify",
+                "--jwks",
+                &jwks,
+                "--iss",
+                "https://issuer.example",
+                "--aud",
+                "web",
+                "--sub",
+                "alice",
+                "--alg",
+                "ES256",
+            ],
+            &token,
+        )
+        .json();
+    assert_eq!(checked, claims);
+
+    // Claims given as JSON text; an iat given is kept.
+    let token = cli
+        .ok(
+            &[
+                "jwt",
+                "sign",
+                "--key",
+                "rsa-2048",
+                "--alg",
+                "PS256",
+                "--claims",
+                r#"{"iat":1000,"exp":4000000000,"n":[1,2]}"#,
+            ],
+            "",
+        )
+        .text();
+    let claims = cli.ok(&["jwt", "verify", "--jwks", &jwks], &token).json();
+    assert_eq!(claims, json!({"iat":1000,"exp":4000000000u64,"n":[1,2]}));
+}
+
+#[test]
+fn jwt_sign_with_a_software_key_from_standard_input() {
+    let cli = cli("software");
+    let key = SoftwareKey::generate_ed25519().unwrap().with_kid("ed");
+    let private = key.jwk().to_private_json();
+    let token = cli
+        .ok(
+            &[
+                "jwt", "sign", "--jwk", "-", "--alg", "EdDSA", "--sub", "bob", "--exp-in", "60",
+            ],
+            private.as_bytes(),
+        )
+        .text();
+    assert_eq!(header(&token, 0)["kid"], "ed");
+    let public = cli.write("ed.jwk", key.jwk().to_public_json().unwrap());
+    let claims = cli.ok(&["jwt", "verify", "--jwk", &public], &token).json();
+    assert_eq!(claims["sub"], "bob");
+}
+
+/// Exit 1, nothing on standard output, for each claim check and each forgery.
+#[test]
+fn every_rejected_jwt_exits_1_with_nothing_on_stdout() {
+    let _t = fixture::shared();
+    let cli = cli("rejected");
+    let public = public_jwk(&cli, "ec-p384");
+    let sign = |claims: &str| {
+        cli.ok(
+            &[
+                "jwt", "sign", "--key", "ec-p384", "--alg", "ES384", "--claims", claims,
+            ],
+            "",
+        )
+        .text()
+    };
+    let verify = ["jwt", "verify", "--jwk", public.as_str()];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        verify
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    let now = now();
+
+    let expired = sign(&format!(r#"{{"exp":{}}}"#, now - 3600));
+    let stderr = cli.fails(1, &verify, &expired);
+    assert!(stderr.contains("expired"), "{stderr}");
+
+    let no_exp = sign("{}");
+    let stderr = cli.fails(1, &verify, &no_exp);
+    assert!(
+        stderr.contains("exp") && stderr.contains("--exp-optional"),
+        "{stderr}"
+    );
+    cli.ok(&with(&["--exp-optional"]), &no_exp);
+
+    // The leeway: 30 s past exp is tolerated by default (60 s), not with --leeway 0.
+    let just_expired = sign(&format!(r#"{{"exp":{}}}"#, now - 30));
+    cli.ok(&verify, &just_expired);
+    cli.fails(1, &with(&["--leeway", "0"]), &just_expired);
+
+    let not_yet = sign(&format!(r#"{{"exp":{},"nbf":{}}}"#, now + 7200, now + 3600));
+    let stderr = cli.fails(1, &verify, &not_yet);
+    assert!(stderr.contains("not yet valid"), "{stderr}");
+
+    let claims = sign(&format!(
+        r#"{{"exp":{},"iss":"issuer","aud":"api","sub":"alice"}}"#,
+        now + 600
+    ));
+    cli.ok(
+        &with(&["--iss", "issuer", "--aud", "api", "--sub", "alice"]),
+        &claims,
+    );
+    let stderr = cli.fails(1, &with(&["--iss", "someone", "--aud", "api"]), &claims);
+    assert!(stderr.contains("iss"), "{stderr}");
+    let stderr = cli.fails(1, &with(&["--aud", "web"]), &claims);
+    assert!(stderr.contains("aud"), "{stderr}");
+    let stderr = cli.fails(1, &verify, &claims);
+    assert!(
+        stderr.contains("--aud"),
+        "a token with an aud needs --aud: {stderr}"
+    );
+    cli.fails(1, &with(&["--aud", "api", "--sub", "bob"]), &claims);
+    let stderr = cli.fails(
+        1,
+        &with(&["--iss", "issuer"]),
+        sign(r#"{"exp":4000000000}"#),
+    );
+    assert!(stderr.contains("iss"), "{stderr}");
+
+    // A forged signature, another key, another algorithm.
+    let good = sign(r#"{"exp":4000000000}"#);
+    let parts: Vec<&str> = good.trim_end().split('.').collect();
+    let mut sig = base64url::decode("s", parts[2]).unwrap();
+    sig[0] ^= 0x80;
+    let forged = format!("{}.{}.{}", parts[0], parts[1], base64url::encode(&sig));
+    let stderr = cli.fails(1, &verify, &forged);
+    assert!(stderr.contains("signature verification failed"), "{stderr}");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        base64url::encode(br#"{"exp":4000000000,"admin":true}"#),
+        parts[2]
+    );
+    cli.fails(1, &verify, &tampered);
+    cli.fails(1, &["jwt", "verify", "--key", "ec-p256"], &good);
+    cli.fails(1, &with(&["--alg", "ES256"]), &good);
+
+    // Not a signed compact JWT: a JWE, a JSON serialization, garbage.
+    let rsa = public_jwk(&cli, "rsa-2048");
+    let encrypted = cli
+        .ok(
+            &[
+                "jwt", "encrypt", "--jwk", &rsa, "--alg", "RSA-OAEP", "--enc", "A128GCM",
+                "--exp-in", "60",
+            ],
+            "",
+        )
+        .text();
+    let stderr = cli.fails(1, &verify, &encrypted);
+    assert!(stderr.contains("expected a JWS"), "{stderr}");
+    let json = cli
+        .ok(
+            &["sign", "--key", "ec-p384", "--alg", "ES384", "--json"],
+            br#"{"exp":4000000000}"#,
+        )
+        .text();
+    cli.fails(1, &verify, &json);
+    cli.fails(1, &verify, "");
+    cli.fails(1, &verify, "x.y.z");
+}
+
+#[test]
+fn jwt_encrypt_then_decrypt_in_the_hsm() {
+    let _t = fixture::shared();
+    let cli = cli("encrypt-decrypt");
+    let rsa = public_jwk(&cli, "rsa-2048");
+    let token = cli
+        .ok(
+            &[
+                "jwt", "encrypt", "--jwk", &rsa, "--alg", "RSA-OAEP", "--enc", "A256GCM", "--sub",
+                "alice", "--aud", "api", "--exp-in", "300",
+            ],
+            "",
+        )
+        .text();
+    assert_eq!(token.trim_end().split('.').count(), 5);
+    assert_eq!(header(&token, 0)["typ"], "JWT");
+    let claims = cli
+        .ok(
+            &["jwt", "decrypt", "--key", "rsa-2048", "--aud", "api"],
+            &token,
+        )
+        .json();
+    assert_eq!(claims["sub"], "alice");
+    cli.fails(1, &["jwt", "decrypt", "--key", "rsa-2048"], &token);
+    cli.fails(
+        1,
+        &[
+            "jwt", "decrypt", "--key", "rsa-2048", "--aud", "api", "--enc", "A128GCM",
+        ],
+        &token,
+    );
+
+    // A secret key in the token, both ways.
+    let token = cli
+        .ok(
+            &[
+                "jwt",
+                "encrypt",
+                "--key",
+                "aes-256",
+                "--alg",
+                "A256KW",
+                "--enc",
+                "A128CBC-HS256",
+                "--exp-in",
+                "300",
+            ],
+            "",
+        )
+        .text();
+    assert!(
+        cli.ok(&["jwt", "decrypt", "--key", "aes-256"], &token)
+            .json()["exp"]
+            .is_i64()
+    );
+
+    // A signed JWT is not an encrypted one.
+    let signed = cli
+        .ok(
+            &[
+                "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--exp-in", "60",
+            ],
+            "",
+        )
+        .text();
+    let stderr = cli.fails(1, &["jwt", "decrypt", "--key", "rsa-2048"], &signed);
+    assert!(stderr.contains("expected a JWE"), "{stderr}");
+}
+
+#[test]
+fn jwt_nest_then_unnest() {
+    let _t = fixture::shared();
+    let cli = cli("nest");
+    let rsa = public_jwk(&cli, "rsa-2048");
+    let ec = public_jwk(&cli, "ec-p256");
+    let jwks = cli.ok(&["jwks", "--key", "ec-p256"], "").text();
+    let jwks = cli.write("jwks.json", jwks);
+    let nested = cli
+        .ok(
+            &[
+                "jwt",
+                "nest",
+                "--sign-key",
+                "ec-p256",
+                "--sign-alg",
+                "ES256",
+                "--encrypt-jwk",
+                &rsa,
+                "--key-alg",
+                "RSA-OAEP",
+                "--enc",
+                "A256GCM",
+                "--iss",
+                "issuer",
+                "--exp-in",
+                "300",
+            ],
+            "",
+        )
+        .text();
+    let outer = header(&nested, 0);
+    assert_eq!(outer["cty"], "JWT");
+    assert_eq!(outer["alg"], "RSA-OAEP");
+
+    let unnest = |verify: &[&str]| -> Vec<String> {
+        [
+            "jwt",
+            "unnest",
+            "--decrypt-key",
+            "rsa-2048",
+            "--iss",
+            "issuer",
+        ]
+        .iter()
+        .chain(verify)
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    for verify in [
+        vec!["--verify-jwk", ec.as_str()],
+        vec!["--verify-jwks", jwks.as_str()],
+        vec!["--verify-key", "ec-p256"],
+        vec![
+            "--verify-key",
+            "ec-p256",
+            "--sign-alg",
+            "ES256",
+            "--key-alg",
+            "RSA-OAEP",
+        ],
+    ] {
+        let args = unnest(&verify);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let claims = cli.ok(&args, &nested).json();
+        assert_eq!(claims["iss"], "issuer", "{args:?}");
+    }
+    // The inner JWT signed by another key than the expected one: rejected.
+    let args = unnest(&["--verify-key", "ec-p384"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli.fails(1, &args, &nested);
+    let args = unnest(&["--verify-key", "ec-p256", "--sign-alg", "ES384"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli.fails(1, &args, &nested);
+    // A nested JWT is neither a signed nor a plain encrypted one, and the reverse.
+    let stderr = cli.fails(1, &["jwt", "decrypt", "--key", "rsa-2048"], &nested);
+    assert!(stderr.contains("nested"), "{stderr}");
+    let encrypted = cli
+        .ok(
+            &[
+                "jwt", "encrypt", "--jwk", &rsa, "--alg", "RSA-OAEP", "--enc", "A256GCM",
+                "--exp-in", "60",
+            ],
+            "",
+        )
+        .text();
+    let args = unnest(&["--verify-key", "ec-p256"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli.fails(1, &args, &encrypted);
+
+    // Software keys on both sides; the signing JWK from standard input.
+    let signer = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P521).unwrap();
+    let nested = cli
+        .ok(
+            &[
+                "jwt",
+                "nest",
+                "--sign-jwk",
+                "-",
+                "--sign-alg",
+                "ES512",
+                "--encrypt-key",
+                "ec-p384",
+                "--key-alg",
+                "ECDH-ES+A192KW",
+                "--enc",
+                "A192GCM",
+                "--sub",
+                "s",
+                "--exp-in",
+                "60",
+            ],
+            signer.jwk().to_private_json().as_bytes(),
+        )
+        .text();
+    let verify_jwk = cli.write("signer.jwk", signer.jwk().to_public_json().unwrap());
+    let claims = cli
+        .ok(
+            &[
+                "jwt",
+                "unnest",
+                "--decrypt-key",
+                "ec-p384",
+                "--verify-jwk",
+                &verify_jwk,
+            ],
+            &nested,
+        )
+        .json();
+    assert_eq!(claims["sub"], "s");
+    cli.fails(
+        2,
+        &[
+            "jwt",
+            "nest",
+            "--sign-jwk",
+            "-",
+            "--sign-alg",
+            "ES512",
+            "--encrypt-jwk",
+            "-",
+            "--key-alg",
+            "ECDH-ES",
+            "--enc",
+            "A128GCM",
+        ],
+        "",
+    );
+}

@@ -1,0 +1,640 @@
+//! `hsm-jose` against SoftHSM: help, `keys list|generate|delete`, `jwk`, `jwks`, and the
+//! failures of the token options: token, PIN and key errors exit 3, usage errors exit 2.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{BIN, Cli, Run, assert_failed, cli, fixture};
+use hsm_core::{KeySelector, find_key};
+use hsm_jose_tests::FIXTURE_KEYS;
+use jose_core::{Jwk, SoftwareKey};
+use serde_json::Value;
+
+/// Every command path, for the help test.
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["keys"],
+    &["keys", "list"],
+    &["keys", "generate"],
+    &["keys", "delete"],
+    &["jwk"],
+    &["jwks"],
+    &["sign"],
+    &["verify"],
+    &["encrypt"],
+    &["decrypt"],
+    &["jwt"],
+    &["jwt", "sign"],
+    &["jwt", "verify"],
+    &["jwt", "encrypt"],
+    &["jwt", "decrypt"],
+    &["jwt", "nest"],
+    &["jwt", "unnest"],
+];
+
+#[test]
+fn help_on_every_command_shows_an_example_and_exits_0() {
+    let cli = cli("help");
+    for path in COMMANDS {
+        let mut args = path.to_vec();
+        args.push("--help");
+        let run = cli.ok(&args, "");
+        let text = run.text();
+        assert!(text.contains("Usage: hsm-jose"), "{args:?}:\n{text}");
+        assert!(
+            text.contains("Example:"),
+            "{args:?} has no example:\n{text}"
+        );
+        assert!(run.stderr.is_empty(), "{args:?}: {}", run.stderr);
+    }
+    // The top-level help documents the exit statuses.
+    let top = cli.ok(&["--help"], "").text();
+    for line in ["1  a signature", "2  usage", "3  token, PIN"] {
+        assert!(top.contains(line), "{line:?} missing from:\n{top}");
+    }
+    assert!(cli.ok(&["--version"], "").text().starts_with("hsm-jose "));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let cli = cli("usage");
+    let cases: &[&[&str]] = &[
+        &[],
+        &["no-such-command"],
+        &["keys"],
+        &["sign", "--key", "ec-p256"],
+        &[
+            "sign", "--key", "ec-p256", "--jwk", "x.jwk", "--alg", "ES256",
+        ],
+        &["sign", "--key", "ec-p256", "--alg", "none"],
+        &[
+            "sign", "--key", "ec-p256", "--alg", "ES256", "--alg", "ES256",
+        ],
+        &[
+            "sign", "--key", "ec-p256", "--key", "ec-p384", "--alg", "ES256", "--alg", "ES384",
+        ],
+        &[
+            "sign",
+            "--key",
+            "ec-p256",
+            "--alg",
+            "ES256",
+            "--header",
+            "{not json",
+        ],
+        &["verify", "--jwk", "-"],
+        &["decrypt", "--key", "rsa-2048", "--alg", "RSA1_5"],
+        &["encrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP"],
+        &["jwk", "--key", "id:zz"],
+        &["jwk", "--key", "pkcs11:token=x"],
+        &["jwk", "--key", "rsa-2048", "--use", "both"],
+        &["keys", "generate", "--type", "rsa-1024", "--label", "x"],
+        &[
+            "keys", "generate", "--type", "ec-p256", "--label", "x", "--usage", "encrypt",
+        ],
+        &[
+            "keys", "generate", "--type", "ed25519", "--label", "x", "--id", "0g",
+        ],
+        &["--pin", "a", "--pin-source", "file:/p", "keys", "list"],
+        &[
+            "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--claims", "[1]",
+        ],
+        &[
+            "jwt",
+            "sign",
+            "--key",
+            "ec-p256",
+            "--alg",
+            "ES256",
+            "--claims",
+            "{\"exp\":\"never\"}",
+        ],
+        &[
+            "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--exp-in", "-5",
+        ],
+    ];
+    for args in cases {
+        let stderr = cli.fails(2, args, "payload");
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn keys_list_shows_kind_label_id_capabilities_protection_and_algorithms() {
+    let _t = fixture::shared();
+    let cli = cli("list");
+    let keys = cli.ok(&["keys", "list", "--json"], "").json();
+    let keys = keys.as_array().unwrap();
+    let find = |label: &str| -> &Value {
+        keys.iter()
+            .find(|k| k["label"] == label)
+            .unwrap_or_else(|| panic!("{label} not listed"))
+    };
+    for fixture in FIXTURE_KEYS {
+        let key = find(fixture.label);
+        assert_eq!(key["id"], hex(fixture.id), "{}", fixture.label);
+        assert_eq!(key["protection"]["never_extractable"], true);
+        assert_eq!(key["protection"]["extractable"], false);
+        assert_eq!(key["protection"]["sensitive"], true);
+        assert!(!key["algorithms"].as_array().unwrap().is_empty(), "{key}");
+    }
+    let algs = |label: &str| -> Vec<String> {
+        find(label)["algorithms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let has = |label: &str, want: &[&str]| {
+        let got = algs(label);
+        for w in want {
+            assert!(got.iter().any(|g| g == w), "{label}: {w} not in {got:?}");
+        }
+    };
+    has("rsa-2048", &["RS256", "PS512", "RSA-OAEP"]);
+    has("ec-p256", &["ES256", "ECDH-ES", "ECDH-ES+A256KW"]);
+    has("ec-p521", &["ES512"]);
+    has("ed448", &["EdDSA"]);
+    has("aes-256", &["A256KW", "A256GCMKW"]);
+    has("hmac-256", &["HS256"]);
+    assert!(!algs("ec-p256").contains(&"ES384".to_owned()));
+    assert_eq!(find("rsa-3072")["kind"], "RSA 3072");
+    assert_eq!(find("ec-p384")["kind"], "EC P-384");
+    assert_eq!(find("ed25519")["kind"], "Ed25519");
+    assert_eq!(find("aes-192")["kind"], "AES-192");
+    assert_eq!(
+        find("ec-p256")["capabilities"],
+        serde_json::json!(["sign", "verify", "derive"])
+    );
+    assert_eq!(
+        find("rsa-2048")["objects"],
+        serde_json::json!(["private", "public"])
+    );
+
+    // The table: a header, then one line per key with the same facts.
+    let table = cli.ok(&["keys", "list"], "").text();
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for column in [
+        "KIND",
+        "LABEL",
+        "ID",
+        "CAPABILITIES",
+        "PROTECTION",
+        "ALGORITHMS",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    let rsa = table.lines().find(|l| l.contains(" rsa-2048 ")).unwrap();
+    for word in [
+        "RSA 2048",
+        "0100",
+        "sign,verify,encrypt,decrypt",
+        "never-extractable",
+        "RS256",
+    ] {
+        assert!(rsa.contains(word), "{word:?} not in {rsa:?}");
+    }
+    assert_eq!(table.lines().count(), keys.len() + 1);
+    // Progress goes to a terminal only: here standard error stays empty.
+    assert!(cli.ok(&["keys", "list"], "").stderr.is_empty());
+}
+
+/// A `keys generate --type` case: the type, the public JWK's `kty` and `crv` (none for a
+/// secret key), the capabilities the token must report.
+type Generated = (
+    &'static str,
+    Option<(&'static str, &'static str)>,
+    &'static [&'static str],
+);
+
+/// `keys generate --type T` for every type: the public JWK (or a description of a secret
+/// key), and a key the token holds as sensitive, never extractable, with the default usage.
+#[test]
+fn keys_generate_every_type_inside_the_token_then_delete() {
+    let _t = fixture::exclusive();
+    let cli = cli("generate");
+    let pool = cli.token.pool();
+    let cases: &[Generated] = &[
+        ("rsa-2048", Some(("RSA", "")), &["sign", "decrypt"]),
+        ("rsa-3072", Some(("RSA", "")), &["sign", "decrypt"]),
+        ("rsa-4096", Some(("RSA", "")), &["sign", "decrypt"]),
+        ("ec-p256", Some(("EC", "P-256")), &["sign", "derive"]),
+        ("ec-p384", Some(("EC", "P-384")), &["sign", "derive"]),
+        ("ec-p521", Some(("EC", "P-521")), &["sign", "derive"]),
+        ("ed25519", Some(("OKP", "Ed25519")), &["sign"]),
+        ("ed448", Some(("OKP", "Ed448")), &["sign"]),
+        ("aes-128", None, &["encrypt", "decrypt", "wrap", "unwrap"]),
+        ("aes-192", None, &["encrypt", "unwrap"]),
+        ("aes-256", None, &["encrypt", "unwrap"]),
+        ("hmac-256", None, &["sign"]),
+        ("hmac-512", None, &["sign"]),
+    ];
+    for (key_type, public, capabilities) in cases {
+        let label = format!("generated-{key_type}");
+        let out = cli
+            .ok(
+                &["keys", "generate", "--type", key_type, "--label", &label],
+                "",
+            )
+            .text();
+        assert!(
+            out.ends_with('\n') && out.matches('\n').count() == 1,
+            "{out:?}"
+        );
+        match public {
+            Some((kty, crv)) => {
+                let jwk: Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(jwk["kty"], *kty, "{key_type}");
+                if !crv.is_empty() {
+                    assert_eq!(jwk["crv"], *crv, "{key_type}");
+                }
+                for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                    assert!(jwk.get(private).is_none(), "{key_type}: {private} printed");
+                }
+                // The kid is the RFC 7638 thumbprint.
+                let parsed = Jwk::from_json(&out).unwrap();
+                assert_eq!(jwk["kid"], parsed.thumbprint());
+            }
+            None => {
+                assert!(out.starts_with("generated "), "{out}");
+                assert!(
+                    out.contains(&label) && out.contains("never extractable"),
+                    "{out}"
+                );
+            }
+        }
+        // What the token holds, read with hsm-core directly.
+        let info = {
+            let session = pool.session().unwrap();
+            find_key(&session, &KeySelector::label(label.as_str())).unwrap()
+        };
+        let p = info.protection;
+        assert!(
+            p.sensitive && !p.extractable && p.always_sensitive && p.never_extractable,
+            "{key_type}: {p:?}"
+        );
+        let c = info.capabilities;
+        for capability in *capabilities {
+            let on = match *capability {
+                "sign" => c.sign,
+                "decrypt" => c.decrypt,
+                "derive" => c.derive,
+                "encrypt" => c.encrypt,
+                "wrap" => c.wrap,
+                "unwrap" => c.unwrap,
+                other => panic!("{other}"),
+            };
+            assert!(on, "{key_type}: not {capability}: {c:?}");
+        }
+        assert_eq!(info.id.len(), 8, "a random 8-byte id by default");
+
+        let deleted = cli.ok(&["keys", "delete", "--key", &label], "").text();
+        assert!(
+            deleted.starts_with("deleted ") && deleted.contains(&label),
+            "{deleted}"
+        );
+        let stderr = cli.fails(3, &["jwk", "--key", &label], "");
+        assert!(stderr.contains("no key found"), "{stderr}");
+    }
+}
+
+#[test]
+fn keys_generate_with_id_and_usage_and_refusals() {
+    let _t = fixture::exclusive();
+    let cli = cli("generate-options");
+    let out = cli.ok(
+        &[
+            "keys",
+            "generate",
+            "--type",
+            "ec-p384",
+            "--label",
+            "sign-only",
+            "--id",
+            "0A0B",
+            "--usage",
+            "sign",
+        ],
+        "",
+    );
+    let jwk = out.json();
+    assert_eq!(jwk["crv"], "P-384");
+    let listed = cli.ok(&["keys", "list", "--json"], "").json();
+    let key = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "sign-only")
+        .unwrap()
+        .clone();
+    assert_eq!(key["id"], "0a0b");
+    assert_eq!(key["capabilities"], serde_json::json!(["sign", "verify"]));
+    assert!(
+        key["algorithms"]
+            .as_array()
+            .unwrap()
+            .contains(&"ES384".into())
+    );
+    // By id, and by URI with label and id.
+    assert_eq!(
+        cli.ok(&["jwk", "--key", "id:0a0b"], "").json(),
+        jwk,
+        "the same key by id"
+    );
+    // A key that may only sign cannot decrypt: exit 3, nothing done.
+    let plaintext = b"for ecdh";
+    let public = cli.write("sign-only.jwk", jwk.to_string());
+    let jwe = cli
+        .ok(
+            &[
+                "encrypt", "--jwk", &public, "--alg", "ECDH-ES", "--enc", "A128GCM",
+            ],
+            plaintext,
+        )
+        .text();
+    let stderr = cli.fails(3, &["decrypt", "--key", "sign-only"], &jwe);
+    assert!(stderr.contains("may not be used"), "{stderr}");
+
+    // An existing label or id is refused by the token layer: exit 3, the key is untouched.
+    let stderr = cli.fails(
+        3,
+        &[
+            "keys",
+            "generate",
+            "--type",
+            "ec-p256",
+            "--label",
+            "sign-only",
+        ],
+        "",
+    );
+    assert!(stderr.contains("already has an object"), "{stderr}");
+    let stderr = cli.fails(
+        3,
+        &[
+            "keys", "generate", "--type", "ec-p256", "--label", "other", "--id", "0a0b",
+        ],
+        "",
+    );
+    assert!(stderr.contains("already has an object"), "{stderr}");
+    assert_eq!(cli.ok(&["jwk", "--key", "sign-only"], "").json(), jwk);
+
+    cli.ok(
+        &[
+            "keys",
+            "delete",
+            "--key",
+            "pkcs11:object=sign-only;id=%0a%0b",
+        ],
+        "",
+    );
+    let stderr = cli.fails(3, &["keys", "delete", "--key", "sign-only"], "");
+    assert!(
+        stderr.contains("no key found") && stderr.contains("keys list"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn jwk_by_label_id_and_uri_with_kid_and_use() {
+    let _t = fixture::shared();
+    let cli = cli("jwk");
+    let by_label = cli.ok(&["jwk", "--key", "ec-p256"], "");
+    assert!(by_label.text().ends_with("}\n"));
+    let by_label = by_label.json();
+    assert_eq!(by_label["kty"], "EC");
+    assert!(by_label.get("d").is_none());
+    let thumbprint = Jwk::from_value(&by_label).unwrap().thumbprint();
+    assert_eq!(by_label["kid"], thumbprint);
+    assert_eq!(cli.ok(&["jwk", "--key", "id:0200"], "").json(), by_label);
+    assert_eq!(
+        cli.ok(&["jwk", "--key", "label:ec-p256"], "").json(),
+        by_label
+    );
+    let uri = format!(
+        "pkcs11:token={};object=ec-p256;type=private",
+        cli.token.label
+    );
+    assert_eq!(cli.ok(&["jwk", "--key", &uri], "").json(), by_label);
+
+    let custom = cli
+        .ok(
+            &[
+                "jwk", "--key", "rsa-2048", "--kid", "rsa-2026", "--use", "sig",
+            ],
+            "",
+        )
+        .json();
+    assert_eq!(custom["kid"], "rsa-2026");
+    assert_eq!(custom["use"], "sig");
+    assert_eq!(custom["e"], "AQAB");
+
+    // A secret key has no public JWK: exit 3.
+    let stderr = cli.fails(3, &["jwk", "--key", "aes-128"], "");
+    assert!(stderr.contains("no public key"), "{stderr}");
+}
+
+#[test]
+fn jwk_of_a_software_key_prints_only_its_public_part() {
+    let cli = cli("jwk-software");
+    let key = SoftwareKey::generate_ed25519().unwrap().with_kid("soft-1");
+    let private = key.jwk().to_private_json();
+    let path = cli.write("private.jwk", private.as_bytes());
+    let from_file = cli.ok(&["jwk", "--jwk", &path], "").json();
+    let from_stdin = cli.ok(&["jwk", "--jwk", "-"], private.as_bytes()).json();
+    assert_eq!(from_file, from_stdin);
+    assert_eq!(from_file["kid"], "soft-1");
+    assert_eq!(from_file["crv"], "Ed25519");
+    assert!(from_file.get("d").is_none());
+    // A JWK Set given as a JWK: exit 3, with the way out.
+    let set = cli.write("set.json", format!("{{\"keys\":[{}]}}", from_file));
+    let stderr = cli.fails(3, &["jwk", "--jwk", &set], "");
+    assert!(stderr.contains("--jwks"), "{stderr}");
+    let stderr = cli.fails(3, &["jwk", "--jwk", "no-such-file.jwk"], "");
+    assert!(stderr.contains("no-such-file.jwk"), "{stderr}");
+}
+
+#[test]
+fn jwks_of_chosen_keys_and_of_the_whole_token() {
+    let _t = fixture::shared();
+    let cli = cli("jwks");
+    let soft = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P256)
+        .unwrap()
+        .with_kid("soft");
+    let soft_path = cli.write("soft.jwk", soft.jwk().to_private_json().as_bytes());
+    let set = cli
+        .ok(
+            &[
+                "jwks", "--key", "rsa-2048", "--key", "ed448", "--jwk", &soft_path,
+            ],
+            "",
+        )
+        .json();
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys[0], cli.ok(&["jwk", "--key", "rsa-2048"], "").json());
+    assert_eq!(keys[2]["kid"], "soft");
+    assert!(keys.iter().all(|k| k.get("d").is_none()));
+    // It parses as a JWK Set.
+    jose_core::JwkSet::from_json(&set.to_string()).unwrap();
+
+    // --all: every key pair of the token (no secret keys), kid = thumbprint.
+    let all = cli.ok(&["jwks", "--all"], "").json();
+    let all = all["keys"].as_array().unwrap();
+    let pairs = FIXTURE_KEYS
+        .iter()
+        .filter(|k| !k.label.starts_with("aes") && !k.label.starts_with("hmac"))
+        .count();
+    assert_eq!(all.len(), pairs);
+    for key in all {
+        assert_eq!(key["kid"], Jwk::from_value(key).unwrap().thumbprint());
+    }
+    assert!(all.iter().any(|k| k["kid"] == keys[0]["kid"]));
+
+    let stderr = cli.fails(3, &["jwks", "--key", "rsa-2048", "--key", "aes-256"], "");
+    assert!(stderr.contains("no public key"), "{stderr}");
+    let stderr = cli.fails(3, &["jwks", "--key", "rsa-2048", "--key", "rsa-2048"], "");
+    assert!(stderr.contains("kid"), "{stderr}");
+    cli.fails(2, &["jwks", "--all", "--key", "rsa-2048"], "");
+    cli.fails(2, &["jwks"], "");
+}
+
+/// The token options: flags, environment, pin-source files and URI attributes that override
+/// them; each failure exits 3 with a message that never shows the PIN.
+#[test]
+fn token_pin_and_configuration_errors_exit_3_and_never_show_the_pin() {
+    let _t = fixture::shared();
+    let cli = cli("token");
+    let pin = cli.token.pin.expose_secret().to_owned();
+    let label = cli.token.label.clone();
+    let expected = cli.ok(&["jwk", "--key", "ec-p384"], "").json();
+
+    // The PIN from a file, by flag, and the token by flag (no environment).
+    let pin_file = cli.write("pin", format!("{pin}\n"));
+    let mut cmd = bare(&cli);
+    cmd.args(["--token", &label, "--pin-source"])
+        .arg(format!("file:{pin_file}"))
+        .args(["jwk", "--key", "ec-p384"]);
+    assert_eq!(ok(cmd).json(), expected);
+    let mut cmd = bare(&cli);
+    cmd.args(["jwk", "--key", "ec-p384", "--token", &label, "--pin", &pin]);
+    assert_eq!(ok(cmd).json(), expected, "global options after the command");
+
+    // A wrong PIN: exit 3, tried once, never shown.
+    let wrong = "wrong-pin-4321";
+    let mut cmd = bare(&cli);
+    cmd.args(["--token", &label, "--pin", wrong, "jwk", "--key", "ec-p384"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, "with a wrong PIN", wrong);
+    assert!(
+        run.stderr.contains("refused the user PIN"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&pin));
+
+    // A URI's token and PIN override the options and environment.
+    let uri = format!("pkcs11:token={label};object=ec-p384?pin-value={pin}");
+    let mut cmd = bare(&cli);
+    cmd.args([
+        "--token",
+        "no-such-token",
+        "--pin",
+        "wrong",
+        "jwk",
+        "--key",
+        &uri,
+    ]);
+    assert_eq!(ok(cmd).json(), expected);
+    let uri = format!("pkcs11:object=ec-p384?pin-source=file:{pin_file}");
+    assert_eq!(
+        cli.ok(&["--pin", "wrong", "jwk", "--key", &uri], "").json(),
+        expected
+    );
+    let uri = format!(
+        "pkcs11:token={label};object=ec-p384?module-path={}",
+        cli.token.module.display()
+    );
+    assert_eq!(
+        cli.ok(
+            &["--module", "/no/such/module.so", "jwk", "--key", &uri],
+            ""
+        )
+        .json(),
+        expected
+    );
+    let uri = format!("pkcs11:token={label};object=ec-p384?pin-value={wrong}");
+    let run = cli.run(&["jwk", "--key", &uri], "");
+    assert_failed(&run, 3, "with a wrong pin-value", wrong);
+
+    // Configuration: each is exit 3, with what to do.
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            args(&["--token", "no-such-token", "keys", "list"]),
+            "no token \"no-such-token\"",
+        ),
+        (
+            args(&["--module", "/no/such/module.so", "keys", "list"]),
+            "--module or HSM_MODULE",
+        ),
+        (
+            args(&["--pin-source", "file:/no/such/pin", "keys", "list"]),
+            "/no/such/pin",
+        ),
+        (args(&["jwk", "--key", "no-such-key"]), "no key found"),
+        (
+            args(&["sign", "--key", "ec-p256", "--alg", "RS256"]),
+            "does not fit",
+        ),
+        (
+            args(&["sign", "--jwk", "no-such.jwk", "--alg", "ES256"]),
+            "no-such.jwk",
+        ),
+    ];
+    for (args, expect) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let stderr = cli.fails(3, &args, "payload");
+        assert!(
+            stderr.contains(expect),
+            "{args:?}: {expect:?} not in {stderr}"
+        );
+    }
+    // No token or no PIN at all.
+    let mut cmd = bare(&cli);
+    cmd.args(["--pin", &pin, "keys", "list"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, "without a token", &pin);
+    assert!(run.stderr.contains("HSM_TOKEN"), "{}", run.stderr);
+    let mut cmd = bare(&cli);
+    cmd.args(["--token", &label, "keys", "list"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, "without a PIN", &pin);
+    assert!(run.stderr.contains("HSM_PIN"), "{}", run.stderr);
+}
+
+/// The binary with only the module in its environment (no token, no PIN).
+fn bare(cli: &Cli) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&cli.dir)
+        .env_remove("HSM_TOKEN")
+        .env_remove("HSM_PIN")
+        .env("HSM_MODULE", &cli.token.module);
+    cmd
+}
+
+fn ok(cmd: std::process::Command) -> Run {
+    let run = Cli::run_command(cmd, b"");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    run
+}
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
