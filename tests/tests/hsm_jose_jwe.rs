@@ -245,3 +245,37 @@ fn encrypted_jwt_and_nested_jwt() {
             .is_err()
     );
 }
+
+#[test]
+fn an_encrypted_key_the_token_cannot_unwrap_fails_like_a_bad_tag() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
+    let other_rsa = HsmJwk::from_label(&pool, "rsa-3072").unwrap();
+    let aes = HsmJwk::from_label(&pool, "aes-256").unwrap();
+    let flip_key = |token: &str| {
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut ek = base64url::decode("ek", &parts[1]).unwrap();
+        let i = ek.len() / 2;
+        ek[i] ^= 1;
+        parts[1] = base64url::encode(&ek);
+        parts.join(".")
+    };
+    let to_rsa = jwe::encrypt_compact(&rsa, K::RsaOaep, E::A256Gcm, b"x", None).unwrap();
+    let to_aes_kw = jwe::encrypt_compact(&aes, K::A256KW, E::A256Gcm, b"x", None).unwrap();
+    let to_aes_gcmkw = jwe::encrypt_compact(&aes, K::A256GCMKW, E::A256Gcm, b"x", None).unwrap();
+    let cases: [(&HsmJwk, String, K); 4] = [
+        (&rsa, flip_key(&to_rsa), K::RsaOaep),
+        (&other_rsa, to_rsa.clone(), K::RsaOaep),
+        (&aes, flip_key(&to_aes_kw), K::A256KW),
+        (&aes, flip_key(&to_aes_gcmkw), K::A256GCMKW),
+    ];
+    for (key, token, alg) in cases {
+        let err = jwe::decrypt_compact(&token, key, &[alg], &[E::A256Gcm]).unwrap_err();
+        assert!(
+            matches!(err, JoseError::Decryption),
+            "{alg} with {}: {err:?}",
+            key.label()
+        );
+    }
+}

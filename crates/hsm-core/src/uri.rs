@@ -737,7 +737,11 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let len = (state % 24) as usize;
-            let mut s = String::from(if state.is_multiple_of(3) { "" } else { "pkcs11:" });
+            let mut s = String::from(if state.is_multiple_of(3) {
+                ""
+            } else {
+                "pkcs11:"
+            });
             let mut x = state;
             for _ in 0..len {
                 s.push(alphabet[(x % alphabet.len() as u64) as usize]);

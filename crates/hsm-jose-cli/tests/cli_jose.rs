@@ -615,13 +615,9 @@ fn flip_in(token: &str, index: usize) -> String {
 
 /// An encrypted key that the token fails to unwrap — a tampered RSA-OAEP, AES-KW or AES-GCMKW
 /// `encrypted_key`, or a JWE for another RSA key — must fail like a tampered tag (checklist
-/// item 17, RFC 7516 section 11.5): exit 1, "decryption failed". It does not yet: SoftHSM 2.6.1
-/// answers each with `CKR_GENERAL_ERROR`, which hsm-jose's `decryption_or_device` reports as a
-/// token failure, so the command exits 3 ("the token failed: C_Decrypt returned
-/// CKR_GENERAL_ERROR"), telling a bad key block from a bad tag. The fix belongs in hsm-jose;
-/// this test passes once it is made.
+/// item 17, RFC 7516 section 11.5): exit 1, "decryption failed". SoftHSM 2.6.1 answers each
+/// with `CKR_GENERAL_ERROR`, which hsm-jose therefore counts as a decryption failure.
 #[test]
-#[ignore = "hsm-jose reports SoftHSM's CKR_GENERAL_ERROR for a failed unwrap as a token failure"]
 fn an_encrypted_key_the_token_cannot_unwrap_is_an_opaque_decryption_failure() {
     let _t = fixture::shared();
     let cli = cli("tampered-unwrap");

@@ -346,8 +346,14 @@ fn is_rv(e: &jose_core::Error, rvs: &[RvError]) -> bool {
 }
 
 /// A failure of the decryption itself is the opaque error; a device failure stays typed.
+///
+/// `CKR_GENERAL_ERROR` counts as a decryption failure here: SoftHSM 2.6.1 answers a tampered
+/// RSA-OAEP block, a block for another RSA key and a tampered AES key-wrap or AES-GCM key with
+/// it. Reporting it as a token failure would tell a bad key block from a bad tag (checklist
+/// item 17, RFC 7516 section 11.5).
 fn decryption_or_device(e: jose_core::Error) -> jose_core::Error {
     const DATA: &[RvError] = &[
+        RvError::GeneralError,
         RvError::EncryptedDataInvalid,
         RvError::EncryptedDataLenRange,
         RvError::WrappedKeyInvalid,
