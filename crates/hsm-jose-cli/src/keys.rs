@@ -69,7 +69,7 @@ pub(crate) fn parse_hex(hex: &str) -> std::result::Result<Vec<u8>, &'static str>
     if hex.is_empty() {
         return Err("an empty id");
     }
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err("an odd number of hex digits");
     }
     let digit = |c: u8| (c as char).to_digit(16).ok_or("not hex digits");
