@@ -75,3 +75,16 @@ fn the_readme_example_runs_as_written() {
     assert_eq!(jwks["keys"][0], jwk);
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
+
+/// The workspace README shows the same example: it must be the block tested above, to the byte.
+#[test]
+fn the_workspace_readme_shows_the_tested_example() {
+    const ROOT_README: &str = include_str!("../../../README.md");
+    let root = ROOT_README
+        .split_once(MARKER)
+        .expect("the workspace README has the marker")
+        .1;
+    let start = root.find("```sh\n").expect("a ```sh block") + "```sh\n".len();
+    let len = root[start..].find("\n```").expect("the end of the block");
+    assert_eq!(&root[start..start + len + 1], tested_block());
+}
