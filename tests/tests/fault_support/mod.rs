@@ -48,6 +48,17 @@ pub(crate) struct Sandbox {
 /// Runs `body` in a child process whose shim starts with `rules` (`""`: pass everything
 /// through). `suite` is the suite's token label, `name` the calling `#[test]` function's name.
 pub(crate) fn isolated(suite: &str, name: &str, rules: &str, body: impl FnOnce(&Sandbox)) {
+    isolated_with_limit(suite, name, rules, CHILD_TIMEOUT, body);
+}
+
+/// [`isolated`] with another time limit for the child.
+pub(crate) fn isolated_with_limit(
+    suite: &str,
+    name: &str,
+    rules: &str,
+    limit: Duration,
+    body: impl FnOnce(&Sandbox),
+) {
     if std::env::var(ENV_CHILD).as_deref() == Ok(name) {
         let dir = PathBuf::from(std::env::var_os(ENV_DIR).expect("child without a directory"));
         let mut token = fixture::token(suite);
@@ -90,7 +101,13 @@ pub(crate) fn isolated(suite: &str, name: &str, rules: &str, body: impl FnOnce(&
 
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
         .env(ENV_CHILD, name)
         .env(ENV_DIR, &dir)
         .env(ENV_TARGET, &softhsm)
@@ -117,7 +134,7 @@ pub(crate) fn isolated(suite: &str, name: &str, rules: &str, body: impl FnOnce(&
         if let Some(status) = child.try_wait().unwrap() {
             break Some(status);
         }
-        if started.elapsed() > CHILD_TIMEOUT {
+        if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
             break None;
@@ -130,7 +147,7 @@ pub(crate) fn isolated(suite: &str, name: &str, rules: &str, body: impl FnOnce(&
         err.join().unwrap()
     );
     let Some(status) = status else {
-        panic!("{name}: child still running after {CHILD_TIMEOUT:?}, killed (a hang)\n{output}");
+        panic!("{name}: child still running after {limit:?}, killed (a hang)\n{output}");
     };
     assert!(
         status.success(),
