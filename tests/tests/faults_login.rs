@@ -222,3 +222,35 @@ fn error_kinds_are_named_after_the_variant() {
     ));
     assert_eq!(error_kind(&error), "PinLocked");
 }
+
+fault_test! {
+    /// Item 28: the PIN is in no `Debug` or `Display` output of the configuration, the pool,
+    /// its keys, a URI that carried it, or any PIN error (wrong, locked, final try).
+    rules = "C_Login nth=1 rv=CKR_PIN_INCORRECT\n",
+    fn the_pin_is_in_no_output(sandbox) {
+        let pin = sandbox.token.pin.expose_secret().to_owned();
+        let mut outputs = Vec::new();
+        let builder = sandbox.builder();
+        outputs.push(format!("{builder:?}"));
+        let incorrect = builder.clone().build().unwrap_err();
+        assert!(matches!(incorrect, Error::PinIncorrect), "{incorrect:?}");
+        outputs.push(format!("{incorrect} {incorrect:?}"));
+        for error in [Error::PinLocked, Error::PinFinalTry] {
+            outputs.push(format!("{error} {error:?}"));
+        }
+        let pool = builder.build().unwrap();
+        let key = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
+        outputs.push(format!("{pool:?} {key:?} {:?}", key.pool()));
+        let uri: hsm_core::Pkcs11Uri = format!("pkcs11:token={}?pin-value={pin}", sandbox.token.label)
+            .parse()
+            .unwrap();
+        outputs.push(format!("{uri} {uri:?}"));
+        let bad: Result<hsm_core::Pkcs11Uri, _> = format!("pkcs11:token=x;token=y?pin-value={pin}").parse();
+        outputs.push(format!("{:?}", bad.unwrap_err()));
+        for output in &outputs {
+            assert!(!output.contains(&pin), "the PIN is in {output}");
+        }
+        drop((key, pool));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
