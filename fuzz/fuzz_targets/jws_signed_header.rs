@@ -40,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
         } else {
             payload_part.as_bytes().to_vec()
         };
-        assert_eq!(verified.payload(), expected, "another payload than the signed one");
+        assert_eq!(
+            verified.payload(),
+            expected,
+            "another payload than the signed one"
+        );
         if encoded && b64 {
             assert_eq!(verified.payload(), payload);
         }
