@@ -49,7 +49,9 @@ pub(crate) fn suite(
     decryptions: u64,
 ) -> Command {
     let mut cmd = crate::cargo();
-    cmd.args(["test", profile, "-p", "hsm-jose-tests", "--test", "soak"])
+    // `--workspace`: the same feature resolution as `cargo test --workspace`, so nothing is
+    // rebuilt after it.
+    cmd.args(["test", profile, "--workspace", "--test", "soak"])
         .args(["--", "--ignored", "--nocapture"])
         .envs(hsm.env())
         .env("SOAK_SIGNATURES", signatures.to_string())
