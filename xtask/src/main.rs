@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod demo;
+mod fuzz;
+mod soak;
 mod softhsm;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -20,6 +22,14 @@ const TASKS: &[(&str, &str)] = &[
         "demo",
         "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys",
     ),
+    (
+        "fuzz",
+        "[--seconds N] [TARGET...]: every cargo-fuzz target, sharing N seconds (default 600)",
+    ),
+    (
+        "soak",
+        "[--signatures N] [--decryptions M]: 8+8 threads on one pool, 1% faults (release)",
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -32,6 +42,8 @@ fn main() -> ExitCode {
     let outcome = match task.as_str() {
         "test-hsm" => test_hsm(rest),
         "demo" => demo::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         // Internal: run by `test-hsm` in a child process with SOFTHSM2_CONF set (see softhsm.rs).
         "provision-tokens" => softhsm::provision_tokens(rest),
         "help" | "--help" | "-h" => {
@@ -110,6 +122,11 @@ fn test_hsm(args: &[String]) -> Result {
     run(
         "cargo test",
         cargo().args(["test", "--workspace"]).envs(hsm.env()),
+    )?;
+    let (signatures, decryptions) = soak::SHORT;
+    run(
+        "short soak (faults at random through p11-fault)",
+        &mut soak::suite(&hsm, "--profile=dev", signatures, decryptions),
     )?;
     Ok(())
 }

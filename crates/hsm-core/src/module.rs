@@ -11,6 +11,15 @@
 //! modules handle a second `C_Initialize` in one process badly. If the library was already
 //! initialised by someone else in the process (`CKR_CRYPTOKI_ALREADY_INITIALIZED`), the instance
 //! is *adopted*: used as it is, and certainly not finalized by us.
+//!
+//! # Fork
+//!
+//! PKCS#11 state does not survive `fork`: a child process must call `C_Initialize` again and
+//! must not use its parent's sessions. Each module remembers the process that initialised it;
+//! [`Module::load`] and the session pools call `C_Initialize` again when they find themselves in
+//! another process (`CKR_CRYPTOKI_ALREADY_INITIALIZED` there means the library carried its state
+//! across the fork, as SoftHSM does, and is accepted too). The pools then drop the parent's
+//! sessions without closing them (see [`SessionPool`](crate::SessionPool)).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,6 +59,9 @@ struct ModuleInner {
     adopted: bool,
     /// Serialises token initialisation: SoftHSM offers one free slot at a time.
     admin: Mutex<()>,
+    /// The process that last called `C_Initialize` (or adopted the module): another value means
+    /// this is a forked child, which must initialise the library again.
+    initialized_in: Mutex<u32>,
     /// Sessions opened through pools on this module and not yet closed.
     pool_sessions: Arc<AtomicUsize>,
 }
@@ -106,6 +118,7 @@ impl Module {
         }
         let mut modules = registry();
         if let Some(module) = modules.get(&canonical) {
+            module.initialize_after_fork()?;
             return Ok(module.clone());
         }
         let pkcs11 = Pkcs11::new(&canonical).map_err(|e| {
@@ -134,11 +147,42 @@ impl Module {
                 pkcs11,
                 adopted,
                 admin: Mutex::new(()),
+                initialized_in: Mutex::new(std::process::id()),
                 pool_sessions: Arc::default(),
             }),
         };
         modules.insert(canonical, module.clone());
         Ok(module)
+    }
+
+    /// Calls `C_Initialize` again if this process is not the one that initialised the module
+    /// (a child after `fork`); returns whether it did. `CKR_CRYPTOKI_ALREADY_INITIALIZED` is
+    /// accepted: some libraries carry their state across a fork.
+    pub(crate) fn initialize_after_fork(&self) -> Result<bool> {
+        let pid = std::process::id();
+        let mut initialized_in = self
+            .inner
+            .initialized_in
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *initialized_in == pid {
+            return Ok(false);
+        }
+        match self
+            .inner
+            .pkcs11
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
+                *initialized_in = pid;
+                Ok(true)
+            }
+            Err(e) => Err(Error::from_cryptoki(
+                "initialising the module again after fork",
+                e,
+            )),
+        }
     }
 
     /// The first SoftHSM module found at the usual install locations ([`SOFTHSM_PATHS`]).

@@ -31,6 +31,15 @@
 //! own PIN: `C_Login` answers `CKR_USER_ALREADY_LOGGED_IN` whatever the PIN. And the pool never
 //! calls `C_Logout`, which would log out every other user of the token in the process.
 //!
+//! # Fork
+//!
+//! A pool used in a child process after `fork` starts over there: the module is initialised
+//! again in the child ([`Module`]'s fork rule), the parent's sessions are dropped *without*
+//! `C_CloseSession` (they belong to the parent, and on a token reached over a shared connection
+//! closing them would close them for the parent too), the epoch moves on so that [`PoolKey`]s
+//! find their handles again, and fresh sessions are opened and logged in. The parent's pool is
+//! untouched.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -61,7 +70,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -133,6 +142,8 @@ struct PoolInner {
     login: Mutex<()>,
     /// Incremented on every recovery: object handles found before may be stale.
     epoch: AtomicU64,
+    /// The process whose sessions the pool holds; another value means a forked child.
+    pid: AtomicU32,
 }
 
 #[derive(Default)]
@@ -392,6 +403,7 @@ impl PoolBuilder {
                 freed: Condvar::new(),
                 login: Mutex::new(()),
                 epoch: AtomicU64::new(0),
+                pid: AtomicU32::new(std::process::id()),
             }),
         };
         // The first session logs in, and stays idle in the pool: it keeps the login alive.
@@ -648,8 +660,13 @@ impl PoolInner {
     /// else waits. With `reuse_idle` false a brand-new session is opened, replacing an idle one
     /// if the pool is full.
     fn checkout(self: &Arc<Self>, access: Access, reuse_idle: bool) -> Result<PooledSession> {
+        self.start_over_after_fork()?;
         let mut state = self.lock_state();
         let mut deadline = None;
+        // Set when the token refused a session (CKR_SESSION_COUNT) while the pool has some of
+        // its own: the token's limit is below `max_sessions` (it may not state one, or other
+        // applications hold sessions), so this checkout waits for one of ours, as when full.
+        let mut token_full = false;
         loop {
             if reuse_idle && let Some(session) = state.idle(access).pop() {
                 return Ok(PooledSession {
@@ -659,10 +676,21 @@ impl PoolInner {
                 });
             }
             let rw_ok = access == Access::ReadOnly || state.open_rw < self.max_rw_sessions;
-            if rw_ok && state.open() < self.max_sessions {
+            let full = state.open() >= self.max_sessions || (token_full && state.open() > 0);
+            if rw_ok && !full {
                 *state.count(access) += 1;
                 drop(state);
-                return self.open_counted(access);
+                match self.open_counted(access) {
+                    Err(error) if error.rv() == Some(RvError::SessionCount) => {
+                        state = self.lock_state();
+                        if state.open() == 0 {
+                            return Err(error); // nothing of ours to wait for
+                        }
+                        token_full = true;
+                        continue;
+                    }
+                    result => return result,
+                }
             }
             // Full: trade an idle session of the other access (or, for a fresh session, of
             // this one) for a new session.
@@ -728,7 +756,7 @@ impl PoolInner {
         }
         .map_err(|e| Error::from_cryptoki("opening a session", e))?;
         let session = Tracked::new(session, &self.module);
-        self.ensure_login(&session.session)?;
+        self.ensure_login(session.session())?;
         Ok(session)
     }
 
@@ -761,13 +789,45 @@ impl PoolInner {
         }
     }
 
+    /// In a child process after `fork`: initialises the module again, drops the parent's idle
+    /// sessions without closing them and forgets every session the parent had open (they are
+    /// not this process's to count), and moves the epoch on. A `getpid` per checkout otherwise.
+    fn start_over_after_fork(&self) -> Result<()> {
+        let pid = std::process::id();
+        if self.pid.load(Ordering::Acquire) == pid {
+            return Ok(());
+        }
+        self.module.initialize_after_fork()?;
+        let inherited = {
+            let mut state = self.lock_state();
+            if self.pid.swap(pid, Ordering::AcqRel) == pid {
+                return Ok(()); // another thread of this child got here first
+            }
+            state.open_ro = 0;
+            state.open_rw = 0;
+            (
+                std::mem::take(&mut state.idle_ro),
+                std::mem::take(&mut state.idle_rw),
+            )
+        };
+        drop(inherited); // Tracked::drop leaves the parent's sessions open
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
     fn give_back(&self, session: Tracked, access: Access) {
+        if session.is_inherited() {
+            return; // checked out before a fork: not counted in this process (dropped unclosed)
+        }
         let mut state = self.lock_state();
         state.idle(access).push(session);
         self.wake(&state);
     }
 
     fn forget(&self, session: Tracked, access: Access) {
+        if session.is_inherited() {
+            return; // as in give_back
+        }
         drop(session); // C_CloseSession first, so the pool never exceeds its limit
         let mut state = self.lock_state();
         *state.count(access) -= 1;
@@ -854,8 +914,11 @@ pub(crate) fn login_user(module: &Module, slot: Slot, session: &Session, pin: &P
 
 /// A session opened by a pool, counted in [`Module::pool_sessions`] until it is closed.
 struct Tracked {
-    // Fields drop in order: the session closes first, then the count goes down.
-    session: Session,
+    /// `Some` until dropped: [`Drop`] closes it, or leaves it open in a forked child.
+    session: Option<Session>,
+    /// The process that opened the session.
+    pid: u32,
+    // Dropped after `Drop::drop` has dealt with the session: the count goes down last.
     _count: SessionCount,
 }
 
@@ -866,8 +929,37 @@ impl Tracked {
         let counter = module.pool_session_counter();
         counter.fetch_add(1, Ordering::AcqRel);
         Tracked {
-            session,
+            session: Some(session),
+            pid: std::process::id(),
             _count: SessionCount(counter),
+        }
+    }
+
+    fn session(&self) -> &Session {
+        match &self.session {
+            Some(session) => session,
+            // Only `Drop::drop` takes the session.
+            None => unreachable!("tracked session used while being dropped"),
+        }
+    }
+
+    /// True in a forked child for a session its parent opened.
+    fn is_inherited(&self) -> bool {
+        self.pid != std::process::id()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        if self.is_inherited() {
+            // The parent's session: C_CloseSession from the child could close it for the
+            // parent too (a token reached over an inherited connection). Leave it alone.
+            std::mem::forget(session);
+        } else {
+            drop(session); // C_CloseSession
         }
     }
 }
@@ -908,7 +1000,7 @@ impl Deref for PooledSession {
 
     fn deref(&self) -> &Session {
         match &self.session {
-            Some(tracked) => &tracked.session,
+            Some(tracked) => tracked.session(),
             // The session is only taken by `discard` and `drop`, which consume the guard.
             None => unreachable!("pooled session used after it was released"),
         }
@@ -926,7 +1018,10 @@ impl Drop for PooledSession {
 impl fmt::Debug for PooledSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledSession")
-            .field("handle", &self.session.as_ref().map(|t| t.session.handle()))
+            .field(
+                "handle",
+                &self.session.as_ref().map(|t| t.session().handle()),
+            )
             .field("read_write", &self.is_read_write())
             .finish()
     }
@@ -1046,6 +1141,16 @@ impl PoolKey {
     }
 
     fn refresh(&self, session: &Session, epoch: u64) -> Result<Arc<KeyInfo>> {
+        match self.refresh_once(session, epoch) {
+            // The search may have run while the login was lost, and another thread logged in
+            // again before `logged_out` looked: the private half was missed, yet the session is
+            // logged in now. One more search, logged in, tells that race from a changed key.
+            Err(Error::KeyNotFound { .. }) => self.refresh_once(session, epoch),
+            result => result,
+        }
+    }
+
+    fn refresh_once(&self, session: &Session, epoch: u64) -> Result<Arc<KeyInfo>> {
         // Private objects are invisible without a login: a search then would find less, or
         // nothing. Let the pool log in again first.
         let login_lost = || Error::Session {
