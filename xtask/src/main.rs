@@ -123,10 +123,5 @@ fn test_hsm(args: &[String]) -> Result {
         "cargo test",
         cargo().args(["test", "--workspace"]).envs(hsm.env()),
     )?;
-    let (signatures, decryptions) = soak::SHORT;
-    run(
-        "short soak (faults at random through p11-fault)",
-        &mut soak::suite(&hsm, "--profile=dev", signatures, decryptions),
-    )?;
     Ok(())
 }

@@ -5,12 +5,9 @@
 //! report (operations, errors by kind, faults injected, sessions, RSS) and fails if any
 //! operation gave a wrong result, a session leaked or the RSS grew.
 //!
-//! `cargo xtask test-hsm` runs the same suite short ([`SHORT`]) in its debug build.
+//! `cargo xtask test-hsm` runs the same suite at its default, short size with every other suite.
 
 use std::process::Command;
-
-/// Signatures and decryptions per thread for the short run inside `test-hsm`.
-pub(crate) const SHORT: (u64, u64) = (500, 50);
 
 pub(crate) fn run(args: &[String]) -> crate::Result {
     let (mut signatures, mut decryptions) = (20_000u64, 2_000u64);
@@ -41,7 +38,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     )
 }
 
-/// `cargo test` of the soak suite, ignored tests included, with the sizes in its environment.
+/// `cargo test` of the soak suite with the sizes in its environment.
 pub(crate) fn suite(
     hsm: &crate::softhsm::Provisioned,
     profile: &str,
@@ -52,7 +49,7 @@ pub(crate) fn suite(
     // `--workspace`: the same feature resolution as `cargo test --workspace`, so nothing is
     // rebuilt after it.
     cmd.args(["test", profile, "--workspace", "--test", "soak"])
-        .args(["--", "--ignored", "--nocapture"])
+        .args(["--", "--nocapture"])
         .envs(hsm.env())
         .env("SOAK_SIGNATURES", signatures.to_string())
         .env("SOAK_DECRYPTIONS", decryptions.to_string());

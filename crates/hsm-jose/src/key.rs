@@ -347,13 +347,14 @@ fn is_rv(e: &jose_core::Error, rvs: &[RvError]) -> bool {
 
 /// A failure of the decryption itself is the opaque error; a device failure stays typed.
 ///
-/// `CKR_GENERAL_ERROR` counts as a decryption failure here: SoftHSM 2.6.1 answers a tampered
-/// RSA-OAEP block, a block for another RSA key and a tampered AES key-wrap or AES-GCM key with
-/// it. Reporting it as a token failure would tell a bad key block from a bad tag (checklist
-/// item 17, RFC 7516 section 11.5).
+/// `CKR_GENERAL_ERROR` and `CKR_FUNCTION_FAILED` from the call that consumes the encrypted data
+/// (`C_Decrypt`, `C_UnwrapKey`, `C_DeriveKey`) count as decryption failures: SoftHSM 2.6.1
+/// answers a tampered RSA-OAEP block, a block for another RSA key and a tampered AES key-wrap or
+/// AES-GCM key with `CKR_GENERAL_ERROR`. Reporting that as a token failure would tell a bad key
+/// block from a bad tag (checklist item 17, RFC 7516 section 11.5). From any other call (a key
+/// lookup, a login) the same codes are device failures and stay typed.
 fn decryption_or_device(e: jose_core::Error) -> jose_core::Error {
     const DATA: &[RvError] = &[
-        RvError::GeneralError,
         RvError::EncryptedDataInvalid,
         RvError::EncryptedDataLenRange,
         RvError::WrappedKeyInvalid,
@@ -363,10 +364,17 @@ fn decryption_or_device(e: jose_core::Error) -> jose_core::Error {
         RvError::UnwrappingKeyHandleInvalid,
         RvError::KeySizeRange,
     ];
-    if is_rv(&e, DATA) || is_rv(&e, &[RvError::FunctionFailed]) {
-        jose_core::Error::Decryption
-    } else {
-        e
+    const DATA_CALLS: &[&str] = &["C_Decrypt", "C_UnwrapKey", "C_DeriveKey"];
+    let Some(hsm) = crate::error::hsm_error(&e) else {
+        return e;
+    };
+    let data_call = hsm.function().is_some_and(|f| DATA_CALLS.contains(&f));
+    match hsm.rv() {
+        Some(rv) if DATA.contains(&rv) => jose_core::Error::Decryption,
+        Some(RvError::GeneralError | RvError::FunctionFailed) if data_call => {
+            jose_core::Error::Decryption
+        }
+        _ => e,
     }
 }
 
