@@ -71,16 +71,36 @@ impl MemoryRun {
         let last = self.rss_after_window_kib.last().copied().unwrap_or(0) as i64;
         last - first
     }
+
+    /// Growth from the middle of the run to its end: what a leak would keep adding once the
+    /// allocator has reached its working size.
+    pub(crate) fn second_half_growth_kib(&self) -> i64 {
+        let samples = &self.rss_after_window_kib;
+        let middle = samples.get(samples.len().saturating_sub(1) / 2).copied();
+        let last = samples.last().copied();
+        match (middle, last) {
+            (Some(m), Some(l)) => l as i64 - m as i64,
+            _ => 0,
+        }
+    }
 }
 
 /// A `/proc/self/status` field in KiB.
 pub(crate) fn status_kib(field: &str) -> u64 {
-    let status = ok(
-        std::fs::read_to_string("/proc/self/status"),
+    status_kib_in(&mut String::new(), field)
+}
+
+/// [`status_kib`] reading into `buf`, whose capacity is kept: once it has grown, a sample
+/// allocates nothing that could show up in the resident set being measured.
+fn status_kib_in(buf: &mut String, field: &str) -> u64 {
+    use std::io::Read;
+    buf.clear();
+    let mut file = ok(
+        std::fs::File::open("/proc/self/status"),
         "/proc/self/status",
     );
-    status
-        .lines()
+    ok(file.read_to_string(buf), "/proc/self/status");
+    buf.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| fail(&format!("no {field} in /proc/self/status")))
@@ -180,9 +200,10 @@ fn memory_child(ops: u64, window: u64) {
     let pool = ok(SessionPool::from_env(), "pool");
     let key = ok(HsmJwk::from_label(&pool, "ec-p256"), "ec-p256");
     let payload = BenchClaims::new().json();
-    let rss_start_kib = status_kib("VmRSS");
+    let mut buf = String::with_capacity(16 << 10);
+    let rss_start_kib = status_kib_in(&mut buf, "VmRSS");
     let start = std::time::Instant::now();
-    let mut rss_after_window_kib = Vec::new();
+    let mut rss_after_window_kib = Vec::with_capacity((ops / window + 1) as usize);
     for i in 1..=ops {
         let token = ok(
             jws::sign_compact(&key, JwsAlgorithm::ES256, &payload, None),
@@ -190,7 +211,7 @@ fn memory_child(ops: u64, window: u64) {
         );
         std::hint::black_box(token);
         if i % window == 0 {
-            rss_after_window_kib.push(status_kib("VmRSS"));
+            rss_after_window_kib.push(status_kib_in(&mut buf, "VmRSS"));
         }
     }
     let run = MemoryRun {

@@ -45,6 +45,42 @@ impl Plan {
     }
 }
 
+/// What a run does: its plan, and which rows (all, or those whose name contains one of the
+/// `--filter` words, for profiling one row); reports progress on stderr.
+pub(crate) struct Ctx {
+    pub(crate) plan: Plan,
+    started: Instant,
+    filter: Vec<String>,
+}
+
+impl Ctx {
+    pub(crate) fn new(plan: Plan, filter: Vec<String>) -> Self {
+        Ctx {
+            plan,
+            started: Instant::now(),
+            filter: filter.into_iter().map(|f| f.to_lowercase()).collect(),
+        }
+    }
+
+    /// Whether to run the row `name`; says so on stderr when it does.
+    pub(crate) fn start(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        let wanted = self.filter.is_empty() || self.filter.iter().any(|f| lower.contains(f));
+        if wanted {
+            self.progress(name);
+        }
+        wanted
+    }
+
+    pub(crate) fn progress(&self, what: &str) {
+        eprintln!("bench [{:6.1} s] {what}", self.seconds());
+    }
+
+    pub(crate) fn seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
 /// The throughput of one variant: the median and spread of its repetitions.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Rate {

@@ -14,7 +14,7 @@ use jose_core::{base64url, jwe, jws};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::harness::{MakeOp, Op, Plan, Rate, interleaved, interleaved_threads};
+use crate::harness::{Ctx, MakeOp, Op, Rate, interleaved, interleaved_threads};
 use crate::soft::BenchClaims;
 use crate::{fail, ok};
 
@@ -178,11 +178,14 @@ pub(crate) fn thread_counts() -> Vec<usize> {
 }
 
 /// Sections 1 and 2.
-pub(crate) fn sign(plan: &Plan, pool: &SessionPool, progress: &dyn Fn(&str)) -> Vec<SignRow> {
+pub(crate) fn sign(ctx: &Ctx, pool: &SessionPool) -> Vec<SignRow> {
+    let plan = &ctx.plan;
     let payload = BenchClaims::new().json();
     let mut rows = Vec::new();
     for case in SIGN_CASES {
-        progress(&format!("HSM {} sign ({})", case.name, case.label));
+        if !ctx.start(&format!("HSM {} sign ({})", case.name, case.label)) {
+            continue;
+        }
         let key = ok(HsmJwk::from_label(pool, case.label), case.label);
         let handle = private_handle(pool, case.label);
         // The raw call signs exactly what hsm-jose signs.
@@ -301,11 +304,14 @@ fn raw_ecdh(session: &Session, handle: ObjectHandle, point: &[u8]) -> Vec<u8> {
 }
 
 /// Section 3.
-pub(crate) fn decrypt(plan: &Plan, pool: &SessionPool, progress: &dyn Fn(&str)) -> Vec<JweRow> {
+pub(crate) fn decrypt(ctx: &Ctx, pool: &SessionPool) -> Vec<JweRow> {
+    let plan = &ctx.plan;
     let plaintext = vec![0x5a; 1024];
     let mut rows = Vec::new();
     for enc in [Enc::A256Gcm, Enc::A128CbcHs256] {
-        progress(&format!("HSM RSA-OAEP + {enc} decrypt"));
+        if !ctx.start(&format!("HSM RSA-OAEP + {enc} decrypt")) {
+            continue;
+        }
         let key = ok(HsmJwk::from_label(pool, "rsa-2048"), "rsa-2048");
         let handle = private_handle(pool, "rsa-2048");
         let token = ok(
@@ -337,7 +343,9 @@ pub(crate) fn decrypt(plan: &Plan, pool: &SessionPool, progress: &dyn Fn(&str)) 
         });
     }
 
-    progress("HSM ECDH-ES + A256GCM decrypt");
+    if !ctx.start("HSM ECDH-ES + A256GCM decrypt") {
+        return rows;
+    }
     let key = ok(HsmJwk::from_label(pool, "ec-p256"), "ec-p256");
     let handle = private_handle(pool, "ec-p256");
     let token = ok(
@@ -388,8 +396,11 @@ fn part(token: &str, index: usize) -> Vec<u8> {
 pub(crate) const LOAD_KEYS: &[&str] = &["rsa-2048", "ec-p256", "ed25519"];
 
 /// Section 5, timing: `HsmJwk::from_label` on a warm pool (an idle session is there).
-pub(crate) fn load(plan: &Plan, pool: &SessionPool, progress: &dyn Fn(&str)) -> Vec<LoadRow> {
-    progress("HSM key loading");
+pub(crate) fn load(ctx: &Ctx, pool: &SessionPool) -> Vec<LoadRow> {
+    let plan = &ctx.plan;
+    if !ctx.start("HSM key loading") {
+        return Vec::new();
+    }
     LOAD_KEYS
         .iter()
         .map(|label| {

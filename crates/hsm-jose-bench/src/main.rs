@@ -2,12 +2,15 @@
 //! token it provisions (token `bench`, the fixture keys).
 //!
 //! ```text
-//! hsm-jose-bench [--quick] [--out PATH]
+//! hsm-jose-bench [--quick] [--out PATH] [--filter WORD,...]
 //! ```
 //!
 //! Environment: `HSM_MODULE`, `HSM_TOKEN`, `HSM_PIN` (as `SessionPool::from_env`) and
 //! `SOFTHSM2_CONF`. Prints the tables on stdout, progress on stderr, and writes every number
 //! (each repetition included) as JSON to `PATH` (default `target/bench/results.json`).
+//! `--filter` runs only the rows whose name contains one of the words (case-insensitive; the
+//! names are shown on stderr: `HSM ES256 sign (ec-p256)`, `software HS256 verify`,
+//! `HSM key loading`, `memory`...), to profile one of them.
 //!
 //! 1. HSM signing, one thread: raw `cryptoki` sign beside a compact JWS from hsm-jose, same key.
 //! 2. The same on 2 threads (and one per core when there are more): one shared `HsmJwk` and its
@@ -25,11 +28,10 @@ mod report;
 mod soft;
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use hsm_jose::SessionPool;
 
-use crate::harness::Plan;
+use crate::harness::{Ctx, Plan};
 
 /// Stops the bench with a message: a benchmark of a failing operation measures nothing.
 pub(crate) fn fail(message: &str) -> ! {
@@ -49,6 +51,7 @@ fn main() {
         return;
     }
     let mut quick = false;
+    let mut filter = Vec::new();
     let mut out = PathBuf::from("target/bench/results.json");
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -60,47 +63,52 @@ fn main() {
                     .map(PathBuf::from)
                     .unwrap_or_else(|| fail("--out needs a path"))
             }
+            "--filter" => {
+                let words = it.next().unwrap_or_else(|| fail("--filter needs words"));
+                filter.extend(words.split(',').map(str::to_owned));
+            }
             "-h" | "--help" => {
-                println!("usage: hsm-jose-bench [--quick] [--out PATH]");
+                println!("usage: hsm-jose-bench [--quick] [--out PATH] [--filter WORD,...]");
                 return;
             }
             other => fail(&format!("unknown argument `{other}`")),
         }
     }
     let plan = if quick { Plan::quick() } else { Plan::full() };
-    let started = Instant::now();
+    let ctx = Ctx::new(plan, filter);
     let machine_before = report::Machine::now();
-    let progress = |what: &str| {
-        eprintln!("bench [{:6.1} s] {what}", started.elapsed().as_secs_f64());
-    };
 
     let pool = ok(SessionPool::from_env(), "the bench token (HSM_* variables)");
-    let sign = hsm::sign(&plan, &pool, &progress);
-    let jwe = hsm::decrypt(&plan, &pool, &progress);
-    let software = soft::run(&plan, &progress);
-    let load = hsm::load(&plan, &pool, &progress);
-    progress("counting the PKCS#11 calls of a key load (p11-fault shim, child process)");
+    let sign = hsm::sign(&ctx, &pool);
+    let jwe = hsm::decrypt(&ctx, &pool);
+    let software = soft::run(&ctx);
+    let load = hsm::load(&ctx, &pool);
     let scratch = out
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     ok(std::fs::create_dir_all(&scratch), "the output directory");
-    let counts = child::count_loads(&scratch);
+    let counts = if ctx.start("HSM key load, PKCS#11 calls (p11-fault shim, child process)") {
+        child::count_loads(&scratch)
+    } else {
+        None
+    };
     let (ops, window) = if quick {
         (2_000, 200)
     } else {
         (100_000, 10_000)
     };
-    progress(&format!(
-        "memory: {ops} ES256 signatures through hsm-jose (child process)"
-    ));
-    let memory = child::memory(ops, window);
-    progress("done");
+    let memory = ctx
+        .start(&format!(
+            "memory: {ops} ES256 signatures through hsm-jose (child process)"
+        ))
+        .then(|| child::memory(ops, window));
+    ctx.progress("done");
 
     let results = report::Results::new(
         &plan,
         machine_before,
-        started.elapsed().as_secs_f64(),
+        ctx.seconds(),
         sign,
         jwe,
         software,

@@ -109,7 +109,7 @@ pub(crate) struct Results {
     hsm_decrypt: Vec<JweRow>,
     software: Vec<SoftRow>,
     key_load: Vec<LoadEntry>,
-    memory: MemoryRun,
+    memory: Option<MemoryRun>,
     targets: Vec<Target>,
 }
 
@@ -124,7 +124,7 @@ impl Results {
         software: Vec<SoftRow>,
         load: Vec<LoadRow>,
         counts: Option<Vec<LoadCount>>,
-        memory: MemoryRun,
+        memory: Option<MemoryRun>,
     ) -> Self {
         machine.load_average_end = loadavg();
         let key_load = load
@@ -210,13 +210,15 @@ impl Results {
                 });
             }
         }
-        let growth = self.memory.growth_kib();
-        t.push(Target {
-            what: "RSS growth, first to last window of the long run".into(),
-            target: format!("none (<= {GROWTH_TARGET_KIB} KiB)"),
-            value: format!("{growth} KiB"),
-            met: growth <= GROWTH_TARGET_KIB,
-        });
+        if let Some(memory) = &self.memory {
+            let growth = memory.growth_kib();
+            t.push(Target {
+                what: "RSS growth, first to last window of the long run".into(),
+                target: format!("none (<= {GROWTH_TARGET_KIB} KiB)"),
+                value: format!("{growth} KiB"),
+                met: growth <= GROWTH_TARGET_KIB,
+            });
+        }
         t
     }
 
@@ -268,6 +270,7 @@ impl Results {
             headers.push(format!("raw {n}T x"));
             headers.push(format!("hsm-jose {n}T ops/s"));
             headers.push(format!("hsm-jose {n}T x"));
+            headers.push(format!("ratio {n}T"));
         }
         let rows = self
             .hsm_sign
@@ -291,6 +294,7 @@ impl Results {
                     } else {
                         format!("{jose_x:.2}")
                     });
+                    cells.push(format!("{:.2}", p.ratio()));
                 }
                 cells
             })
@@ -298,7 +302,8 @@ impl Results {
         section(
             &mut out,
             "1-2. HSM signing: raw cryptoki sign vs compact JWS from hsm-jose (same key); \
-             ratio target >= 0.97, 2-thread speed-up (x) target >= 1.8",
+             ratio = hsm-jose/raw, target >= 0.97; x = speed-up over 1 thread, target >= 1.8 \
+             (raw: a session per thread; hsm-jose: one shared HsmJwk and its pool)",
             &headers,
             rows,
         );
@@ -402,41 +407,50 @@ impl Results {
         );
 
         // Section 6.
-        let mem = &self.memory;
-        let growth = mem.growth_kib();
-        let rows = vec![vec![
-            mem.algorithm.clone(),
-            mem.ops.to_string(),
-            format!("{:.1}", mem.seconds),
-            mib(mem.peak_kib),
-            mib(mem.rss_after_window_kib.first().copied().unwrap_or(0)),
-            mib(mem.rss_after_window_kib.last().copied().unwrap_or(0)),
-            format!(
-                "{growth} KiB{}",
-                if growth <= GROWTH_TARGET_KIB {
-                    ""
-                } else {
-                    " MISS"
-                }
-            ),
-        ]];
-        section(
-            &mut out,
-            &format!(
-                "6. Memory: one process, {} signatures; RSS after the first and the last {} (VmRSS), peak (VmHWM)",
-                mem.ops, mem.window
-            ),
-            &strings(&[
-                "run",
-                "signatures",
-                "seconds",
-                "peak RSS",
-                "RSS first window",
-                "RSS last window",
-                "growth",
-            ]),
-            rows,
-        );
+        if let Some(mem) = &self.memory {
+            let growth = mem.growth_kib();
+            let rows = vec![vec![
+                mem.algorithm.clone(),
+                mem.ops.to_string(),
+                format!("{:.1}", mem.seconds),
+                mib(mem.peak_kib),
+                mib(mem.rss_after_window_kib.first().copied().unwrap_or(0)),
+                mib(mem.rss_after_window_kib.last().copied().unwrap_or(0)),
+                format!(
+                    "{growth} KiB{}",
+                    if growth <= GROWTH_TARGET_KIB {
+                        ""
+                    } else {
+                        " MISS"
+                    }
+                ),
+                format!("{} KiB", mem.second_half_growth_kib()),
+            ]];
+            section(
+                &mut out,
+                &format!(
+                    "6. Memory: one process, {} signatures; RSS (VmRSS) after the first and the last {}, \
+                     peak (VmHWM); target: no growth",
+                    mem.ops, mem.window
+                ),
+                &strings(&[
+                    "run",
+                    "signatures",
+                    "seconds",
+                    "peak RSS",
+                    "RSS first window",
+                    "RSS last window",
+                    "growth",
+                    "growth, 2nd half",
+                ]),
+                rows,
+            );
+            let _ = writeln!(
+                out,
+                "RSS after each window, KiB: {:?}",
+                mem.rss_after_window_kib
+            );
+        }
 
         let missed: Vec<&Target> = self.targets.iter().filter(|t| !t.met).collect();
         let _ = writeln!(
@@ -488,6 +502,9 @@ fn mark(value: f64, target: f64) -> String {
 
 /// Appends a titled table: first column left-aligned, the others right-aligned.
 fn section(out: &mut String, title: &str, headers: &[String], rows: Vec<Vec<String>>) {
+    if rows.is_empty() {
+        return; // not run (--filter)
+    }
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
