@@ -24,8 +24,8 @@ pub(crate) struct Plan {
 impl Plan {
     pub(crate) fn full() -> Self {
         Plan {
-            reps: 5,
-            rep_time: Duration::from_millis(400),
+            reps: 9,
+            rep_time: Duration::from_millis(220),
             warmup: Duration::from_millis(150),
             quick_ops: None,
         }
@@ -115,6 +115,28 @@ impl Rate {
             max: rates.last().copied().unwrap_or(0.0),
             reps: shown,
             ops,
+        }
+    }
+
+    /// `self` over `other`, two variants of one row: the median of the ratios of their
+    /// repetitions, each pair measured back to back in the same round, so that a slow spell
+    /// of the machine weighs on both sides of a ratio alike.
+    pub(crate) fn paired_ratio(&self, other: &Rate) -> f64 {
+        let mut ratios: Vec<f64> = self
+            .reps
+            .iter()
+            .zip(&other.reps)
+            .map(|(a, b)| a / b)
+            .collect();
+        if ratios.is_empty() {
+            return self.ops_per_sec / other.ops_per_sec;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        if n % 2 == 1 {
+            ratios[n / 2]
+        } else {
+            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
         }
     }
 

@@ -73,8 +73,9 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
+    /// hsm-jose over raw, paired by round (see [`Rate::paired_ratio`]).
     pub(crate) fn ratio(&self) -> f64 {
-        self.hsm_jose.ops_per_sec / self.raw.ops_per_sec
+        self.hsm_jose.paired_ratio(&self.raw)
     }
 }
 

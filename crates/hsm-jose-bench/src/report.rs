@@ -240,7 +240,8 @@ impl Results {
         );
         let _ = writeln!(
             out,
-            "each cell: median of {} repetitions{}; variants of a row measured interleaved",
+            "each cell: median of {} repetitions{}; the variants of a row run interleaved, round by round; \
+             a ratio is the median of the per-round ratios",
             self.plan.repetitions,
             match self.plan.quick_ops_per_cell {
                 Some(n) =>
@@ -355,7 +356,7 @@ impl Results {
                     r.josekit.as_ref().map(ops).unwrap_or_else(|| "-".into()),
                     r.josekit
                         .as_ref()
-                        .map(|k| format!("{:.2}", r.jose_core.ops_per_sec / k.ops_per_sec))
+                        .map(|k| format!("{:.2}", r.jose_core.paired_ratio(k)))
                         .unwrap_or_else(|| "-".into()),
                 ]
             })

@@ -70,7 +70,7 @@ impl SoftRow {
     pub(crate) fn ratio(&self) -> Option<f64> {
         self.jsonwebtoken
             .as_ref()
-            .map(|j| self.jose_core.ops_per_sec / j.ops_per_sec)
+            .map(|j| self.jose_core.paired_ratio(j))
     }
 }
 
