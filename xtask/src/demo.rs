@@ -14,7 +14,10 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
         return Err(format!("demo takes no arguments (got `{extra}`)"));
     }
     let root = crate::root();
-    let hsm = softhsm::provision_in(&root, "hsm-demo", vec![TOKEN.to_owned()])?;
+    let hsm = softhsm::provision_in(
+        &root.join("target").join("hsm-demo"),
+        vec![TOKEN.to_owned()],
+    )?;
     crate::run(
         "cargo run --example demo",
         crate::cargo()

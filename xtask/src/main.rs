@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod demo;
 mod fuzz;
 mod soak;
@@ -16,7 +17,11 @@ type Result<T = ()> = std::result::Result<T, String>;
 const TASKS: &[(&str, &str)] = &[
     (
         "test-hsm",
-        "fmt check, clippy -D warnings and every workspace test against a fresh SoftHSM token",
+        "fmt check, clippy -D warnings, every workspace test against a fresh SoftHSM token, bench --quick",
+    ),
+    (
+        "bench",
+        "throughput, key loading and memory on SoftHSM and in software (--quick: smoke test)",
     ),
     (
         "demo",
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let outcome = match task.as_str() {
         "test-hsm" => test_hsm(rest),
+        "bench" => bench::run_bench(rest),
         "demo" => demo::run(rest),
         "fuzz" => fuzz::run(rest),
         "soak" => soak::run(rest),
@@ -123,5 +129,7 @@ fn test_hsm(args: &[String]) -> Result {
         "cargo test",
         cargo().args(["test", "--workspace"]).envs(hsm.env()),
     )?;
+    // Every bench cell with a few operations, so the bench never rots.
+    bench::run_bench(&["--quick".to_owned()])?;
     Ok(())
 }

@@ -63,18 +63,14 @@ pub(crate) fn provision_for_suites(root: &Path) -> crate::Result<Provisioned> {
 
 /// Steps 1 to 3 for the given token labels, in `target/hsm`.
 pub(crate) fn provision(root: &Path, labels: Vec<String>) -> crate::Result<Provisioned> {
-    provision_in(root, "hsm", labels)
+    provision_in(&root.join("target").join("hsm"), labels)
 }
 
-/// Steps 1 to 3 for the given token labels, in `target/<dir>` (the demo keeps its own, so it
-/// never disturbs the test tokens).
-pub(crate) fn provision_in(
-    root: &Path,
-    dir: &str,
-    labels: Vec<String>,
-) -> crate::Result<Provisioned> {
+/// Steps 1 to 3 in the directory `dir` (deleted first) instead of `target/hsm`: the bench keeps
+/// its token apart from the suites' tokens.
+pub(crate) fn provision_in(dir: &Path, labels: Vec<String>) -> crate::Result<Provisioned> {
     let module = module_path()?;
-    let conf = fresh_config(root, dir)?;
+    let conf = fresh_config(dir)?;
     let started = Instant::now();
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
     crate::run(
@@ -150,6 +146,14 @@ pub(crate) fn module_path() -> crate::Result<PathBuf> {
     })
 }
 
+/// True when this process runs as root (and may install Debian packages).
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
 fn install() -> crate::Result {
     const COMMAND: &str = "apt-get update && apt-get install -y softhsm2";
     let uid = Command::new("id")
@@ -178,11 +182,11 @@ fn install() -> crate::Result {
     )
 }
 
-/// Deletes `target/<dir>` and writes a fresh `softhsm2.conf` there; returns its path.
-fn fresh_config(root: &Path, dir: &str) -> crate::Result<PathBuf> {
-    let dir = root.join("target").join(dir);
+/// Deletes `dir` (`target/hsm` for the suites) and writes a fresh `softhsm2.conf` there;
+/// returns its path.
+fn fresh_config(dir: &Path) -> crate::Result<PathBuf> {
     if dir.exists() {
-        std::fs::remove_dir_all(&dir)
+        std::fs::remove_dir_all(dir)
             .map_err(|e| format!("cannot delete {}: {e}", dir.display()))?;
     }
     let tokens = dir.join("tokens");

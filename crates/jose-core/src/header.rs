@@ -178,7 +178,7 @@ impl Header {
 
     /// The header as compact JSON.
     pub fn to_json(&self) -> String {
-        Value::Object(self.members.clone()).to_string()
+        json::object_to_string(&self.members)
     }
 
     /// The union of several headers, which must have no member name in common

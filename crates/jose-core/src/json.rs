@@ -10,6 +10,12 @@ use serde_json::{Map, Value};
 
 use crate::error::{Malformed, Result};
 
+/// A JSON object as compact text, serialized in place (no copy of the map into a `Value`).
+/// Serializing string keys and JSON values into a `String` cannot fail.
+pub(crate) fn object_to_string(map: &Map<String, Value>) -> String {
+    serde_json::to_string(map).unwrap_or_default()
+}
+
 /// Parses `bytes` as a JSON object, rejecting duplicate members anywhere inside it.
 pub(crate) fn parse_object(part: &'static str, bytes: &[u8]) -> Result<Map<String, Value>> {
     match parse_value(part, bytes)? {

@@ -215,7 +215,7 @@ impl<'p> JwsBuilder<'p> {
 
     /// The compact serialization: exactly one signature and no unprotected header.
     pub fn compact(mut self) -> Result<String> {
-        let [part] = self.signatures.as_slice() else {
+        let (Some(part), true) = (self.signatures.pop(), self.signatures.is_empty()) else {
             return Err(
                 Malformed::Serialization("the compact form has exactly one signature").into(),
             );
@@ -225,15 +225,31 @@ impl<'p> JwsBuilder<'p> {
                 Malformed::Serialization("the compact form has only a protected header").into(),
             );
         }
-        let (protected_b64, signature) = (part.protected_b64.clone(), b64::encode(&part.signature));
-        let payload = self.payload_text()?.unwrap_or_default();
-        if self.unencoded && !self.detached && payload.contains('.') {
+        let signature = b64::encode(&part.signature);
+        // The token is written once, into a buffer of its final size (no intermediate copies
+        // of the header and payload parts).
+        let (detached, unencoded) = (self.detached, self.unencoded);
+        let payload = if detached {
+            ""
+        } else {
+            std::str::from_utf8(self.payload_part()).map_err(|_| {
+                Malformed::Payload("an unencoded payload that is not UTF-8 must be detached")
+            })?
+        };
+        if unencoded && !detached && payload.contains('.') {
             return Err(Malformed::Payload(
                 "an unencoded compact payload cannot contain '.'; detach it",
             )
             .into());
         }
-        Ok(format!("{protected_b64}.{payload}.{signature}"))
+        let mut token =
+            String::with_capacity(part.protected_b64.len() + payload.len() + signature.len() + 2);
+        token.push_str(&part.protected_b64);
+        token.push('.');
+        token.push_str(payload);
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 
     fn signature_value(part: &Part) -> Map<String, Value> {

@@ -1,5 +1,7 @@
 //! Verifying JWS under a caller's policy.
 
+use std::borrow::Cow;
+
 use crate::alg::{Algorithm, JwsAlgorithm};
 use crate::b64;
 use crate::backend::{KeyBackend, KeyStore, check_key};
@@ -42,6 +44,11 @@ impl Verified {
     /// The unprotected header of the verified signature (JSON serialization only).
     pub fn unprotected(&self) -> Option<&Header> {
         self.unprotected.as_ref()
+    }
+
+    /// The payload and the protected header, owned (for the JWT layer, which keeps both).
+    pub(crate) fn into_payload_and_protected(self) -> (Vec<u8>, Header) {
+        (self.payload, self.protected)
     }
 
     /// The `kid` of the verified signature, from either header.
@@ -157,7 +164,7 @@ impl<'a> Verifier<'a> {
         self.run(self.parse(token)?, &Keys::Store(keys))
     }
 
-    fn run(&self, raw: RawJws, keys: &Keys<'_>) -> Result<Verified> {
+    fn run(&self, mut raw: RawJws, keys: &Keys<'_>) -> Result<Verified> {
         if self.allowed.is_empty() {
             return Err(AlgorithmError::NotAllowed("(the allowed list is empty)".into()).into());
         }
@@ -172,9 +179,18 @@ impl<'a> Verifier<'a> {
         }
         let mut first_error = None;
         let mut attempted = false;
-        for sig in &raw.signatures {
-            match self.one(&raw, sig, keys) {
-                Ok(v) => return Ok(v),
+        for i in 0..raw.signatures.len() {
+            match self.one(&raw, &raw.signatures[i], keys) {
+                Ok((alg, payload)) => {
+                    // The headers of the signature that verified move into the result.
+                    let sig = raw.signatures.swap_remove(i);
+                    return Ok(Verified {
+                        payload,
+                        alg,
+                        protected: sig.protected,
+                        unprotected: sig.unprotected,
+                    });
+                }
                 Err(Error::Verification) => attempted = true,
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -187,10 +203,24 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    fn one(&self, raw: &RawJws, sig: &RawSignature, keys: &Keys<'_>) -> Result<Verified> {
+    /// Verifies one signature; returns its algorithm and the payload.
+    fn one(
+        &self,
+        raw: &RawJws,
+        sig: &RawSignature,
+        keys: &Keys<'_>,
+    ) -> Result<(JwsAlgorithm, Vec<u8>)> {
         let unprotected: Vec<&Header> = sig.unprotected.iter().collect();
-        let joint =
-            Header::joint(std::iter::once(&sig.protected).chain(unprotected.iter().copied()))?;
+        // Without an unprotected header (the compact form) the joint header is the protected
+        // one: no copy, and no collision to check.
+        let joint_of_both;
+        let joint = if unprotected.is_empty() {
+            &sig.protected
+        } else {
+            joint_of_both =
+                Header::joint(std::iter::once(&sig.protected).chain(unprotected.iter().copied()))?;
+            &joint_of_both
+        };
         if unprotected.iter().any(|u| u.contains("b64")) {
             return Err(Malformed::Header {
                 member: "b64".into(),
@@ -227,7 +257,7 @@ impl<'a> Verifier<'a> {
         };
         check_key(key, Algorithm::Jws(alg), false)?;
 
-        let payload_part: Vec<u8> = match (self.detached, &raw.payload) {
+        let payload_part: Cow<'_, [u8]> = match (self.detached, &raw.payload) {
             (Some(_), Some(p)) if !p.is_empty() => {
                 return Err(Malformed::Payload(
                     "a detached payload was given but the token carries one",
@@ -236,12 +266,12 @@ impl<'a> Verifier<'a> {
             }
             (Some(d), _) => {
                 if b64 {
-                    b64::encode(d).into_bytes()
+                    Cow::Owned(b64::encode(d).into_bytes())
                 } else {
-                    d.to_vec()
+                    Cow::Borrowed(d)
                 }
             }
-            (None, Some(p)) => p.as_bytes().to_vec(),
+            (None, Some(p)) => Cow::Borrowed(p.as_bytes()),
             (None, None) => {
                 return Err(
                     Malformed::Payload("the payload is detached and none was given").into(),
@@ -260,13 +290,8 @@ impl<'a> Verifier<'a> {
                 "payload",
                 std::str::from_utf8(&payload_part).unwrap_or("\u{0}"),
             )?,
-            (None, false) => payload_part,
+            (None, false) => payload_part.into_owned(),
         };
-        Ok(Verified {
-            payload,
-            alg,
-            protected: sig.protected.clone(),
-            unprotected: sig.unprotected.clone(),
-        })
+        Ok((alg, payload))
     }
 }

@@ -76,7 +76,9 @@ impl Claims {
         }
     }
 
-    fn check_types(&self) -> Result<()> {
+    /// Type-checks the registered claims (claims built member by member are checked only when
+    /// they are signed, encrypted or validated).
+    pub(crate) fn check_types(&self) -> Result<()> {
         for (name, value) in &self.map {
             let ok = match name.as_str() {
                 n if STRING_CLAIMS.contains(&n) => value.is_string(),
@@ -232,6 +234,6 @@ impl Claims {
 
     /// The claims as compact JSON, members in insertion order.
     pub fn to_json(&self) -> String {
-        Value::Object(self.map.clone()).to_string()
+        json::object_to_string(&self.map)
     }
 }

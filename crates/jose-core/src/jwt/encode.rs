@@ -18,7 +18,7 @@ fn with_typ(header: Option<&Header>) -> Header {
 
 fn payload(claims: &Claims) -> Result<Vec<u8>> {
     // Claims built member by member are checked here, before anything is signed.
-    Claims::from_map(claims.as_map().clone())?;
+    claims.check_types()?;
     Ok(claims.to_json().into_bytes())
 }
 
@@ -39,7 +39,9 @@ pub fn sign(
     alg: JwsAlgorithm,
     header: Option<&Header>,
 ) -> Result<String> {
-    jws::sign_compact(key, alg, &payload(claims)?, Some(&with_typ(header)))
+    jws::JwsBuilder::new(&payload(claims)?)
+        .add_signature(key, alg, with_typ(header), None)?
+        .compact()
 }
 
 /// Encrypts `claims` as a compact JWE with `"typ":"JWT"` (unless `header` sets another `typ`).

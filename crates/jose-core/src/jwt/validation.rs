@@ -328,8 +328,9 @@ impl Validation {
             }
             .into());
         }
-        let claims = Claims::parse(v.payload())?;
-        self.finish(claims, v.protected().clone(), None)
+        let (payload, protected) = v.into_payload_and_protected();
+        let claims = Claims::parse(&payload)?;
+        self.finish(claims, protected, None)
     }
 
     fn encrypted(&self, token: &str, keys: &Keys<'_>) -> Result<Jwt> {
@@ -366,9 +367,11 @@ impl Validation {
             }
             .into());
         };
-        let v = self.verify_jws(inner_token, inner)?;
-        let claims = Claims::parse(v.payload())?;
-        self.finish(claims, v.protected().clone(), Some(d.header().clone()))
+        let (payload, protected) = self
+            .verify_jws(inner_token, inner)?
+            .into_payload_and_protected();
+        let claims = Claims::parse(&payload)?;
+        self.finish(claims, protected, Some(d.header().clone()))
     }
 
     fn now(&self) -> i64 {
@@ -399,7 +402,7 @@ impl Validation {
     /// [`verify`](Self::verify) and the others do after the cryptography.
     pub fn validate_claims(&self, claims: &Claims) -> Result<()> {
         // Types first: a claim of the wrong type is never taken for an absent one.
-        Claims::from_map(claims.as_map().clone())?;
+        claims.check_types()?;
         for name in &self.required {
             if !claims.contains(name) {
                 return Err(ClaimsError::Missing(name.clone()).into());

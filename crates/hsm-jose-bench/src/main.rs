@@ -1,0 +1,123 @@
+//! `hsm-jose-bench`: the benchmarks of issue #7, run by `cargo xtask bench` against a SoftHSM
+//! token it provisions (token `bench`, the fixture keys).
+//!
+//! ```text
+//! hsm-jose-bench [--quick] [--out PATH] [--filter WORD,...]
+//! ```
+//!
+//! Environment: `HSM_MODULE`, `HSM_TOKEN`, `HSM_PIN` (as `SessionPool::from_env`) and
+//! `SOFTHSM2_CONF`. Prints the tables on stdout, progress on stderr, and writes every number
+//! (each repetition included) as JSON to `PATH` (default `target/bench/results.json`).
+//! `--filter` runs only the rows whose name contains one of the words (case-insensitive; the
+//! names are shown on stderr: `HSM ES256 sign (ec-p256)`, `software HS256 verify`,
+//! `HSM key loading`, `memory`...), to profile one of them.
+//!
+//! 1. HSM signing, one thread: raw `cryptoki` sign beside a compact JWS from hsm-jose, same key.
+//! 2. The same on 2 threads (and one per core when there are more): one shared `HsmJwk` and its
+//!    pool; the raw cell gives each thread its own session.
+//! 3. JWE decryption in the HSM beside raw `C_Decrypt` / `C_DeriveKey`.
+//! 4. jose-core beside jsonwebtoken (RustCrypto) and josekit (OpenSSL), in software.
+//! 5. Key loading: time of `HsmJwk::from_label`, PKCS#11 calls counted by the p11-fault shim.
+//! 6. Memory: peak RSS and RSS growth over 100,000 signatures.
+
+mod child;
+mod der;
+mod harness;
+mod hsm;
+mod report;
+mod soft;
+
+use std::path::PathBuf;
+
+use hsm_jose::SessionPool;
+
+use crate::harness::{Ctx, Plan};
+
+/// Stops the bench with a message: a benchmark of a failing operation measures nothing.
+pub(crate) fn fail(message: &str) -> ! {
+    eprintln!("hsm-jose-bench: {message}");
+    std::process::exit(1)
+}
+
+/// The value, or stop with `what` and the error.
+pub(crate) fn ok<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T {
+    result.unwrap_or_else(|e| fail(&format!("{what}: {e}")))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        child::main(&args[1..]);
+        return;
+    }
+    let mut quick = false;
+    let mut filter = Vec::new();
+    let mut out = PathBuf::from("target/bench/results.json");
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--out" => {
+                out = it
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| fail("--out needs a path"))
+            }
+            "--filter" => {
+                let words = it.next().unwrap_or_else(|| fail("--filter needs words"));
+                filter.extend(words.split(',').map(str::to_owned));
+            }
+            "-h" | "--help" => {
+                println!("usage: hsm-jose-bench [--quick] [--out PATH] [--filter WORD,...]");
+                return;
+            }
+            other => fail(&format!("unknown argument `{other}`")),
+        }
+    }
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let ctx = Ctx::new(plan, filter);
+    let machine_before = report::Machine::now();
+
+    let pool = ok(SessionPool::from_env(), "the bench token (HSM_* variables)");
+    let sign = hsm::sign(&ctx, &pool);
+    let jwe = hsm::decrypt(&ctx, &pool);
+    let software = soft::run(&ctx);
+    let load = hsm::load(&ctx, &pool);
+    let scratch = out
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    ok(std::fs::create_dir_all(&scratch), "the output directory");
+    let counts = if ctx.start("HSM key load, PKCS#11 calls (p11-fault shim, child process)") {
+        child::count_loads(&scratch)
+    } else {
+        None
+    };
+    let (ops, window) = if quick {
+        (2_000, 200)
+    } else {
+        (100_000, 10_000)
+    };
+    let memory = ctx
+        .start(&format!(
+            "memory: {ops} ES256 signatures through hsm-jose (child process)"
+        ))
+        .then(|| child::memory(ops, window));
+    ctx.progress("done");
+
+    let results = report::Results::new(
+        &plan,
+        machine_before,
+        ctx.seconds(),
+        sign,
+        jwe,
+        software,
+        load,
+        counts,
+        memory,
+    );
+    print!("{}", results.table());
+    let json = ok(serde_json::to_string_pretty(&results), "results as JSON");
+    ok(std::fs::write(&out, json + "\n"), "write the results");
+    eprintln!("bench: results written to {}", out.display());
+}

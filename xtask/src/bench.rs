@@ -1,0 +1,86 @@
+//! `cargo xtask bench [--quick]`: the benchmarks of `crates/hsm-jose-bench` against a SoftHSM
+//! token of their own.
+//!
+//! 1. SoftHSM (installed if missing) and, for josekit's OpenSSL reference row, the OpenSSL
+//!    development files (`libssl-dev`, `pkg-config`; installed if missing, as root).
+//! 2. A fresh token `bench` with the fixture keys in `target/bench/hsm` (apart from the suites'
+//!    tokens in `target/hsm`).
+//! 3. The bench binary: built in release for a real run; `--quick` (a smoke test of every cell
+//!    with a few operations each, run by `cargo xtask test-hsm`) uses the dev profile, whose
+//!    dependencies the test run has already built.
+//!
+//! A full run writes `target/bench/results.json`, a quick one `target/bench/results-quick.json`
+//! (so a test run never overwrites real numbers).
+
+use std::process::Command;
+
+use crate::{Result, cargo, root, run, softhsm};
+
+/// The token label of the bench.
+const TOKEN: &str = "bench";
+
+pub(crate) fn run_bench(args: &[String]) -> Result {
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            other => return Err(format!("bench takes only --quick (got `{other}`)")),
+        }
+    }
+    openssl_dev_files()?;
+    let root = root();
+    let dir = root.join("target").join("bench");
+    let hsm = softhsm::provision_in(&dir.join("hsm"), vec![TOKEN.to_owned()])?;
+    let out = dir.join(if quick {
+        "results-quick.json"
+    } else {
+        "results.json"
+    });
+    let mut cmd = cargo();
+    cmd.arg("run");
+    if !quick {
+        cmd.arg("--release");
+    }
+    cmd.args(["--quiet", "--package", "hsm-jose-bench", "--"]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    cmd.arg("--out")
+        .arg(&out)
+        .envs(hsm.env())
+        .env("HSM_TOKEN", TOKEN);
+    run(
+        if quick {
+            "hsm-jose-bench --quick"
+        } else {
+            "hsm-jose-bench (release)"
+        },
+        &mut cmd,
+    )
+}
+
+/// josekit links OpenSSL through openssl-sys, which needs the headers and `pkg-config`.
+fn openssl_dev_files() -> Result {
+    let present = Command::new("pkg-config")
+        .args(["--exists", "openssl"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    const COMMAND: &str = "apt-get update && apt-get install -y libssl-dev pkg-config";
+    if !softhsm::is_root() || Command::new("apt-get").arg("--version").output().is_err() {
+        return Err(format!(
+            "the bench's josekit reference row needs the OpenSSL development files and pkg-config. \
+             Install them, then run again (Debian: sudo sh -c '{COMMAND}')"
+        ));
+    }
+    eprintln!("xtask: OpenSSL development files missing; running `{COMMAND}`");
+    run("apt-get update", Command::new("apt-get").arg("update"))?;
+    run(
+        "apt-get install -y libssl-dev pkg-config",
+        Command::new("apt-get")
+            .args(["install", "-y", "libssl-dev", "pkg-config"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
