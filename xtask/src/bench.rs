@@ -60,7 +60,7 @@ pub(crate) fn run_bench(args: &[String]) -> Result {
 }
 
 /// josekit links OpenSSL through openssl-sys, which needs the headers and `pkg-config`.
-fn openssl_dev_files() -> Result {
+pub(crate) fn openssl_dev_files() -> Result {
     let present = Command::new("pkg-config")
         .args(["--exists", "openssl"])
         .status()

@@ -110,6 +110,9 @@ fn test_hsm(args: &[String]) -> Result {
     }
     // A fresh SoftHSM (installed if missing) with one token per integration suite.
     let hsm = softhsm::provision_for_suites(&root())?;
+    // The bench crate (a workspace member) links OpenSSL through josekit: clippy and the tests
+    // build it, so its development files must be there before they run.
+    bench::openssl_dev_files()?;
     run(
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--check"]),
