@@ -10,7 +10,7 @@ use jose_core::{
     KeyStore, SoftwareKey,
 };
 
-use crate::cli::TokenArgs;
+use crate::cli::{ConsumerArgs, TokenArgs};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Stdin};
 
@@ -273,6 +273,16 @@ pub(crate) enum Consumer {
 }
 
 impl Consumer {
+    /// Loads the key a command's `--key | --jwk | --jwks` group names.
+    pub(crate) fn from_args(hsm: &Hsm<'_>, args: &ConsumerArgs) -> Result<Self> {
+        Self::load(
+            hsm,
+            args.key.as_deref(),
+            args.jwk.as_deref(),
+            args.jwks.as_deref(),
+        )
+    }
+
     /// Loads `--key`, `--jwk` or `--jwks` (standard input is the command's: never `-`).
     pub(crate) fn load(
         hsm: &Hsm<'_>,

@@ -174,3 +174,85 @@ mod tests {
         assert_eq!(Stats::parse("pid seven\n"), None);
     }
 }
+
+/// A test executable re-run as a child process by [`run_child`].
+#[derive(Debug)]
+pub struct ChildRun {
+    /// The exit status; `None` when the child was still running at the time limit and was killed.
+    pub status: Option<std::process::ExitStatus>,
+    /// Its standard output and standard error, labelled.
+    pub output: String,
+}
+
+impl ChildRun {
+    /// `Ok` when the child finished in time, exited successfully and really ran one test (a
+    /// filter that matched nothing would "pass" too); otherwise the message to fail with.
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        let output = &self.output;
+        match self.status {
+            None => Err(format!(
+                "{name}: child still running at the time limit, killed (a hang)\n{output}"
+            )),
+            Some(status) if !status.success() => {
+                Err(format!("{name}: child failed ({status})\n{output}"))
+            }
+            Some(_) if !output.contains("1 passed") => {
+                Err(format!("{name}: the child ran no test\n{output}"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Runs `command` with standard input closed and its output collected, killing it if it is
+/// still running after `limit`. For tests that run one of their own cases in a child process,
+/// so that it gets a module and environment of its own.
+pub fn run_child(mut command: std::process::Command, limit: Duration) -> io::Result<ChildRun> {
+    use std::io::Read as _;
+    use std::process::Stdio;
+
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = format!(
+        "--- child stdout ---\n{}--- child stderr ---\n{}",
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default()
+    );
+    Ok(ChildRun { status, output })
+}

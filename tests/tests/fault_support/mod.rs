@@ -14,10 +14,9 @@
 #![allow(dead_code)] // each suite uses a different part of this
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use hsm_core::PoolBuilder;
 use hsm_jose_tests::fixture::{self, TokenFixture};
@@ -112,53 +111,12 @@ pub(crate) fn isolated_with_limit(
         .env(ENV_DIR, &dir)
         .env(ENV_TARGET, &softhsm)
         .env(ENV_CONFIG, dir.join("rules"))
-        .env(ENV_STATS, dir.join("stats-{pid}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = format!(
-        "--- child stdout ---\n{}--- child stderr ---\n{}",
-        out.join().unwrap(),
-        err.join().unwrap()
-    );
-    let Some(status) = status else {
-        panic!("{name}: child still running after {limit:?}, killed (a hang)\n{output}");
-    };
-    assert!(
-        status.success(),
-        "{name}: child failed ({status})\n{output}"
-    );
-    // A filter that matched nothing would "pass" too: make sure the test really ran.
-    assert!(
-        output.contains("1 passed"),
-        "{name}: the child ran no test\n{output}"
-    );
-    println!("{output}");
+        .env(ENV_STATS, dir.join("stats-{pid}"));
+    let run = harness::run_child(command, limit).unwrap();
+    if let Err(message) = run.check(name) {
+        panic!("{message}");
+    }
+    println!("{}", run.output);
 }
 
 /// A `#[test]` whose body runs in a child process of its own (see [`isolated`]), optionally

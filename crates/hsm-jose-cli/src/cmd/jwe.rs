@@ -33,12 +33,7 @@ pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &EncryptArgs) -> Result<()> {
 }
 
 pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &DecryptArgs) -> Result<()> {
-    let consumer = Consumer::load(
-        hsm,
-        args.keys.key.as_deref(),
-        args.keys.jwk.as_deref(),
-        args.keys.jwks.as_deref(),
-    )?;
+    let consumer = Consumer::from_args(hsm, &args.keys)?;
     let algs = consumer.jwe_algorithms(&args.algs.alg)?;
     let encs = keys::content_encryptions(&args.algs.enc);
     let token = io::read_stdin_token("JWE")?;

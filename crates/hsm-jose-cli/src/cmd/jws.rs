@@ -99,12 +99,7 @@ pub(crate) fn verify(hsm: &Hsm<'_>, args: &VerifyArgs) -> Result<()> {
             "--payload cannot be `-`: standard input carries the JWS",
         ));
     }
-    let consumer = Consumer::load(
-        hsm,
-        args.keys.key.as_deref(),
-        args.keys.jwk.as_deref(),
-        args.keys.jwks.as_deref(),
-    )?;
+    let consumer = Consumer::from_args(hsm, &args.keys)?;
     let allowed = consumer.jws_algorithms(&args.alg)?;
     let detached =
         match &args.payload {

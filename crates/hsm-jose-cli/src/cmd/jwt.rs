@@ -91,12 +91,7 @@ pub(crate) fn sign(hsm: &Hsm<'_>, args: &JwtSignArgs) -> Result<()> {
 }
 
 pub(crate) fn verify(hsm: &Hsm<'_>, args: &JwtVerifyArgs) -> Result<()> {
-    let consumer = Consumer::load(
-        hsm,
-        args.keys.key.as_deref(),
-        args.keys.jwk.as_deref(),
-        args.keys.jwks.as_deref(),
-    )?;
+    let consumer = Consumer::from_args(hsm, &args.keys)?;
     let algs = consumer.jws_algorithms(&args.alg)?;
     let token = io::read_stdin_token("JWT")?;
     let v = validation(&args.checks).jws_algorithms(&algs);
@@ -123,12 +118,7 @@ pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &JwtEncryptArgs) -> Result<()> {
 }
 
 pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &JwtDecryptArgs) -> Result<()> {
-    let consumer = Consumer::load(
-        hsm,
-        args.keys.key.as_deref(),
-        args.keys.jwk.as_deref(),
-        args.keys.jwks.as_deref(),
-    )?;
+    let consumer = Consumer::from_args(hsm, &args.keys)?;
     let algs = consumer.jwe_algorithms(&args.algs.alg)?;
     let encs = keys::content_encryptions(&args.algs.enc);
     let token = io::read_stdin_token("JWT")?;

@@ -10,10 +10,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -90,56 +89,15 @@ pub(crate) fn isolated(name: &str, env: &[(&str, &str)], body: impl FnOnce(&Sand
         .env("SOFTHSM2_CONF", &conf)
         .env(ENV_CONFIG, dir.join("rules"))
         .env(ENV_STATS, dir.join("stats"))
-        .env_remove(ENV_TARGET)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove(ENV_TARGET);
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > CHILD_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = format!(
-        "--- child stdout ---\n{}--- child stderr ---\n{}",
-        out.join().unwrap(),
-        err.join().unwrap()
-    );
-    let Some(status) = status else {
-        panic!("{name}: child still running after {CHILD_TIMEOUT:?}, killed\n{output}");
-    };
-    assert!(
-        status.success(),
-        "{name}: child failed ({status})\n{output}"
-    );
-    // A filter that matched nothing would "pass" too: make sure the test really ran.
-    assert!(
-        output.contains("1 passed"),
-        "{name}: the child ran no test\n{output}"
-    );
-    println!("{output}");
+    let run = harness::run_child(command, CHILD_TIMEOUT).unwrap();
+    if let Err(message) = run.check(name) {
+        panic!("{message}");
+    }
+    println!("{}", run.output);
 }
 
 impl Sandbox {
