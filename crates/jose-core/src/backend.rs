@@ -75,6 +75,21 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     /// A short description for error messages (`RSA 2048`, `EC P-256 in token "prod"`).
     fn describe(&self) -> String;
 
+    /// The error for an algorithm this key does not offer (`alg` is not in
+    /// [`algorithms`](KeyBackend::algorithms)). jose-core returns it before any key operation.
+    ///
+    /// The default says the algorithm does not fit the key
+    /// ([`AlgorithmError::KeyMismatch`]). A device backend overrides it to say *why*, for
+    /// instance that the key would fit but the device lacks the mechanism
+    /// ([`AlgorithmError::NotSupportedByDevice`]).
+    fn refusal(&self, alg: Algorithm) -> Error {
+        AlgorithmError::KeyMismatch {
+            alg: alg.to_string(),
+            key: self.describe(),
+        }
+        .into()
+    }
+
     /// Signs the JWS signing input (`BASE64URL(header) || '.' || payload`) with `alg`.
     ///
     /// The input is not hashed: the backend hashes it as the algorithm requires. ECDSA
@@ -147,11 +162,7 @@ pub(crate) fn ops_for(alg: Algorithm, producing: bool) -> &'static [KeyOp] {
 /// Checks, before any key operation, that `key` serves `alg` and may be used for it.
 pub fn check_key(key: &dyn KeyBackend, alg: Algorithm, producing: bool) -> Result<()> {
     if !key.algorithms().contains(&alg) {
-        return Err(AlgorithmError::KeyMismatch {
-            alg: alg.to_string(),
-            key: key.describe(),
-        }
-        .into());
+        return Err(key.refusal(alg));
     }
     let ops = ops_for(alg, producing);
     if !ops.iter().any(|op| key.permits(*op)) {
@@ -189,6 +200,9 @@ impl<T: KeyBackend + ?Sized> KeyBackend for std::sync::Arc<T> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn refusal(&self, alg: Algorithm) -> Error {
+        (**self).refusal(alg)
     }
     fn sign(&self, alg: JwsAlgorithm, signing_input: &[u8]) -> Result<Vec<u8>> {
         (**self).sign(alg, signing_input)

@@ -202,6 +202,17 @@ pub enum AlgorithmError {
     /// The algorithm needs something this backend or device does not offer.
     #[error("algorithm `{0}` is not supported by this key's backend")]
     Unsupported(String),
+    /// The key itself would fit the algorithm, but the device holding it cannot run it: its
+    /// mechanism list lacks what the algorithm needs (and every fallback).
+    #[error("algorithm `{alg}` is not supported by this token for {key}: needs {needs}")]
+    NotSupportedByDevice {
+        /// The algorithm.
+        alg: String,
+        /// A description of the key.
+        key: String,
+        /// What the device would need to offer (`CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS`).
+        needs: String,
+    },
 }
 
 /// Why JWT claims were rejected.
@@ -389,6 +400,12 @@ mod tests {
             }
             .into(),
             AlgorithmError::Unsupported("RSA-OAEP-256".into()).into(),
+            AlgorithmError::NotSupportedByDevice {
+                alg: "RS256".into(),
+                key: "RSA 2048 in token \"ock\"".into(),
+                needs: "CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS".into(),
+            }
+            .into(),
             Error::Verification,
             Error::Decryption,
             ClaimsError::NotAnObject.into(),
