@@ -138,6 +138,53 @@ pub enum Error {
         #[source]
         source: cryptoki::error::Error,
     },
+
+    // Key objects checked, not trusted (hsm-core `key`).
+    /// The public key claimed for a key pair is not proven to be its own: a public-key object
+    /// with the pair's label and id carries another key (possibly planted: public objects can
+    /// be created without login), and nothing tells which public key is right.
+    #[error("the public key of key {key} does not match its private key: {reason}")]
+    PublicKeyMismatch {
+        /// The key: label and id.
+        key: String,
+        /// What did not match.
+        reason: String,
+    },
+
+    /// The token revealed a public key that cannot be read (a malformed `CKA_EC_POINT`, ...),
+    /// or reveals none where one is needed.
+    #[error("key {key}: unusable public key: {reason}")]
+    InvalidPublicKey {
+        /// The key: label and id.
+        key: String,
+        /// What is wrong with the value, or why there is none.
+        reason: String,
+    },
+
+    /// The token generated a key weaker than asked (extractable, not sensitive, not private,
+    /// or with a wider use than asked). The key was deleted unless `deleted` is false.
+    #[error(
+        "the token generated key {key} weaker than asked ({weaknesses}); {}",
+        if *deleted { "it was deleted" } else { "deleting it failed: delete it by hand" }
+    )]
+    WeakGeneratedKey {
+        /// The key: label and id.
+        key: String,
+        /// What came out weaker, e.g. `extractable, can also decrypt`.
+        weaknesses: String,
+        /// Whether the key's objects were destroyed.
+        deleted: bool,
+    },
+
+    /// The token cannot generate this kind of key: the generation mechanism is not in its
+    /// mechanism list, or it does not implement the PKCS#11 function.
+    #[error("this token cannot generate {what}: {missing}")]
+    CannotGenerate {
+        /// What was to be generated (`EC keys`, `secret keys`).
+        what: String,
+        /// What the token lacks (`no CKM_EC_KEY_PAIR_GEN`, `C_GenerateKey is not supported`).
+        missing: String,
+    },
 }
 
 fn list_labels(labels: &[String]) -> String {
@@ -369,6 +416,23 @@ mod tests {
                 context: "reading attributes",
                 source: cryptoki::error::Error::InvalidValue,
             },
+            Error::PublicKeyMismatch {
+                key: "label \"k\", id 01".into(),
+                reason: "CKA_MODULUS differs".into(),
+            },
+            Error::InvalidPublicKey {
+                key: "label \"k\", id 01".into(),
+                reason: "P-521: 7 bytes".into(),
+            },
+            Error::WeakGeneratedKey {
+                key: "label \"k\", id 01".into(),
+                weaknesses: "extractable".into(),
+                deleted: true,
+            },
+            Error::CannotGenerate {
+                what: "EC keys".into(),
+                missing: "no CKM_EC_KEY_PAIR_GEN".into(),
+            },
         ]
     }
 
@@ -389,6 +453,10 @@ mod tests {
             Error::Config { .. } => "Config",
             Error::Pkcs11 { .. } => "Pkcs11",
             Error::Cryptoki { .. } => "Cryptoki",
+            Error::PublicKeyMismatch { .. } => "PublicKeyMismatch",
+            Error::InvalidPublicKey { .. } => "InvalidPublicKey",
+            Error::WeakGeneratedKey { .. } => "WeakGeneratedKey",
+            Error::CannotGenerate { .. } => "CannotGenerate",
         }
     }
 
@@ -396,7 +464,7 @@ mod tests {
     fn smoke_prints_every_variant() {
         let mut names: Vec<&str> = every_variant().iter().map(variant_name).collect();
         names.dedup();
-        assert_eq!(names.len(), 14, "every variant is shown: {names:?}");
+        assert_eq!(names.len(), 18, "every variant is shown: {names:?}");
         for error in every_variant() {
             let shown = error.to_string();
             println!("{shown}\n    {error:?}");

@@ -72,18 +72,90 @@ impl EcCurve {
         }
     }
 
-    /// Splits a `CKA_EC_POINT` into `(x, y)`. The value may be the raw uncompressed point
-    /// (`04 || X || Y`) or a DER OCTET STRING wrapping it (SoftHSM); the two are told apart by
-    /// length. Compressed or malformed points give `None`.
+    /// Splits a `CKA_EC_POINT` into `(x, y)`, or `None` when [`parse_point`](Self::parse_point)
+    /// refuses it.
     pub fn decode_point(self, ec_point: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.parse_point(ec_point).ok()
+    }
+
+    /// Splits a `CKA_EC_POINT` into `(x, y)`, saying what is wrong when it cannot.
+    ///
+    /// Accepted forms of the uncompressed point `04 || X || Y`:
+    /// - a DER OCTET STRING wrapping it (the PKCS#11 form; SoftHSM, kryoptic);
+    /// - the raw point, without the OCTET STRING (some tokens);
+    /// - tpm2-pkcs11's P-521 encoding bug: an OCTET STRING whose length is written as the one
+    ///   byte `0x85` (`04 85 04 ...`) where DER needs `81 85`. Accepted only when that byte
+    ///   is exactly the length of an uncompressed point of this curve and exactly that many
+    ///   bytes follow.
+    ///
+    /// In every form the point must be uncompressed, of exactly the curve's length, with both
+    /// coordinates below the field prime. (Whether the point lies on the curve is checked
+    /// where the public key is built, e.g. when jose-core imports the JWK.)
+    ///
+    /// # Errors
+    /// A sentence naming the curve and what was wrong: wrong length, a compressed point, a
+    /// coordinate out of range, a DER length that does not fit.
+    pub fn parse_point(self, ec_point: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
         let size = self.coordinate_size();
-        let point = unwrap_point(ec_point, 1 + 2 * size)?;
-        if point[0] != 0x04 {
-            return None;
+        let point = unwrap_point(ec_point, 1 + 2 * size)
+            .map_err(|e| format!("{}: {e}", self.jwk_name()))?;
+        match point.first() {
+            Some(0x04) => {}
+            Some(0x02 | 0x03) => {
+                return Err(format!(
+                    "{}: the point is compressed; only uncompressed points (04 || X || Y) are \
+                     supported",
+                    self.jwk_name()
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "{}: the point starts with {}, not 04 (uncompressed)",
+                    self.jwk_name(),
+                    other.map_or_else(|| "nothing".to_owned(), |b| format!("{b:02x}"))
+                ));
+            }
         }
-        Some((point[1..1 + size].to_vec(), point[1 + size..].to_vec()))
+        let (x, y) = point[1..].split_at(size);
+        let p = self.field_prime();
+        for (name, c) in [("x", x), ("y", y)] {
+            // Equal-length big-endian byte strings compare as the numbers they encode.
+            if c >= p {
+                return Err(format!(
+                    "{}: coordinate {name} is not below the field prime",
+                    self.jwk_name()
+                ));
+            }
+        }
+        Ok((x.to_vec(), y.to_vec()))
+    }
+
+    /// The field prime p, big-endian, [`coordinate_size`](Self::coordinate_size) bytes
+    /// (FIPS 186-4, D.1.2).
+    fn field_prime(self) -> &'static [u8] {
+        match self {
+            EcCurve::P256 => P256_PRIME,
+            EcCurve::P384 => P384_PRIME,
+            EcCurve::P521 => P521_PRIME,
+        }
     }
 }
+
+const P256_PRIME: &[u8] = &[
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+];
+const P384_PRIME: &[u8] = &[
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
+];
+/// 2^521 - 1: `01` then 65 bytes `ff`.
+const P521_PRIME: &[u8] = &{
+    let mut p = [0xffu8; 66];
+    p[0] = 0x01;
+    p
+};
 
 impl EdCurve {
     /// The JOSE/JWK curve name (`"Ed25519"`).
@@ -135,18 +207,65 @@ impl EdCurve {
 
     /// The public key bytes in a `CKA_EC_POINT`: raw, or wrapped in a DER OCTET STRING.
     pub fn decode_point(self, ec_point: &[u8]) -> Option<Vec<u8>> {
-        unwrap_point(ec_point, self.point_size()).map(<[u8]>::to_vec)
+        self.parse_point(ec_point).ok()
+    }
+
+    /// The public key bytes in a `CKA_EC_POINT` (raw, or wrapped in a DER OCTET STRING),
+    /// saying what is wrong when they cannot be read.
+    ///
+    /// # Errors
+    /// A sentence naming the curve and the length found.
+    pub fn parse_point(self, ec_point: &[u8]) -> Result<Vec<u8>, String> {
+        unwrap_point(ec_point, self.point_size())
+            .map(<[u8]>::to_vec)
+            .map_err(|e| format!("{}: {e}", self.jwk_name()))
     }
 }
 
-/// The point inside `value`, which is either exactly `len` bytes or a DER OCTET STRING of
-/// exactly `len` content bytes.
-fn unwrap_point(value: &[u8], len: usize) -> Option<&[u8]> {
+/// The point inside `value`: exactly `len` raw bytes, a DER OCTET STRING of exactly `len`
+/// content bytes, or tpm2-pkcs11's OCTET STRING whose length `len` (0x80 or more) is written
+/// in one byte without the `0x81` prefix.
+fn unwrap_point(value: &[u8], len: usize) -> Result<&[u8], String> {
     if value.len() == len {
-        return Some(value);
+        return Ok(value);
     }
-    let content = der_content(value, 0x04)?;
-    (content.len() == len).then_some(content)
+    if let Some(content) = der_content(value, 0x04) {
+        return if content.len() == len {
+            Ok(content)
+        } else {
+            Err(format!(
+                "the OCTET STRING holds {} bytes; a point has {len}",
+                content.len()
+            ))
+        };
+    }
+    // tpm2-pkcs11 1.9: `04 85 <133 bytes>` for a P-521 point. Only the exact point length
+    // written as the single length byte, followed by exactly that many bytes.
+    if let [0x04, short, rest @ ..] = value {
+        if *short >= 0x80 && usize::from(*short) == len && rest.len() == len {
+            return Ok(rest);
+        }
+    }
+    Err(format!(
+        "{} bytes that are neither a {len}-byte point nor a DER OCTET STRING holding one",
+        value.len()
+    ))
+}
+
+/// The public key inside a DER SubjectPublicKeyInfo (`CKA_PUBLIC_KEY_INFO`): the content of its
+/// BIT STRING (without the unused-bits byte, which must be 0). For EC and EdDSA keys that is
+/// the raw public point.
+pub(super) fn spki_public_key(spki: &[u8]) -> Option<&[u8]> {
+    let outer = der_content(spki, 0x30)?;
+    let (algorithm, rest) = der_element(outer)?;
+    if algorithm.first() != Some(&0x30) {
+        return None;
+    }
+    let bits = der_content(rest, 0x03)?;
+    match bits.split_first()? {
+        (0, key) => Some(key),
+        _ => None,
+    }
 }
 
 /// The text of a DER PrintableString (tag 0x13) that fills all of `value`.
@@ -157,30 +276,45 @@ fn printable_string(value: &[u8]) -> Option<&str> {
 /// The content of a DER element with this tag that fills all of `value` (definite lengths up
 /// to 65535 bytes, the minimal encoding required).
 fn der_content(value: &[u8], tag: u8) -> Option<&[u8]> {
-    let (&first, rest) = value.split_first()?;
-    if first != tag {
+    let (element, rest) = der_element(value)?;
+    if element.first() != Some(&tag) || !rest.is_empty() {
         return None;
     }
-    let (&len0, rest) = rest.split_first()?;
-    let (len, rest) = match len0 {
-        0..=0x7f => (usize::from(len0), rest),
+    element.get(1 + der_length_size(element.get(1..)?)?..)
+}
+
+/// Splits the first DER element off `value`: `(element with tag and length, rest)`.
+fn der_element(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let after_tag = value.get(1..)?;
+    let content = der_content_len(after_tag)?;
+    let end = (1 + der_length_size(after_tag)?).checked_add(content)?;
+    (value.len() >= end).then(|| value.split_at(end))
+}
+
+/// The content length written at the start of `bytes` (minimal definite form, up to 65535).
+fn der_content_len(bytes: &[u8]) -> Option<usize> {
+    match *bytes.first()? {
+        len @ 0..=0x7f => Some(usize::from(len)),
         0x81 => {
-            let (&l, rest) = rest.split_first()?;
-            if l < 0x80 {
-                return None;
-            }
-            (usize::from(l), rest)
+            let l = *bytes.get(1)?;
+            (l >= 0x80).then_some(usize::from(l))
         }
         0x82 => {
-            let l = usize::from(*rest.first()?) << 8 | usize::from(*rest.get(1)?);
-            if l < 0x100 {
-                return None;
-            }
-            (l, rest.get(2..)?)
+            let l = usize::from(*bytes.get(1)?) << 8 | usize::from(*bytes.get(2)?);
+            (l >= 0x100).then_some(l)
         }
-        _ => return None,
-    };
-    (rest.len() == len).then_some(rest)
+        _ => None,
+    }
+}
+
+/// How many bytes the length at the start of `bytes` takes.
+fn der_length_size(bytes: &[u8]) -> Option<usize> {
+    match *bytes.first()? {
+        0..=0x7f => Some(1),
+        0x81 => Some(2),
+        0x82 => Some(3),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+mod binding;
 mod curve;
 mod generate;
 
@@ -34,6 +35,7 @@ use std::fmt;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
+pub use binding::Binding;
 pub use curve::{EcCurve, EdCurve};
 pub use generate::{
     KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,
@@ -157,15 +159,6 @@ impl KeySelector {
         }
         template
     }
-
-    fn accepts(&self, group: &Group) -> bool {
-        match self.class {
-            None => true,
-            Some(KeyClass::Private) => group.private.is_some(),
-            Some(KeyClass::Public) => group.public.is_some(),
-            Some(KeyClass::Secret) => group.secret.is_some(),
-        }
-    }
 }
 
 impl fmt::Display for KeySelector {
@@ -256,6 +249,8 @@ pub struct Protection {
     pub always_sensitive: bool,
     /// `CKA_NEVER_EXTRACTABLE`: the key has never been extractable.
     pub never_extractable: bool,
+    /// `CKA_PRIVATE`: the object is visible only after login.
+    pub private: bool,
 }
 
 /// A public key, as big-endian byte strings ready for a JWK.
@@ -310,16 +305,89 @@ pub struct KeyInfo {
     pub capabilities: Capabilities,
     /// How the secret part is protected.
     pub protection: Protection,
-    /// The public key. Read from the public object; when there is none, from the private object
-    /// where the token exposes it (RSA private objects carry `n` and `e`; EC and EdDSA private
-    /// objects carry no point, so it is `None` for a lone EC private key).
+    /// The public key, big-endian, ready for a JWK. For a key pair it is the private object's
+    /// own public values where the token gives them (RSA `CKA_MODULUS`/`CKA_PUBLIC_EXPONENT`;
+    /// `CKA_EC_POINT` or `CKA_PUBLIC_KEY_INFO` on EC/EdDSA private objects of some tokens),
+    /// else the paired public object's; see [`public_binding`](Self::public_binding) for how
+    /// far it is proven. `None` when no public value is known (a lone EC private key on
+    /// SoftHSM) or the one revealed cannot be read (see
+    /// [`public_key_invalid`](Self::public_key_invalid)).
     pub public_key: Option<PublicKeyMaterial>,
+    /// For a key pair with a public key: how that public key is known to belong to the private
+    /// key. [`Binding::Unproven`] means nothing proves it yet: sign (or derive) once with the
+    /// private key and check the result with the public key before publishing or using it.
+    /// `None` for secret keys, lone public keys and pairs without a public key.
+    pub public_binding: Option<Binding>,
+    /// Public-key objects that carry this key's label and id but not its public key (another
+    /// key type, another modulus or point, or a value that cannot be read): possibly planted
+    /// (public objects can be created without login). They are never used and never make the
+    /// lookup ambiguous; a caller may warn about them.
+    pub mismatched_public: Vec<ObjectHandle>,
+    /// Why the public value the token revealed could not be read (e.g. a malformed
+    /// `CKA_EC_POINT`), when [`public_key`](Self::public_key) is `None` because of it.
+    pub public_key_invalid: Option<String>,
 }
 
 impl KeyInfo {
     /// The handle that signs or decrypts: the private object, else the secret object.
     pub fn private_or_secret(&self) -> Option<ObjectHandle> {
         self.private.or(self.secret)
+    }
+
+    /// True when the key's private or secret object has `CKA_EXTRACTABLE` set: it can be
+    /// wrapped out of the token, so it is only as safe as every key that may wrap it. Keys
+    /// this crate generates never are; a caller should warn before using one.
+    pub fn is_extractable(&self) -> bool {
+        self.private_or_secret().is_some() && self.protection.extractable
+    }
+
+    /// True when the public key is proven to belong to the private key (see [`Binding`]).
+    pub fn public_key_is_proven(&self) -> bool {
+        self.public_binding.is_some_and(Binding::is_proven)
+    }
+
+    /// The selector that finds exactly this key again: its label and id, and its class
+    /// (private for key pairs, secret, or public for a lone public key).
+    pub fn selector(&self) -> KeySelector {
+        let class = if self.private.is_some() {
+            KeyClass::Private
+        } else if self.secret.is_some() {
+            KeyClass::Secret
+        } else {
+            KeyClass::Public
+        };
+        KeySelector::label_and_id(self.label.clone(), self.id.clone()).with_class(class)
+    }
+
+    /// The public key, or an error that says why there is none.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPublicKey`] when the token revealed a public value that cannot be read
+    /// (the reason says what is wrong), or when it reveals none (a secret key, or an EC private
+    /// key without a public object).
+    pub fn require_public_key(&self) -> Result<&PublicKeyMaterial> {
+        match (&self.public_key, &self.public_key_invalid) {
+            (Some(material), _) => Ok(material),
+            (None, Some(reason)) => Err(Error::InvalidPublicKey {
+                key: self.name(),
+                reason: reason.clone(),
+            }),
+            (None, None) => Err(Error::InvalidPublicKey {
+                key: self.name(),
+                reason: if self.secret.is_some() {
+                    "a secret key has no public key".to_owned()
+                } else {
+                    "the token holds no public key for it (no public-key object, and the \
+                     private-key object carries no public value)"
+                        .to_owned()
+                },
+            }),
+        }
+    }
+
+    /// The key's label and id, for messages.
+    pub fn name(&self) -> String {
+        format!("label {:?}, id {}", self.label, hex(&self.id))
     }
 }
 
@@ -345,6 +413,8 @@ const READ: &[AttributeType] = &[
     AttributeType::PublicExponent,
     AttributeType::EcParams,
     AttributeType::EcPoint,
+    AttributeType::PublicKeyInfo,
+    AttributeType::Private,
     AttributeType::ValueLen,
 ];
 
@@ -362,6 +432,7 @@ struct ObjectAttrs {
     public_exponent: Option<Vec<u8>>,
     ec_params: Option<Vec<u8>>,
     ec_point: Option<Vec<u8>>,
+    public_key_info: Option<Vec<u8>>,
     value_len: Option<usize>,
 }
 
@@ -394,6 +465,8 @@ fn read_object(session: &Session, handle: ObjectHandle) -> Result<ObjectAttrs> {
             Attribute::PublicExponent(e) => o.public_exponent = Some(e),
             Attribute::EcParams(p) => o.ec_params = Some(p),
             Attribute::EcPoint(p) => o.ec_point = Some(p),
+            Attribute::PublicKeyInfo(p) => o.public_key_info = Some(p),
+            Attribute::Private(b) => o.protection.private = b,
             Attribute::ValueLen(len) => o.value_len = Some(usize::from(len)),
             _ => {}
         }
@@ -401,17 +474,32 @@ fn read_object(session: &Session, handle: ObjectHandle) -> Result<ObjectAttrs> {
     Ok(o)
 }
 
-/// The objects of one key.
+/// The objects of one key, before the public key is bound.
 #[derive(Debug, Default)]
 struct Group {
     private: Option<ObjectAttrs>,
     public: Option<ObjectAttrs>,
     secret: Option<ObjectAttrs>,
+    /// For a private key: the public objects with its `CKA_ID` and `CKA_LABEL`, each of which
+    /// claims to be its public key until [`binding::bind`] decides.
+    candidates: Vec<ObjectAttrs>,
 }
 
-/// Groups key objects into keys: each secret key alone, each private key with the public key of
-/// the same key type, `CKA_ID` and `CKA_LABEL`, and the remaining public keys alone. Objects of
-/// other classes are dropped.
+/// A key whose public key has been bound ([`binding`]), ready to describe.
+#[derive(Debug)]
+struct BoundGroup {
+    private: Option<ObjectAttrs>,
+    public: Option<ObjectAttrs>,
+    secret: Option<ObjectAttrs>,
+    material: Option<(PublicKeyMaterial, Binding)>,
+    mismatched: Vec<ObjectHandle>,
+    invalid: Option<String>,
+}
+
+/// Groups key objects into keys: each secret key alone; each private key with every public
+/// key object of the same `CKA_ID` and `CKA_LABEL` as candidates (preferring a private key of
+/// the same key type when several share the label and id); the remaining public keys alone.
+/// Objects of other classes are dropped.
 fn group(objects: Vec<ObjectAttrs>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut publics = Vec::new();
@@ -430,14 +518,19 @@ fn group(objects: Vec<ObjectAttrs>) -> Vec<Group> {
         }
     }
     for public in publics {
-        let partner = groups.iter_mut().find(|g| {
-            g.public.is_none()
-                && g.private.as_ref().is_some_and(|p| {
-                    p.key_type == public.key_type && p.id == public.id && p.label == public.label
-                })
-        });
-        match partner {
-            Some(g) => g.public = Some(public),
+        let claims = |g: &Group, same_type: bool| {
+            g.private.as_ref().is_some_and(|p| {
+                p.id == public.id
+                    && p.label == public.label
+                    && (!same_type || p.key_type == public.key_type)
+            })
+        };
+        let partner = match groups.iter().position(|g| claims(g, true)) {
+            Some(i) => Some(i),
+            None => groups.iter().position(|g| claims(g, false)),
+        };
+        match partner.and_then(|i| groups.get_mut(i)) {
+            Some(g) => g.candidates.push(public),
             None => groups.push(Group {
                 public: Some(public),
                 ..Group::default()
@@ -447,16 +540,77 @@ fn group(objects: Vec<ObjectAttrs>) -> Vec<Group> {
     groups
 }
 
+/// Binds the public key of each key pair (see [`binding`]); other keys pass through.
+fn bind_all(session: Option<&Session>, groups: Vec<Group>) -> Result<Vec<BoundGroup>> {
+    groups
+        .into_iter()
+        .map(|g| {
+            let Group {
+                private,
+                public,
+                secret,
+                candidates,
+            } = g;
+            match &private {
+                Some(p) => {
+                    let bound = binding::bind(session, p, candidates)?;
+                    Ok(BoundGroup {
+                        private,
+                        public: bound.public,
+                        secret,
+                        material: bound.material,
+                        mismatched: bound.mismatched,
+                        invalid: bound.invalid,
+                    })
+                }
+                None => {
+                    // A lone public key (or a secret key): its own values, nothing to bind.
+                    let carried = public.as_ref().and_then(binding::lone_public_key);
+                    let (material, invalid) = match carried {
+                        Some(Ok(m)) => (Some(m), None),
+                        Some(Err(reason)) => (None, Some(reason)),
+                        None => (None, None),
+                    };
+                    Ok(BoundGroup {
+                        private,
+                        public,
+                        secret,
+                        material: material.map(|m| (m, Binding::Unproven)),
+                        mismatched: Vec::new(),
+                        invalid,
+                    })
+                }
+            }
+        })
+        .collect()
+}
+
+impl BoundGroup {
+    fn accepted_by(&self, selector: &KeySelector) -> bool {
+        match selector.class {
+            None => true,
+            Some(KeyClass::Private) => self.private.is_some(),
+            Some(KeyClass::Public) => self.public.is_some(),
+            Some(KeyClass::Secret) => self.secret.is_some(),
+        }
+    }
+}
+
 /// Finds the one key matching `selector`.
 ///
 /// One `C_FindObjects` search on the label and/or id, one attribute read per object found,
-/// then private and public objects are paired by `CKA_ID` and `CKA_LABEL`. Certificates and
-/// data objects with the same label are ignored.
+/// then each private key is given its public key as [`Binding`] describes: public objects that
+/// carry the key's label and id but not its public key are set aside in
+/// [`KeyInfo::mismatched_public`], never used and never counted as another key. Certificates
+/// and data objects with the same label are ignored.
 ///
 /// # Errors
 /// [`Error::KeyNotFound`] naming the selector; [`Error::AmbiguousKey`] when several distinct keys
 /// match (two private keys with one label, or a secret key and a key pair); [`Error::Config`]
-/// for a selector with neither label nor id.
+/// for a selector with neither label nor id; [`Error::PublicKeyMismatch`] when the selector asks
+/// for a public key ([`KeyClass::Public`]) and the only public objects of the matching key pair
+/// do not carry its public key, or when several different public keys claim one private key
+/// and the token cannot tell which is right.
 pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
     if selector.label.is_none() && selector.id.is_none() {
         return Err(Error::Config {
@@ -470,10 +624,25 @@ pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
         .into_iter()
         .map(|h| read_object(session, h))
         .collect::<Result<Vec<_>>>()?;
-    let mut keys: Vec<Group> = group(objects)
-        .into_iter()
-        .filter(|g| selector.accepts(g))
-        .collect();
+    let bound = bind_all(Some(session), group(objects))?;
+    let (mut keys, rejected): (Vec<BoundGroup>, Vec<BoundGroup>) =
+        bound.into_iter().partition(|g| g.accepted_by(selector));
+    if keys.is_empty() && selector.class == Some(KeyClass::Public) {
+        // A key pair whose public objects all failed the check: say so, not "not found".
+        if let Some(pair) = rejected.iter().find(|g| !g.mismatched.is_empty()) {
+            return Err(Error::PublicKeyMismatch {
+                key: pair
+                    .private
+                    .as_ref()
+                    .map(binding::key_name)
+                    .unwrap_or_default(),
+                reason: format!(
+                    "{} public-key object(s) carry its label and id but not its public key",
+                    pair.mismatched.len()
+                ),
+            });
+        }
+    }
     match keys.len() {
         0 => Err(Error::KeyNotFound {
             what: selector.to_string(),
@@ -487,7 +656,14 @@ pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
 }
 
 /// Describes every key on the token visible to this session (public objects, and private
-/// objects when logged in), key pairs grouped, sorted by label then id.
+/// objects when logged in), key pairs grouped and their public keys bound as in [`find_key`],
+/// sorted by label then id.
+///
+/// Each [`KeyInfo`] carries the object handles and [`KeyInfo::selector`], so a caller can use a
+/// listed key without searching for it again.
+///
+/// # Errors
+/// Token errors, and [`Error::PublicKeyMismatch`] as in [`find_key`].
 pub fn list_keys(session: &Session) -> Result<Vec<KeyInfo>> {
     let mut objects = Vec::new();
     for class in [
@@ -502,7 +678,10 @@ pub fn list_keys(session: &Session) -> Result<Vec<KeyInfo>> {
             objects.push(read_object(session, handle)?);
         }
     }
-    let mut keys: Vec<KeyInfo> = group(objects).into_iter().map(describe).collect();
+    let mut keys: Vec<KeyInfo> = bind_all(Some(session), group(objects))?
+        .into_iter()
+        .map(describe)
+        .collect();
     keys.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
     Ok(keys)
 }
@@ -513,7 +692,7 @@ pub(crate) fn describe_handles(session: &Session, handles: &[ObjectHandle]) -> R
         .iter()
         .map(|&h| read_object(session, h))
         .collect::<Result<Vec<_>>>()?;
-    let mut groups = group(objects);
+    let mut groups = bind_all(Some(session), group(objects))?;
     match groups.len() {
         1 => Ok(describe(groups.remove(0))),
         n => Err(Error::Config {
@@ -524,11 +703,19 @@ pub(crate) fn describe_handles(session: &Session, handles: &[ObjectHandle]) -> R
     }
 }
 
-fn describe(group: Group) -> KeyInfo {
-    let Group {
+/// Reads the objects with these handles (for checks after generation).
+fn read_objects(session: &Session, handles: &[ObjectHandle]) -> Result<Vec<ObjectAttrs>> {
+    handles.iter().map(|&h| read_object(session, h)).collect()
+}
+
+fn describe(group: BoundGroup) -> KeyInfo {
+    let BoundGroup {
         private,
         public,
         secret,
+        material,
+        mismatched,
+        invalid,
     } = group;
     // The object that names the key: the secret or private one, else the public one.
     let main = secret.as_ref().or(private.as_ref()).or(public.as_ref());
@@ -536,13 +723,6 @@ fn describe(group: Group) -> KeyInfo {
         .map(|o| (o.label.clone(), o.id.clone(), o.key_type))
         .unwrap_or_default();
     let objects = [&private, &public, &secret];
-    let first = |get: fn(&ObjectAttrs) -> Option<&Vec<u8>>| -> Option<&Vec<u8>> {
-        // The public object first: it is where public values are defined.
-        [&public, &private, &secret]
-            .into_iter()
-            .flatten()
-            .find_map(get)
-    };
 
     let mut capabilities = Capabilities::default();
     for o in objects.into_iter().flatten() {
@@ -562,64 +742,61 @@ fn describe(group: Group) -> KeyInfo {
         .unwrap_or_default();
 
     let value_len = secret.as_ref().and_then(|o| o.value_len).unwrap_or(0);
-    let (kind, public_key) = match key_type {
+    let (public_key, public_binding) = match material {
+        Some((m, b)) => (Some(m), private.as_ref().map(|_| b)),
+        None => (None, None),
+    };
+    // The curve parameters: the private object's first (it names the key).
+    let params = [&private, &public]
+        .into_iter()
+        .flatten()
+        .find_map(|o| o.ec_params.as_deref())
+        .unwrap_or_default();
+    let kind = match key_type {
         Some(KeyType::RSA) => {
-            let n = first(|o| o.modulus.as_ref()).map(|n| strip_zeros(n));
-            let e = first(|o| o.public_exponent.as_ref()).map(|e| strip_zeros(e));
-            let bits = n.as_ref().map(|n| bit_length(n)).unwrap_or(0);
-            let material = match (n, e) {
-                (Some(n), Some(e)) if !n.is_empty() && !e.is_empty() => {
-                    Some(PublicKeyMaterial::Rsa { n, e })
-                }
-                _ => None,
+            let bits = match &public_key {
+                Some(PublicKeyMaterial::Rsa { n, .. }) => bit_length(n),
+                _ => [&private, &public]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|o| o.modulus.as_deref())
+                    .map(bit_length)
+                    .unwrap_or(0),
             };
-            (KeyKind::Rsa { bits }, material)
+            KeyKind::Rsa { bits }
         }
         Some(KeyType::EC) | Some(KeyType::EC_EDWARDS) => {
-            let params = first(|o| o.ec_params.as_ref())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let point = public.as_ref().and_then(|o| o.ec_point.as_deref());
             if let Some(curve) = EdCurve::from_ec_params(params) {
-                let material = point
-                    .and_then(|p| curve.decode_point(p))
-                    .map(|point| PublicKeyMaterial::Edwards { curve, point });
-                (KeyKind::Edwards(curve), material)
+                KeyKind::Edwards(curve)
             } else if let (Some(curve), Some(KeyType::EC)) =
                 (EcCurve::from_ec_params(params), key_type)
             {
-                let material = point
-                    .and_then(|p| curve.decode_point(p))
-                    .map(|(x, y)| PublicKeyMaterial::Ec { curve, x, y });
-                (KeyKind::Ec(curve), material)
+                KeyKind::Ec(curve)
             } else {
-                (
-                    KeyKind::Unsupported {
-                        key_type: "CKK_EC (unknown curve)",
-                    },
-                    None,
-                )
+                KeyKind::Unsupported {
+                    key_type: "CKK_EC (unknown curve)",
+                }
             }
         }
-        Some(KeyType::AES) => (KeyKind::Aes { bytes: value_len }, None),
+        Some(KeyType::AES) => KeyKind::Aes { bytes: value_len },
         // cryptoki 0.12.1 gives SHA224/384/512_HMAC the value of CKK_SHA256_HMAC (and maps the
         // token's values onto those constants), so SHA256_HMAC stands for all four here.
         Some(KeyType::GENERIC_SECRET | KeyType::SHA_1_HMAC | KeyType::SHA256_HMAC) => {
-            (KeyKind::GenericSecret { bytes: value_len }, None)
+            KeyKind::GenericSecret { bytes: value_len }
         }
-        Some(other) => (
-            KeyKind::Unsupported {
-                key_type: key_type_name(other),
-            },
-            None,
-        ),
-        None => (
-            KeyKind::Unsupported {
-                key_type: "no CKA_KEY_TYPE",
-            },
-            None,
-        ),
+        Some(other) => KeyKind::Unsupported {
+            key_type: key_type_name(other),
+        },
+        None => KeyKind::Unsupported {
+            key_type: "no CKA_KEY_TYPE",
+        },
     };
+    // A public key of a kind this crate does not describe is not offered.
+    let public_key = match kind {
+        KeyKind::Unsupported { .. } => None,
+        _ => public_key,
+    };
+    let public_key_invalid = if public_key.is_none() { invalid } else { None };
 
     KeyInfo {
         label,
@@ -630,7 +807,10 @@ fn describe(group: Group) -> KeyInfo {
         secret: secret.as_ref().and_then(|o| o.handle),
         capabilities,
         protection,
+        public_binding: public_key.as_ref().and(public_binding),
         public_key,
+        mismatched_public: mismatched,
+        public_key_invalid,
     }
 }
 
@@ -736,7 +916,7 @@ mod tests {
         assert_eq!(groups.len(), 4);
         let paired = groups
             .iter()
-            .filter(|g| g.private.is_some() && g.public.is_some())
+            .filter(|g| g.private.is_some() && g.candidates.len() == 1)
             .count();
         assert_eq!(paired, 1);
         assert_eq!(groups.iter().filter(|g| g.secret.is_some()).count(), 1);

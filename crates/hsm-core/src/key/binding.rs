@@ -1,0 +1,351 @@
+//! Proving that a key pair's public key belongs to its private key.
+//!
+//! Public-key objects can be created by anyone who can open a read-write session, without
+//! logging in. So a public object that merely carries the private key's `CKA_ID` and
+//! `CKA_LABEL` proves nothing: an attacker can plant one (or delete the real one and plant
+//! another) and have verifiers trust, and senders encrypt to, the attacker's key.
+//!
+//! The rules, in order:
+//!
+//! 1. **The private object's own public values win.** RSA private objects carry
+//!    `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT`; some tokens put `CKA_EC_POINT` or a
+//!    `CKA_PUBLIC_KEY_INFO` (SubjectPublicKeyInfo) on EC and EdDSA private objects. Private
+//!    objects cannot be created or changed without login, so these values are the key's. The
+//!    public key is taken from them ([`Binding::PrivateAttributes`]); a public object is paired
+//!    only if it carries the same public key, and every other public object with the key's
+//!    label and id is set aside in [`KeyInfo::mismatched_public`](super::KeyInfo) — never used,
+//!    never a separate key, never a reason to call the lookup ambiguous.
+//! 2. **Otherwise one candidate is unproven.** When the private object reveals nothing (SoftHSM
+//!    EC and EdDSA private objects: no point, an empty `CKA_PUBLIC_KEY_INFO`) and exactly one
+//!    public key is claimed for it, that public key is used and marked
+//!    [`Binding::Unproven`]: a caller that publishes or relies on it must first prove it with
+//!    the private key (hsm-jose signs and verifies once when it loads such a key).
+//! 3. **Several different candidates are told apart by the token.** The private key signs a
+//!    fixed message once and the token verifies that signature with each candidate public object
+//!    (`C_Verify`). The candidates that verify are the key's ([`Binding::TokenVerified`]); the
+//!    others are set aside as in rule 1. When the private key cannot sign, or no candidate
+//!    verifies, the lookup fails with [`Error::PublicKeyMismatch`] naming the key.
+//!
+//! Public objects whose key type differs from the private key's are set aside as in rule 1.
+
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::object::{KeyType, ObjectHandle};
+use cryptoki::session::Session;
+
+use super::curve::spki_public_key;
+use super::{EcCurve, EdCurve, ObjectAttrs, PublicKeyMaterial, hex};
+use crate::error::{Error, Result};
+
+/// How the public key in a [`KeyInfo`](super::KeyInfo) is known to belong to its private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Binding {
+    /// Read from (or compared equal to) the public values the private-key object itself
+    /// carries: `CKA_MODULUS`/`CKA_PUBLIC_EXPONENT` for RSA, `CKA_EC_POINT` or
+    /// `CKA_PUBLIC_KEY_INFO` for EC and EdDSA where the token sets them. Proven.
+    PrivateAttributes,
+    /// Several public objects claimed the key; the token verified a signature of the private
+    /// key with this one. Proven.
+    TokenVerified,
+    /// Read from the one public-key object with the key's label, id and type; the private
+    /// object reveals nothing to compare it with. Not proven: sign (or derive) with the private
+    /// key and check the result with this public key before publishing or using it.
+    Unproven,
+}
+
+impl Binding {
+    /// True for the bindings that prove the public key belongs to the private key.
+    pub fn is_proven(self) -> bool {
+        match self {
+            Binding::PrivateAttributes | Binding::TokenVerified => true,
+            Binding::Unproven => false,
+        }
+    }
+}
+
+/// What the binding step decided for one key pair.
+#[derive(Debug, Default)]
+pub(super) struct Bound {
+    /// The public object paired with the private key, if any.
+    pub(super) public: Option<ObjectAttrs>,
+    /// The public key and how it is bound, if one is known.
+    pub(super) material: Option<(PublicKeyMaterial, Binding)>,
+    /// Public objects with the key's label and id that are not its public key.
+    pub(super) mismatched: Vec<ObjectHandle>,
+    /// Why a public value the token revealed could not be read, when no public key is known.
+    pub(super) invalid: Option<String>,
+}
+
+/// The curve a key's objects name: the private object's `CKA_EC_PARAMS` first.
+enum Curve {
+    Ec(EcCurve),
+    Ed(EdCurve),
+}
+
+fn curve_of(params: Option<&[u8]>, key_type: Option<KeyType>) -> Option<Curve> {
+    let params = params?;
+    if let Some(curve) = EdCurve::from_ec_params(params) {
+        return Some(Curve::Ed(curve));
+    }
+    match key_type {
+        Some(KeyType::EC) => EcCurve::from_ec_params(params).map(Curve::Ec),
+        _ => None,
+    }
+}
+
+fn point_material(curve: &Curve, value: &[u8]) -> Result<PublicKeyMaterial, String> {
+    match *curve {
+        Curve::Ec(curve) => curve
+            .parse_point(value)
+            .map(|(x, y)| PublicKeyMaterial::Ec { curve, x, y }),
+        Curve::Ed(curve) => curve
+            .parse_point(value)
+            .map(|point| PublicKeyMaterial::Edwards { curve, point }),
+    }
+}
+
+fn non_empty(value: &Option<Vec<u8>>) -> Option<&[u8]> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// The public key an object carries itself: `None` when it carries none, `Err` with the reason
+/// when it carries a value that cannot be read. `params` names the curve (the key's own).
+fn carried(o: &ObjectAttrs, params: Option<&[u8]>) -> Option<Result<PublicKeyMaterial, String>> {
+    match o.key_type {
+        Some(KeyType::RSA) => {
+            let n = super::strip_zeros(non_empty(&o.modulus)?);
+            let e = super::strip_zeros(non_empty(&o.public_exponent)?);
+            if n.is_empty() || e.is_empty() {
+                return Some(Err("the RSA modulus or exponent is zero".to_owned()));
+            }
+            Some(Ok(PublicKeyMaterial::Rsa { n, e }))
+        }
+        Some(KeyType::EC | KeyType::EC_EDWARDS) => {
+            let curve = curve_of(params, o.key_type)?;
+            if let Some(point) = non_empty(&o.ec_point) {
+                return Some(
+                    point_material(&curve, point).map_err(|e| format!("CKA_EC_POINT: {e}")),
+                );
+            }
+            let spki = non_empty(&o.public_key_info)?;
+            Some(match spki_public_key(spki) {
+                Some(point) => point_material(&curve, point)
+                    .map_err(|e| format!("CKA_PUBLIC_KEY_INFO: {e}")),
+                None => Err("CKA_PUBLIC_KEY_INFO is not a DER SubjectPublicKeyInfo".to_owned()),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The public values a private-key object carries itself (rule 1), with the curve named by its
+/// own `CKA_EC_PARAMS`.
+pub(super) fn private_public_key(
+    private: &ObjectAttrs,
+) -> Option<Result<PublicKeyMaterial, String>> {
+    carried(private, private.ec_params.as_deref())
+}
+
+/// The public key a lone public-key object carries (no private key to bind it to).
+pub(super) fn lone_public_key(public: &ObjectAttrs) -> Option<Result<PublicKeyMaterial, String>> {
+    carried(public, public.ec_params.as_deref())
+}
+
+/// The public key a candidate public object carries, read with the key's curve. A candidate
+/// whose own `CKA_EC_PARAMS` name another curve carries another key.
+fn candidate_public_key(
+    candidate: &ObjectAttrs,
+    private: &ObjectAttrs,
+) -> Option<Result<PublicKeyMaterial, String>> {
+    let key_params = private.ec_params.as_deref().or(candidate.ec_params.as_deref());
+    if let (Some(mine), Some(theirs)) = (key_params, candidate.ec_params.as_deref()) {
+        if mine != theirs && !same_curve(mine, theirs) {
+            return Some(Err("its CKA_EC_PARAMS name another curve".to_owned()));
+        }
+    }
+    carried(candidate, key_params)
+}
+
+/// True when two `CKA_EC_PARAMS` values name one curve in different forms (OID, name).
+fn same_curve(a: &[u8], b: &[u8]) -> bool {
+    match (EcCurve::from_ec_params(a), EcCurve::from_ec_params(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => matches!(
+            (EdCurve::from_ec_params(a), EdCurve::from_ec_params(b)),
+            (Some(x), Some(y)) if x == y
+        ),
+    }
+}
+
+/// A name for the key in messages: label and id.
+pub(super) fn key_name(o: &ObjectAttrs) -> String {
+    format!("label {:?}, id {}", o.label, hex(&o.id))
+}
+
+/// Chooses the public key of the pair whose private object is `private` among `candidates`
+/// (the public objects with its label and id), following the rules of this module.
+///
+/// # Errors
+/// [`Error::PublicKeyMismatch`] when several different public keys are claimed and the token
+/// cannot tell which is right; token errors from the signature check.
+pub(super) fn bind(
+    session: Option<&Session>,
+    private: &ObjectAttrs,
+    candidates: Vec<ObjectAttrs>,
+) -> Result<Bound> {
+    let mut bound = Bound::default();
+    // Rule 1: the private object's own values.
+    let own = private_public_key(private);
+    if let Some(Ok(material)) = own {
+        for candidate in candidates {
+            let same = candidate.key_type == private.key_type
+                && matches!(candidate_public_key(&candidate, private), Some(Ok(ref m)) if *m == material);
+            if same && bound.public.is_none() {
+                bound.public = Some(candidate);
+            } else if !same {
+                bound.mismatched.extend(candidate.handle);
+            }
+            // An identical copy of the paired public object is the same key: left alone.
+        }
+        bound.material = Some((material, Binding::PrivateAttributes));
+        return Ok(bound);
+    }
+    let own_invalid = match own {
+        Some(Err(reason)) => Some(format!("the private object's {reason}")),
+        _ => None,
+    };
+
+    // Rules 2 and 3: sort the candidates by the public key they carry.
+    let mut readable: Vec<(ObjectAttrs, PublicKeyMaterial)> = Vec::new();
+    let mut unreadable: Vec<(ObjectAttrs, String)> = Vec::new();
+    for candidate in candidates {
+        if candidate.key_type != private.key_type {
+            bound.mismatched.extend(candidate.handle);
+            continue;
+        }
+        match candidate_public_key(&candidate, private) {
+            Some(Ok(material)) => readable.push((candidate, material)),
+            Some(Err(reason)) => unreadable.push((candidate, reason)),
+            None => unreadable.push((candidate, "it carries no public key".to_owned())),
+        }
+    }
+    let mut distinct: Vec<&PublicKeyMaterial> = Vec::new();
+    for (_, material) in &readable {
+        if !distinct.contains(&material) {
+            distinct.push(material);
+        }
+    }
+    let chosen = match distinct.len() {
+        0 => {
+            // Nothing readable: pair the one unreadable candidate so that its handle and the
+            // reason are reported; with several, none is the key's.
+            let reason = own_invalid.or_else(|| unreadable.first().map(|(_, r)| r.clone()));
+            if unreadable.len() == 1 {
+                if let Some((candidate, _)) = unreadable.pop() {
+                    bound.public = Some(candidate);
+                }
+            }
+            bound
+                .mismatched
+                .extend(unreadable.iter().filter_map(|(c, _)| c.handle));
+            bound.invalid = reason;
+            return Ok(bound);
+        }
+        1 => (distinct[0].clone(), Binding::Unproven),
+        count => {
+            let verified = token_choice(session, private, &readable)?;
+            match verified {
+                Some(material) => (material, Binding::TokenVerified),
+                None => {
+                    return Err(Error::PublicKeyMismatch {
+                        key: key_name(private),
+                        reason: format!(
+                            "{count} public-key objects with different public keys claim it, and \
+                             the private key could not prove any of them"
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    for (candidate, material) in readable {
+        if material == chosen.0 && bound.public.is_none() {
+            bound.public = Some(candidate);
+        } else if material != chosen.0 {
+            bound.mismatched.extend(candidate.handle);
+        }
+    }
+    bound
+        .mismatched
+        .extend(unreadable.iter().filter_map(|(c, _)| c.handle));
+    bound.material = Some(chosen);
+    Ok(bound)
+}
+
+/// The fixed message signed to tell candidates apart (any message proves possession).
+const PROBE: &[u8; 32] = b"hsm-core public key binding test";
+
+/// Rule 3: the one public key among `readable` with which the token verifies a signature of
+/// the private key. `None` when the private key cannot sign or not exactly one distinct public
+/// key verifies.
+fn token_choice(
+    session: Option<&Session>,
+    private: &ObjectAttrs,
+    readable: &[(ObjectAttrs, PublicKeyMaterial)],
+) -> Result<Option<PublicKeyMaterial>> {
+    let (Some(session), Some(handle), Some((_, first))) =
+        (session, private.handle, readable.first())
+    else {
+        return Ok(None);
+    };
+    if !private.capabilities.sign {
+        return Ok(None);
+    }
+    let mechanism = match first {
+        PublicKeyMaterial::Rsa { .. } => Mechanism::RsaPkcs,
+        PublicKeyMaterial::Ec { .. } => Mechanism::Ecdsa,
+        PublicKeyMaterial::Edwards { .. } => {
+            Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure))
+        }
+    };
+    let signature = match session.sign(&mechanism, handle, PROBE) {
+        Ok(signature) => signature,
+        Err(e) => {
+            let error = Error::from_cryptoki("signing to check a public key", e);
+            // A lost session or login is the caller's to recover; any other refusal only
+            // means this key cannot prove its public key by signing.
+            if error.is_session_invalid() {
+                return Err(error);
+            }
+            return Ok(None);
+        }
+    };
+    let mut verified: Option<&PublicKeyMaterial> = None;
+    for (candidate, material) in readable {
+        let Some(public) = candidate.handle else {
+            continue;
+        };
+        if verified == Some(material) {
+            continue;
+        }
+        match session.verify(&mechanism, public, PROBE, &signature) {
+            Ok(()) => {
+                if verified.is_some() {
+                    // Two different public keys verify: the token is not to be believed.
+                    return Ok(None);
+                }
+                verified = Some(material);
+            }
+            Err(cryptoki::error::Error::Pkcs11(RvError::SignatureInvalid, _)) => {}
+            Err(e) => {
+                let error = Error::from_cryptoki("verifying to check a public key", e);
+                if error.is_session_invalid() {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(verified.cloned())
+}
