@@ -36,7 +36,11 @@ fn token() -> TokenFixture {
 
 /// Runs `plant` in a read-write session that is provably not logged in (the application logs
 /// out first), then logs the application in again for the rest of the test.
-fn without_login<T>(token: &TokenFixture, pool: &SessionPool, plant: impl FnOnce(&Session) -> T) -> T {
+fn without_login<T>(
+    token: &TokenFixture,
+    pool: &SessionPool,
+    plant: impl FnOnce(&Session) -> T,
+) -> T {
     let pkcs11 = pool.module().pkcs11();
     let session = pkcs11.open_rw_session(pool.slot()).unwrap();
     // Login state is per application: one logout logs every session out.
@@ -328,6 +332,11 @@ fn the_fixture_keys_are_bound_as_documented() {
         .sign(&Mechanism::Ecdsa, ec.private.unwrap(), &[1u8; 32])
         .unwrap();
     session
-        .verify(&Mechanism::Ecdsa, ec.public.unwrap(), &[1u8; 32], &signature)
+        .verify(
+            &Mechanism::Ecdsa,
+            ec.public.unwrap(),
+            &[1u8; 32],
+            &signature,
+        )
         .unwrap();
 }

@@ -31,7 +31,7 @@
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
-use cryptoki::object::{KeyType, ObjectHandle};
+use cryptoki::object::KeyType;
 use cryptoki::session::Session;
 
 use super::curve::spki_public_key;
@@ -73,7 +73,7 @@ pub(super) struct Bound {
     /// The public key and how it is bound, if one is known.
     pub(super) material: Option<(PublicKeyMaterial, Binding)>,
     /// Public objects with the key's label and id that are not its public key.
-    pub(super) mismatched: Vec<ObjectHandle>,
+    pub(super) mismatched: Vec<ObjectAttrs>,
     /// Why a public value the token revealed could not be read, when no public key is known.
     pub(super) invalid: Option<String>,
 }
@@ -131,8 +131,9 @@ fn carried(o: &ObjectAttrs, params: Option<&[u8]>) -> Option<Result<PublicKeyMat
             }
             let spki = non_empty(&o.public_key_info)?;
             Some(match spki_public_key(spki) {
-                Some(point) => point_material(&curve, point)
-                    .map_err(|e| format!("CKA_PUBLIC_KEY_INFO: {e}")),
+                Some(point) => {
+                    point_material(&curve, point).map_err(|e| format!("CKA_PUBLIC_KEY_INFO: {e}"))
+                }
                 None => Err("CKA_PUBLIC_KEY_INFO is not a DER SubjectPublicKeyInfo".to_owned()),
             })
         }
@@ -159,7 +160,10 @@ fn candidate_public_key(
     candidate: &ObjectAttrs,
     private: &ObjectAttrs,
 ) -> Option<Result<PublicKeyMaterial, String>> {
-    let key_params = private.ec_params.as_deref().or(candidate.ec_params.as_deref());
+    let key_params = private
+        .ec_params
+        .as_deref()
+        .or(candidate.ec_params.as_deref());
     if let (Some(mine), Some(theirs)) = (key_params, candidate.ec_params.as_deref()) {
         if mine != theirs && !same_curve(mine, theirs) {
             return Some(Err("its CKA_EC_PARAMS name another curve".to_owned()));
@@ -205,7 +209,7 @@ pub(super) fn bind(
             if same && bound.public.is_none() {
                 bound.public = Some(candidate);
             } else if !same {
-                bound.mismatched.extend(candidate.handle);
+                bound.mismatched.push(candidate);
             }
             // An identical copy of the paired public object is the same key: left alone.
         }
@@ -222,7 +226,7 @@ pub(super) fn bind(
     let mut unreadable: Vec<(ObjectAttrs, String)> = Vec::new();
     for candidate in candidates {
         if candidate.key_type != private.key_type {
-            bound.mismatched.extend(candidate.handle);
+            bound.mismatched.push(candidate);
             continue;
         }
         match candidate_public_key(&candidate, private) {
@@ -249,7 +253,7 @@ pub(super) fn bind(
             }
             bound
                 .mismatched
-                .extend(unreadable.iter().filter_map(|(c, _)| c.handle));
+                .extend(unreadable.into_iter().map(|(c, _)| c));
             bound.invalid = reason;
             return Ok(bound);
         }
@@ -274,12 +278,12 @@ pub(super) fn bind(
         if material == chosen.0 && bound.public.is_none() {
             bound.public = Some(candidate);
         } else if material != chosen.0 {
-            bound.mismatched.extend(candidate.handle);
+            bound.mismatched.push(candidate);
         }
     }
     bound
         .mismatched
-        .extend(unreadable.iter().filter_map(|(c, _)| c.handle));
+        .extend(unreadable.into_iter().map(|(c, _)| c));
     bound.material = Some(chosen);
     Ok(bound)
 }
@@ -348,4 +352,183 @@ fn token_choice(
         }
     }
     Ok(verified.cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::ObjectAttrs;
+    use cryptoki::object::ObjectClass;
+
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+    fn object(class: ObjectClass, key_type: KeyType, tag: usize) -> ObjectAttrs {
+        ObjectAttrs {
+            // ObjectHandle has no safe constructor: tests tell objects apart by a tag.
+            value_len: Some(tag),
+            class: Some(class),
+            key_type: Some(key_type),
+            label: "k".to_owned(),
+            id: vec![1],
+            ..ObjectAttrs::default()
+        }
+    }
+
+    fn rsa(class: ObjectClass, tag: usize, n: u8) -> ObjectAttrs {
+        ObjectAttrs {
+            modulus: Some(vec![n; 256]),
+            public_exponent: Some(vec![1, 0, 1]),
+            ..object(class, KeyType::RSA, tag)
+        }
+    }
+
+    /// A P-256 point `04 || x || y`, DER-wrapped, coordinates filled with `fill`.
+    fn point(fill: u8) -> Vec<u8> {
+        let mut p = vec![0x04, 0x41, 0x04];
+        p.extend([fill; 64]);
+        p
+    }
+
+    fn ec(class: ObjectClass, tag: usize, fill: Option<u8>) -> ObjectAttrs {
+        ObjectAttrs {
+            ec_params: Some(P256.to_vec()),
+            ec_point: fill.map(point),
+            ..object(class, KeyType::EC, tag)
+        }
+    }
+
+    fn tags(objects: &[ObjectAttrs]) -> Vec<usize> {
+        objects.iter().filter_map(|o| o.value_len).collect()
+    }
+
+    #[test]
+    fn the_private_rsa_modulus_wins_and_a_planted_public_object_is_set_aside() {
+        let private = rsa(ObjectClass::PRIVATE_KEY, 1, 0xa1);
+        let real = rsa(ObjectClass::PUBLIC_KEY, 2, 0xa1);
+        let planted = rsa(ObjectClass::PUBLIC_KEY, 3, 0xee);
+        let bound = bind(None, &private, vec![planted, real]).unwrap();
+        assert_eq!(bound.public.and_then(|p| p.value_len), Some(2));
+        assert_eq!(tags(&bound.mismatched), vec![3]);
+        let (material, binding) = bound.material.unwrap();
+        assert_eq!(binding, Binding::PrivateAttributes);
+        assert!(matches!(material, PublicKeyMaterial::Rsa { n, .. } if n == vec![0xa1; 256]));
+        // Only the planted one: still the private modulus, nothing paired.
+        let planted = rsa(ObjectClass::PUBLIC_KEY, 3, 0xee);
+        let bound = bind(None, &private, vec![planted]).unwrap();
+        assert!(bound.public.is_none());
+        assert_eq!(tags(&bound.mismatched), vec![3]);
+        assert!(matches!(
+            bound.material,
+            Some((PublicKeyMaterial::Rsa { ref n, .. }, Binding::PrivateAttributes)) if *n == vec![0xa1; 256]
+        ));
+    }
+
+    #[test]
+    fn an_ec_point_or_spki_on_the_private_object_decides() {
+        // A token that puts CKA_EC_POINT on the private object.
+        let private = ec(ObjectClass::PRIVATE_KEY, 1, Some(0x11));
+        let bound = bind(
+            None,
+            &private,
+            vec![
+                ec(ObjectClass::PUBLIC_KEY, 2, Some(0x22)),
+                ec(ObjectClass::PUBLIC_KEY, 3, Some(0x11)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(bound.public.and_then(|p| p.value_len), Some(3));
+        assert_eq!(tags(&bound.mismatched), vec![2]);
+        assert!(matches!(
+            bound.material,
+            Some((PublicKeyMaterial::Ec { ref x, .. }, Binding::PrivateAttributes)) if *x == vec![0x11; 32]
+        ));
+        // A token that gives a SubjectPublicKeyInfo instead.
+        let mut spki = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        ];
+        spki.extend(P256);
+        spki.extend([0x03, 0x42, 0x00, 0x04]);
+        spki.extend([0x11; 64]);
+        let private = ObjectAttrs {
+            public_key_info: Some(spki),
+            ..ec(ObjectClass::PRIVATE_KEY, 1, None)
+        };
+        let bound = bind(
+            None,
+            &private,
+            vec![ec(ObjectClass::PUBLIC_KEY, 2, Some(0x22))],
+        )
+        .unwrap();
+        assert!(bound.public.is_none());
+        assert_eq!(tags(&bound.mismatched), vec![2]);
+        assert!(matches!(
+            bound.material,
+            Some((_, Binding::PrivateAttributes))
+        ));
+    }
+
+    #[test]
+    fn without_private_values_one_candidate_is_unproven_and_others_need_the_token() {
+        let private = ec(ObjectClass::PRIVATE_KEY, 1, None);
+        let bound = bind(
+            None,
+            &private,
+            vec![ec(ObjectClass::PUBLIC_KEY, 2, Some(0x22))],
+        )
+        .unwrap();
+        assert!(matches!(bound.material, Some((_, Binding::Unproven))));
+        // Two copies of one public key are one candidate.
+        let bound = bind(
+            None,
+            &private,
+            vec![
+                ec(ObjectClass::PUBLIC_KEY, 2, Some(0x22)),
+                ec(ObjectClass::PUBLIC_KEY, 3, Some(0x22)),
+            ],
+        )
+        .unwrap();
+        assert!(matches!(bound.material, Some((_, Binding::Unproven))));
+        assert!(bound.mismatched.is_empty());
+        // Two different ones and no way to ask the token: the typed mismatch.
+        let error = bind(
+            None,
+            &private,
+            vec![
+                ec(ObjectClass::PUBLIC_KEY, 2, Some(0x22)),
+                ec(ObjectClass::PUBLIC_KEY, 3, Some(0x33)),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, Error::PublicKeyMismatch { key, .. } if key == "label \"k\", id 01"),
+            "{error:?}"
+        );
+        // A candidate of another key type is set aside, not counted.
+        let bound = bind(
+            None,
+            &private,
+            vec![
+                rsa(ObjectClass::PUBLIC_KEY, 4, 0xee),
+                ec(ObjectClass::PUBLIC_KEY, 2, Some(0x22)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(tags(&bound.mismatched), vec![4]);
+        assert!(matches!(bound.material, Some((_, Binding::Unproven))));
+    }
+
+    #[test]
+    fn a_malformed_point_is_reported_not_hidden() {
+        let private = ec(ObjectClass::PRIVATE_KEY, 1, None);
+        let mut broken = ec(ObjectClass::PUBLIC_KEY, 2, None);
+        broken.ec_point = Some(vec![0x04, 0x03, 0x04, 0x01, 0x02]);
+        let bound = bind(None, &private, vec![broken]).unwrap();
+        assert_eq!(bound.public.and_then(|p| p.value_len), Some(2));
+        assert!(bound.material.is_none());
+        let reason = bound.invalid.unwrap();
+        assert!(
+            reason.starts_with("CKA_EC_POINT: P-256: the OCTET STRING holds 3 bytes"),
+            "{reason}"
+        );
+    }
 }

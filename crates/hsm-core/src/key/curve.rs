@@ -368,9 +368,11 @@ mod tests {
         let mut wrapped = vec![0x04, 0x41];
         wrapped.extend(&raw);
         assert_eq!(EcCurve::P256.decode_point(&wrapped), Some((x, y)));
-        // P-521: 133-byte point, long-form length.
-        let mut raw521 = vec![0x04];
-        raw521.extend(std::iter::repeat_n(7u8, 132));
+        // P-521: 133-byte point, long-form length. (Coordinates below 2^521 - 1: 01 ...)
+        let mut raw521 = vec![0x04, 0x01];
+        raw521.extend(std::iter::repeat_n(7u8, 65));
+        raw521.push(0x01);
+        raw521.extend(std::iter::repeat_n(7u8, 65));
         let mut wrapped521 = vec![0x04, 0x81, 0x85];
         wrapped521.extend(&raw521);
         assert!(EcCurve::P521.decode_point(&raw521).is_some());
@@ -392,6 +394,130 @@ mod tests {
         );
         assert_eq!(EdCurve::Ed448.decode_point(&ed_wrapped), None);
         assert_eq!(EdCurve::Ed25519.decode_point(&[]), None);
+    }
+
+    /// A real P-521 public key (SubjectPublicKeyInfo, from OpenSSL); its last 133 bytes are
+    /// the uncompressed point.
+    const P521_SPKI: &str = "30819b301006072a8648ce3d020106052b81040023038186000400a4b72ddb6f9588e8\
+        43d8ec0671e6ef6d4e0ef6d5868b9bb10bf7225c646bbfd8fa69dd69f571a924bd8d1f8365d5c360e5143fafc2\
+        22d500ea4bde75a45535860201bac5302ee4c3bc36bd50c1bb3794ab862e97e5402f8475f3dc06fc56e2900020\
+        0091d9f0d7ec095b6218039af5f27988167cba20f2eac6617c3012f0766372a0c8";
+    /// A real Ed25519 public key (SubjectPublicKeyInfo).
+    const ED25519_SPKI: &str =
+        "302a300506032b6570032100652612cc8f003b5d2c60a1c5bcb605b06fda254c56833d85340b27e64218a2c9";
+
+    fn unhex(text: &str) -> Vec<u8> {
+        let text: String = text.split_whitespace().collect();
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn p521_point() -> Vec<u8> {
+        let spki = unhex(P521_SPKI);
+        spki[spki.len() - 133..].to_vec()
+    }
+
+    #[test]
+    fn tpm2_short_form_p521_length_is_accepted_for_a_valid_point_only() {
+        let point = p521_point();
+        let (x, y) = EcCurve::P521.parse_point(&point).unwrap();
+        // tpm2-pkcs11: 04 85 <133 bytes>, where DER needs 04 81 85.
+        let mut tpm2 = vec![0x04, 0x85];
+        tpm2.extend(&point);
+        assert_eq!(EcCurve::P521.parse_point(&tpm2), Ok((x.clone(), y.clone())));
+        let mut der = vec![0x04, 0x81, 0x85];
+        der.extend(&point);
+        assert_eq!(EcCurve::P521.parse_point(&der), Ok((x, y)));
+        // The same bug with one byte missing or one too many: not a point.
+        let short = &tpm2[..tpm2.len() - 1];
+        let error = EcCurve::P521.parse_point(short).unwrap_err();
+        assert!(error.starts_with("P-521: 134 bytes"), "{error}");
+        let mut long = tpm2.clone();
+        long.push(0);
+        assert!(
+            matches!(EcCurve::P521.parse_point(&long), Err(e) if e.starts_with("P-521: 136 bytes"))
+        );
+        // The length byte naming another length.
+        let mut wrong = tpm2.clone();
+        wrong[1] = 0x86;
+        assert!(
+            matches!(EcCurve::P521.parse_point(&wrong), Err(e) if e.starts_with("P-521: 135 bytes"))
+        );
+        // The bug's form holding a compressed point or a coordinate out of range: refused,
+        // saying why.
+        let mut compressed = tpm2.clone();
+        compressed[2] = 0x02;
+        let error = EcCurve::P521.parse_point(&compressed).unwrap_err();
+        assert!(error.contains("compressed"), "{error}");
+        let mut too_big = tpm2.clone();
+        too_big[3] = 0x02; // x >= 2^521
+        let error = EcCurve::P521.parse_point(&too_big).unwrap_err();
+        assert!(
+            error.contains("coordinate x is not below the field prime"),
+            "{error}"
+        );
+        // P-256 cannot have the bug (65 < 0x80): 04 41 is plain DER.
+        assert!(matches!(
+            EcCurve::P256.parse_point(&[0x04, 0xc1]),
+            Err(e) if e.starts_with("P-256: 2 bytes")
+        ));
+    }
+
+    #[test]
+    fn field_primes_bound_the_coordinates() {
+        for curve in [EcCurve::P256, EcCurve::P384, EcCurve::P521] {
+            let size = curve.coordinate_size();
+            assert_eq!(curve.field_prime().len(), size);
+            let mut at_p = vec![0x04];
+            at_p.extend(curve.field_prime());
+            at_p.extend(std::iter::repeat_n(0u8, size));
+            assert!(matches!(curve.parse_point(&at_p), Err(e) if e.contains("coordinate x")));
+            let mut below = vec![0x04];
+            below.extend(curve.field_prime());
+            below[size] -= 1; // p - 1
+            below.extend(curve.field_prime());
+            assert!(matches!(curve.parse_point(&below), Err(e) if e.contains("coordinate y")));
+        }
+    }
+
+    #[test]
+    fn public_keys_inside_subject_public_key_infos() {
+        let spki = unhex(P521_SPKI);
+        assert_eq!(spki_public_key(&spki), Some(&p521_point()[..]));
+        let ed = unhex(ED25519_SPKI);
+        let key = spki_public_key(&ed).unwrap();
+        assert_eq!(
+            EdCurve::Ed25519.parse_point(key).unwrap(),
+            ed[12..].to_vec()
+        );
+        // Truncated, trailing bytes, unused bits, not a SEQUENCE.
+        assert_eq!(spki_public_key(&spki[..spki.len() - 1]), None);
+        let mut trailing = spki.clone();
+        trailing.push(0);
+        assert_eq!(spki_public_key(&trailing), None);
+        let mut unused_bits = ed.clone();
+        unused_bits[11] = 1;
+        assert_eq!(spki_public_key(&unused_bits), None);
+        assert_eq!(spki_public_key(&[0x04, 0x00]), None);
+        assert_eq!(spki_public_key(&[]), None);
+    }
+
+    #[test]
+    fn edwards_points_say_what_is_wrong() {
+        let error = EdCurve::Ed448.parse_point(&[0u8; 32]).unwrap_err();
+        assert_eq!(
+            error,
+            "Ed448: 32 bytes that are neither a 57-byte point nor a DER OCTET STRING holding one"
+        );
+        let mut wrapped = vec![0x04, 0x20];
+        wrapped.extend([5u8; 32]);
+        let error = EdCurve::Ed448.parse_point(&wrapped).unwrap_err();
+        assert_eq!(
+            error,
+            "Ed448: the OCTET STRING holds 32 bytes; a point has 57"
+        );
     }
 
     #[test]

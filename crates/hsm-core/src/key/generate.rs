@@ -6,14 +6,45 @@
 //! marks it always-sensitive and never-extractable. Each usage flag (`CKA_SIGN`, `CKA_DECRYPT`,
 //! ...) is written explicitly, true only for the usages asked for, so token defaults never
 //! widen what a key may do.
+//!
+//! # Tokens that set usage flags themselves
+//!
+//! Some tokens compute a key's usage flags and refuse a template that disagrees: tpm2-pkcs11
+//! answers `CKR_GENERAL_ERROR` ("attr mismatch") to `CKA_ENCRYPT=false` on the public key or
+//! `CKA_DECRYPT=false` on the private key. So generation is deterministic in two steps:
+//!
+//! 1. the hardened template above, every usage flag explicit;
+//! 2. only when the token answers `CKR_ATTRIBUTE_VALUE_INVALID`, `CKR_TEMPLATE_INCONSISTENT` or
+//!    `CKR_GENERAL_ERROR`: once more with the same template minus the usage flags that are
+//!    `false` (the ones asked for stay `true`). `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`
+//!    and `CKA_EXTRACTABLE=false` are never relaxed. If this attempt fails too, the error of
+//!    the first attempt is returned.
+//!
+//! Either way the key is then read back, and refused — its objects destroyed,
+//! [`Error::WeakGeneratedKey`] — if it came out weaker than asked: extractable, not sensitive,
+//! not private, or able to do more than asked. On EC and EdDSA keys `CKA_ENCRYPT` and
+//! `CKA_DECRYPT` are not counted (tpm2-pkcs11 sets them on its EC keys, and no PKCS#11
+//! mechanism encrypts with an EC or EdDSA key); every other flag is.
+//!
+//! # Tokens that cannot generate a kind of key
+//!
+//! [`KeySpec::check_supported`] and [`SecretSpec::check_supported`] check a token's mechanism
+//! list (e.g. [`SessionPool::mechanisms`](crate::SessionPool::mechanisms)) before any call; the
+//! generation functions turn the token's own refusals (`CKR_MECHANISM_INVALID`,
+//! `CKR_FUNCTION_NOT_SUPPORTED`, `CKR_CURVE_NOT_SUPPORTED`) into [`Error::CannotGenerate`]
+//! naming what is missing.
 
 use std::ops::BitOr;
 
-use cryptoki::mechanism::Mechanism;
+use cryptoki::error::RvError;
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
-use super::{EcCurve, EdCurve, KeyInfo, KeySelector, describe_handles, find_key, hex};
+use super::{
+    EcCurve, EdCurve, KeyInfo, KeySelector, ObjectAttrs, describe_handles, find_key, hex,
+    read_objects,
+};
 use crate::error::{Error, Result};
 
 /// What a generated key may be used for. Combine with `|`:
@@ -110,6 +141,135 @@ pub enum SecretSpec {
     Hmac(usize),
 }
 
+impl KeySpec {
+    /// The mechanism that generates this kind of key pair.
+    pub fn generation_mechanism(self) -> MechanismType {
+        match self {
+            KeySpec::Rsa(_) => MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+            KeySpec::Ec(_) => MechanismType::ECC_KEY_PAIR_GEN,
+            KeySpec::Ed25519 | KeySpec::Ed448 => MechanismType::ECC_EDWARDS_KEY_PAIR_GEN,
+        }
+    }
+
+    /// What this spec generates, in words (`"EC keys"`).
+    fn what(self) -> String {
+        match self {
+            KeySpec::Rsa(_) => "RSA keys".to_owned(),
+            KeySpec::Ec(curve) => format!("EC {} keys", curve.jwk_name()),
+            KeySpec::Ed25519 => "Ed25519 keys".to_owned(),
+            KeySpec::Ed448 => "Ed448 keys".to_owned(),
+        }
+    }
+
+    /// Checks, before any token call, that a token with these mechanisms (e.g.
+    /// [`SessionPool::mechanisms`](crate::SessionPool::mechanisms)) can generate this key.
+    ///
+    /// # Errors
+    /// [`Error::CannotGenerate`] naming the missing mechanism: "this token cannot generate EC
+    /// P-256 keys: no CKM_EC_KEY_PAIR_GEN".
+    pub fn check_supported(self, mechanisms: &[MechanismType]) -> Result<()> {
+        require_mechanism(mechanisms, self.generation_mechanism(), self.what())
+    }
+}
+
+impl SecretSpec {
+    /// The mechanism that generates this kind of secret key.
+    pub fn generation_mechanism(self) -> MechanismType {
+        match self {
+            SecretSpec::Aes(_) => MechanismType::AES_KEY_GEN,
+            SecretSpec::Hmac(_) => MechanismType::GENERIC_SECRET_KEY_GEN,
+        }
+    }
+
+    fn what(self) -> String {
+        match self {
+            SecretSpec::Aes(_) => "AES keys".to_owned(),
+            SecretSpec::Hmac(_) => "HMAC keys".to_owned(),
+        }
+    }
+
+    /// As [`KeySpec::check_supported`].
+    ///
+    /// # Errors
+    /// [`Error::CannotGenerate`] naming the missing mechanism.
+    pub fn check_supported(self, mechanisms: &[MechanismType]) -> Result<()> {
+        require_mechanism(mechanisms, self.generation_mechanism(), self.what())
+    }
+}
+
+fn require_mechanism(
+    mechanisms: &[MechanismType],
+    needed: MechanismType,
+    what: String,
+) -> Result<()> {
+    if mechanisms.contains(&needed) {
+        Ok(())
+    } else {
+        Err(Error::CannotGenerate {
+            what,
+            missing: format!("no {needed}"),
+        })
+    }
+}
+
+/// The token's refusal of a generation call, in terms of what it cannot do where that is what
+/// the return value says.
+fn generation_error(
+    error: cryptoki::error::Error,
+    what: String,
+    mechanism: MechanismType,
+    context: &'static str,
+) -> Error {
+    let cryptoki::error::Error::Pkcs11(rv, function) = error else {
+        return Error::from_cryptoki(context, error);
+    };
+    let missing = match rv {
+        RvError::MechanismInvalid => format!("no {mechanism} (CKR_MECHANISM_INVALID)"),
+        RvError::FunctionNotSupported => format!(
+            "{} is not supported (CKR_FUNCTION_NOT_SUPPORTED)",
+            crate::error::c_name(function)
+        ),
+        RvError::CurveNotSupported | RvError::DomainParamsInvalid => {
+            format!("the curve is not supported ({})", crate::error::rv_name(rv))
+        }
+        _ => return Error::from_cryptoki(context, cryptoki::error::Error::Pkcs11(rv, function)),
+    };
+    Error::CannotGenerate { what, missing }
+}
+
+/// Return values after which generation is tried once more without explicit `false` usage
+/// flags (see the module documentation).
+fn refuses_explicit_flags(error: &cryptoki::error::Error) -> bool {
+    matches!(
+        error,
+        cryptoki::error::Error::Pkcs11(
+            RvError::AttributeValueInvalid | RvError::TemplateInconsistent | RvError::GeneralError,
+            _
+        )
+    )
+}
+
+/// How usage flags are written into a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flags {
+    /// Every usage flag, `false` ones included (the hardened template).
+    Explicit,
+    /// Only the flags asked for (`true`), for tokens that set the others themselves.
+    OnlyTrue,
+}
+
+/// A usage attribute's constructor and the value asked for.
+type UsageFlag = (fn(bool) -> Attribute, bool);
+
+/// Pushes the usage attributes `(attribute constructor, value)` as `flags` says.
+fn push_flags(template: &mut Vec<Attribute>, flags: Flags, values: &[UsageFlag]) {
+    for &(make, value) in values {
+        if value || flags == Flags::Explicit {
+            template.push(make(value));
+        }
+    }
+}
+
 fn config(reason: impl Into<String>) -> Error {
     Error::Config {
         reason: reason.into(),
@@ -156,32 +316,169 @@ fn ensure_free(session: &Session, label: &str, id: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn hardened_private(label: &str, id: &[u8], usage: KeyUsage) -> Vec<Attribute> {
-    vec![
+fn hardened_private(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Vec<Attribute> {
+    let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
-        Attribute::Sign(usage.sign),
-        Attribute::Decrypt(usage.encrypt),
-        Attribute::Unwrap(usage.wrap),
-        Attribute::Derive(usage.derive),
-    ]
+    ];
+    push_flags(
+        &mut template,
+        flags,
+        &[
+            (Attribute::Sign, usage.sign),
+            (Attribute::Decrypt, usage.encrypt),
+            (Attribute::Unwrap, usage.wrap),
+            (Attribute::Derive, usage.derive),
+        ],
+    );
+    template
 }
 
-fn public_template(label: &str, id: &[u8], usage: KeyUsage) -> Vec<Attribute> {
-    vec![
+fn public_template(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Vec<Attribute> {
+    let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(false),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
-        Attribute::Verify(usage.sign),
-        Attribute::Encrypt(usage.encrypt),
-        Attribute::Wrap(usage.wrap),
-        Attribute::Derive(false),
-    ]
+    ];
+    push_flags(
+        &mut template,
+        flags,
+        &[
+            (Attribute::Verify, usage.sign),
+            (Attribute::Encrypt, usage.encrypt),
+            (Attribute::Wrap, usage.wrap),
+            (Attribute::Derive, false),
+        ],
+    );
+    template
+}
+
+/// Generates a key pair with the hardened template, and once more without explicit `false`
+/// usage flags when the token refuses them; then checks the result (module documentation).
+fn generate_pair_checked(
+    session: &Session,
+    mechanism: &Mechanism<'_>,
+    extra_public: &[Attribute],
+    (label, id, usage): (&str, &[u8], KeyUsage),
+    (what, family): (String, Family),
+) -> Result<KeyInfo> {
+    let attempt = |flags: Flags| {
+        let mut public = public_template(label, id, usage, flags);
+        public.extend_from_slice(extra_public);
+        session.generate_key_pair(
+            mechanism,
+            &public,
+            &hardened_private(label, id, usage, flags),
+        )
+    };
+    let (public, private) = match attempt(Flags::Explicit) {
+        Ok(handles) => handles,
+        Err(first) if refuses_explicit_flags(&first) => attempt(Flags::OnlyTrue).map_err(|_| {
+            generation_error(
+                first,
+                what.clone(),
+                mechanism.mechanism_type(),
+                "generating a key pair",
+            )
+        })?,
+        Err(first) => {
+            return Err(generation_error(
+                first,
+                what,
+                mechanism.mechanism_type(),
+                "generating a key pair",
+            ));
+        }
+    };
+    check_generated(session, &[private, public], usage, family, label, id)?;
+    describe_handles(session, &[private, public])
+}
+
+/// What a key's usage flags can do, for the read-back check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Rsa,
+    /// EC and EdDSA: `CKA_ENCRYPT`/`CKA_DECRYPT` grant nothing and are not counted.
+    Curve,
+    Secret,
+}
+
+/// Reads the new key's objects back and destroys them if the key came out weaker than asked.
+fn check_generated(
+    session: &Session,
+    handles: &[ObjectHandle],
+    usage: KeyUsage,
+    family: Family,
+    label: &str,
+    id: &[u8],
+) -> Result<()> {
+    let objects = read_objects(session, handles)?;
+    let weaknesses = weaknesses(&objects, usage, family);
+    if weaknesses.is_empty() {
+        return Ok(());
+    }
+    // Every object is destroyed even when one refuses.
+    let mut deleted = true;
+    for &handle in handles {
+        deleted &= session.destroy_object(handle).is_ok();
+    }
+    Err(Error::WeakGeneratedKey {
+        key: format!("label {label:?}, id {}", hex(id)),
+        weaknesses: weaknesses.join(", "),
+        deleted,
+    })
+}
+
+/// How the objects of a newly generated key are weaker than asked, in words; empty when they
+/// are exactly as hardened as asked.
+fn weaknesses(objects: &[ObjectAttrs], usage: KeyUsage, family: Family) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let mut flag = |has: bool, asked: bool, what: &'static str| {
+        if has && !asked && !found.contains(&what) {
+            found.push(what);
+        }
+    };
+    for o in objects {
+        let c = o.capabilities;
+        let counts_encryption = family != Family::Curve;
+        match o.class {
+            Some(ObjectClass::PRIVATE_KEY | ObjectClass::SECRET_KEY) => {
+                let p = o.protection;
+                flag(p.extractable, false, "extractable");
+                flag(!p.sensitive, false, "not sensitive");
+                flag(!p.private, false, "not private (readable without login)");
+                flag(c.sign, usage.sign, "can also sign");
+                flag(
+                    c.decrypt && counts_encryption,
+                    usage.encrypt,
+                    "can also decrypt",
+                );
+                flag(c.unwrap, usage.wrap, "can also unwrap");
+                flag(c.derive, usage.derive, "can also derive");
+                if o.class == Some(ObjectClass::SECRET_KEY) {
+                    flag(c.verify, usage.sign, "can also verify");
+                    flag(c.encrypt, usage.encrypt, "can also encrypt");
+                    flag(c.wrap, usage.wrap, "can also wrap");
+                }
+            }
+            Some(ObjectClass::PUBLIC_KEY) => {
+                flag(c.verify, usage.sign, "can also verify");
+                flag(
+                    c.encrypt && counts_encryption,
+                    usage.encrypt,
+                    "can also encrypt",
+                );
+                flag(c.wrap, usage.wrap, "can also wrap");
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Generates a key pair inside the token and describes it. Needs a read-write session, logged
@@ -203,7 +500,7 @@ pub fn generate_key_pair(
     id: &[u8],
     usage: KeyUsage,
 ) -> Result<KeyInfo> {
-    let mut public = public_template(label, id, usage);
+    let mut public = Vec::new();
     let mechanism = match spec {
         KeySpec::Rsa(bits) => {
             if !(2048..=16384).contains(&bits) || bits % 8 != 0 {
@@ -241,10 +538,17 @@ pub fn generate_key_pair(
         }
     };
     ensure_free(session, label, id)?;
-    let (public, private) = session
-        .generate_key_pair(&mechanism, &public, &hardened_private(label, id, usage))
-        .map_err(|e| Error::from_cryptoki("generating a key pair", e))?;
-    describe_handles(session, &[private, public])
+    let family = match spec {
+        KeySpec::Rsa(_) => Family::Rsa,
+        KeySpec::Ec(_) | KeySpec::Ed25519 | KeySpec::Ed448 => Family::Curve,
+    };
+    generate_pair_checked(
+        session,
+        &mechanism,
+        &public,
+        (label, id, usage),
+        (spec.what(), family),
+    )
 }
 
 /// Generates an EdDSA key pair whose `CKA_EC_PARAMS` is exactly `ec_params`.
@@ -265,16 +569,13 @@ pub fn generate_edwards_key_pair_with_params(
     }
     refuse(usage, KeyUsage::SIGN, "EdDSA")?;
     ensure_free(session, label, id)?;
-    let mut public = public_template(label, id, usage);
-    public.push(Attribute::EcParams(ec_params.to_vec()));
-    let (public, private) = session
-        .generate_key_pair(
-            &Mechanism::EccEdwardsKeyPairGen,
-            &public,
-            &hardened_private(label, id, usage),
-        )
-        .map_err(|e| Error::from_cryptoki("generating an EdDSA key pair", e))?;
-    describe_handles(session, &[private, public])
+    generate_pair_checked(
+        session,
+        &Mechanism::EccEdwardsKeyPairGen,
+        &[Attribute::EcParams(ec_params.to_vec())],
+        (label, id, usage),
+        ("EdDSA keys".to_owned(), Family::Curve),
+    )
 }
 
 /// Generates a secret key inside the token and describes it. Needs a read-write session, logged
@@ -321,27 +622,51 @@ pub fn generate_secret_key(
         }
     };
     ensure_free(session, label, id)?;
-    let template = vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(key_type),
-        Attribute::ValueLen((bytes as u64).into()),
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id.to_vec()),
-        Attribute::Sign(usage.sign),
-        Attribute::Verify(usage.sign),
-        Attribute::Encrypt(usage.encrypt),
-        Attribute::Decrypt(usage.encrypt),
-        Attribute::Wrap(usage.wrap),
-        Attribute::Unwrap(usage.wrap),
-        Attribute::Derive(usage.derive),
-    ];
-    let handle = session
-        .generate_key(&mechanism, &template)
-        .map_err(|e| Error::from_cryptoki("generating a secret key", e))?;
+    let template = |flags: Flags| {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(key_type),
+            Attribute::ValueLen((bytes as u64).into()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ];
+        push_flags(
+            &mut template,
+            flags,
+            &[
+                (Attribute::Sign, usage.sign),
+                (Attribute::Verify, usage.sign),
+                (Attribute::Encrypt, usage.encrypt),
+                (Attribute::Decrypt, usage.encrypt),
+                (Attribute::Wrap, usage.wrap),
+                (Attribute::Unwrap, usage.wrap),
+                (Attribute::Derive, usage.derive),
+            ],
+        );
+        template
+    };
+    let context = "generating a secret key";
+    let handle = match session.generate_key(&mechanism, &template(Flags::Explicit)) {
+        Ok(handle) => handle,
+        Err(first) if refuses_explicit_flags(&first) => session
+            .generate_key(&mechanism, &template(Flags::OnlyTrue))
+            .map_err(|_| {
+                generation_error(first, spec.what(), mechanism.mechanism_type(), context)
+            })?,
+        Err(first) => {
+            return Err(generation_error(
+                first,
+                spec.what(),
+                mechanism.mechanism_type(),
+                context,
+            ));
+        }
+    };
+    check_generated(session, &[handle], usage, Family::Secret, label, id)?;
     describe_handles(session, &[handle])
 }
 
@@ -374,12 +699,226 @@ mod tests {
     fn usage_union_and_refusal() {
         let both = KeyUsage::SIGN | KeyUsage::ENCRYPT;
         assert!(both.sign && both.encrypt && !both.wrap && !both.derive);
-        assert!(refuse(KeyUsage::SIGN, KeyUsage::SIGN | KeyUsage::DERIVE, "EC").is_ok());
+        assert!(matches!(
+            refuse(KeyUsage::SIGN, KeyUsage::SIGN | KeyUsage::DERIVE, "EC"),
+            Ok(())
+        ));
         let error = refuse(KeyUsage::ENCRYPT, KeyUsage::SIGN | KeyUsage::DERIVE, "EC").unwrap_err();
         assert!(
             error.to_string().contains("EC keys cannot have usage"),
             "{error}"
         );
-        assert!(refuse(KeyUsage::default(), KeyUsage::SIGN, "EdDSA").is_err());
+        assert!(matches!(
+            refuse(KeyUsage::default(), KeyUsage::SIGN, "EdDSA"),
+            Err(Error::Config { .. })
+        ));
+    }
+
+    use crate::key::{Capabilities, Protection};
+
+    /// A private-key object as a hardened generation leaves it, with these capabilities.
+    fn private(capabilities: Capabilities) -> ObjectAttrs {
+        ObjectAttrs {
+            class: Some(ObjectClass::PRIVATE_KEY),
+            capabilities,
+            protection: Protection {
+                sensitive: true,
+                extractable: false,
+                always_sensitive: true,
+                never_extractable: true,
+                private: true,
+            },
+            ..ObjectAttrs::default()
+        }
+    }
+
+    fn public(capabilities: Capabilities) -> ObjectAttrs {
+        ObjectAttrs {
+            class: Some(ObjectClass::PUBLIC_KEY),
+            capabilities,
+            ..ObjectAttrs::default()
+        }
+    }
+
+    const SIGNS: Capabilities = Capabilities {
+        sign: true,
+        verify: false,
+        encrypt: false,
+        decrypt: false,
+        wrap: false,
+        unwrap: false,
+        derive: false,
+    };
+    const VERIFIES: Capabilities = Capabilities {
+        verify: true,
+        ..Capabilities {
+            sign: false,
+            verify: false,
+            encrypt: false,
+            decrypt: false,
+            wrap: false,
+            unwrap: false,
+            derive: false,
+        }
+    };
+
+    #[test]
+    fn a_key_as_hardened_as_asked_has_no_weakness() {
+        let objects = [private(SIGNS), public(VERIFIES)];
+        assert!(weaknesses(&objects, KeyUsage::SIGN, Family::Rsa).is_empty());
+        assert!(weaknesses(&objects, KeyUsage::SIGN, Family::Curve).is_empty());
+    }
+
+    #[test]
+    fn a_generated_key_weaker_than_asked_is_named() {
+        // Extractable, not sensitive, not private.
+        let mut weak = private(SIGNS);
+        weak.protection.extractable = true;
+        weak.protection.sensitive = false;
+        weak.protection.private = false;
+        assert_eq!(
+            weaknesses(&[weak, public(VERIFIES)], KeyUsage::SIGN, Family::Curve),
+            vec![
+                "extractable",
+                "not sensitive",
+                "not private (readable without login)"
+            ]
+        );
+        // An RSA signing key that the token made able to decrypt as well (tpm2-pkcs11 sets the
+        // usage flags itself): wider use than asked.
+        let wide = private(Capabilities {
+            decrypt: true,
+            ..SIGNS
+        });
+        let wide_public = public(Capabilities {
+            encrypt: true,
+            ..VERIFIES
+        });
+        assert_eq!(
+            weaknesses(&[wide, wide_public], KeyUsage::SIGN, Family::Rsa),
+            vec!["can also decrypt", "can also encrypt"]
+        );
+        // The same flags on an EC key grant nothing and are not counted; derive is.
+        let ec = private(Capabilities {
+            decrypt: true,
+            derive: true,
+            ..SIGNS
+        });
+        assert_eq!(
+            weaknesses(&[ec], KeyUsage::SIGN, Family::Curve),
+            vec!["can also derive"]
+        );
+        // A secret key is judged on all its flags.
+        let mut secret = private(Capabilities {
+            encrypt: true,
+            decrypt: true,
+            ..Capabilities::default()
+        });
+        secret.class = Some(ObjectClass::SECRET_KEY);
+        assert_eq!(
+            weaknesses(&[secret], KeyUsage::WRAP, Family::Secret),
+            vec!["can also decrypt", "can also encrypt"]
+        );
+    }
+
+    #[test]
+    fn the_explicit_template_has_every_flag_the_relaxed_one_only_true_ones() {
+        let usage = KeyUsage::SIGN;
+        let explicit = hardened_private("k", &[1], usage, Flags::Explicit);
+        let relaxed = hardened_private("k", &[1], usage, Flags::OnlyTrue);
+        assert!(explicit.contains(&Attribute::Decrypt(false)));
+        assert!(!relaxed.iter().any(|a| matches!(a, Attribute::Decrypt(_))));
+        for never_relaxed in [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+        ] {
+            assert!(relaxed.contains(&never_relaxed), "{never_relaxed:?}");
+        }
+        let public = public_template("k", &[1], usage, Flags::OnlyTrue);
+        assert!(!public.iter().any(|a| matches!(a, Attribute::Encrypt(_))));
+        assert!(public.contains(&Attribute::Verify(true)));
+        assert!(public.contains(&Attribute::Private(false)));
+    }
+
+    #[test]
+    fn missing_generation_mechanisms_and_functions_are_named() {
+        let error = KeySpec::Ec(EcCurve::P256)
+            .check_supported(&[MechanismType::RSA_PKCS_KEY_PAIR_GEN])
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::CannotGenerate { what, missing }
+                if what == "EC P-256 keys" && missing == "no CKM_EC_KEY_PAIR_GEN"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "this token cannot generate EC P-256 keys: no CKM_EC_KEY_PAIR_GEN"
+        );
+        assert!(matches!(
+            KeySpec::Rsa(2048).check_supported(&[MechanismType::RSA_PKCS_KEY_PAIR_GEN]),
+            Ok(())
+        ));
+        assert!(matches!(
+            SecretSpec::Aes(32).check_supported(&[]),
+            Err(Error::CannotGenerate { .. })
+        ));
+        let no_function = generation_error(
+            cryptoki::error::Error::Pkcs11(
+                RvError::FunctionNotSupported,
+                cryptoki::context::Function::GenerateKey,
+            ),
+            "AES keys".to_owned(),
+            MechanismType::AES_KEY_GEN,
+            "generating a secret key",
+        );
+        assert!(
+            matches!(&no_function, Error::CannotGenerate { missing, .. }
+                if missing.starts_with("C_GenerateKey is not supported")),
+            "{no_function:?}"
+        );
+        let no_mechanism = generation_error(
+            cryptoki::error::Error::Pkcs11(
+                RvError::MechanismInvalid,
+                cryptoki::context::Function::GenerateKeyPair,
+            ),
+            "Ed25519 keys".to_owned(),
+            MechanismType::ECC_EDWARDS_KEY_PAIR_GEN,
+            "generating a key pair",
+        );
+        assert!(
+            matches!(&no_mechanism, Error::CannotGenerate { missing, .. }
+                if missing.starts_with("no CKM_EC_EDWARDS_KEY_PAIR_GEN")),
+            "{no_mechanism:?}"
+        );
+        let other = generation_error(
+            cryptoki::error::Error::Pkcs11(
+                RvError::DeviceMemory,
+                cryptoki::context::Function::GenerateKeyPair,
+            ),
+            "RSA keys".to_owned(),
+            MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+            "generating a key pair",
+        );
+        assert!(
+            matches!(
+                other,
+                Error::Pkcs11 {
+                    rv: RvError::DeviceMemory,
+                    ..
+                }
+            ),
+            "{other:?}"
+        );
+        assert!(refuses_explicit_flags(&cryptoki::error::Error::Pkcs11(
+            RvError::GeneralError,
+            cryptoki::context::Function::GenerateKeyPair
+        )));
+        assert!(!refuses_explicit_flags(&cryptoki::error::Error::Pkcs11(
+            RvError::MechanismInvalid,
+            cryptoki::context::Function::GenerateKeyPair
+        )));
     }
 }

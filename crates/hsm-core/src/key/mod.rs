@@ -559,7 +559,7 @@ fn bind_all(session: Option<&Session>, groups: Vec<Group>) -> Result<Vec<BoundGr
                         public: bound.public,
                         secret,
                         material: bound.material,
-                        mismatched: bound.mismatched,
+                        mismatched: bound.mismatched.iter().filter_map(|o| o.handle).collect(),
                         invalid: bound.invalid,
                     })
                 }
