@@ -1,5 +1,6 @@
 //! hsm-core against SoftHSM: finding the fixture keys (by label, id and URI), describing them,
-//! listing them, generating and deleting keys.
+//! listing them, generating and deleting keys, flagging extractable keys, and reading EC points
+//! in the forms tokens return them.
 
 // Every function of this test crate is test code, helpers included; clippy.toml's
 // allow-*-in-tests only covers #[test] functions themselves.
@@ -583,4 +584,176 @@ fn the_fixture_keys_work() {
     session
         .verify(&Mechanism::Sha256Hmac, hmac.secret.unwrap(), b"data", &tag)
         .unwrap();
+}
+
+/// Issue 13 item 3: a key whose private or secret object is extractable is flagged on its
+/// `KeyInfo`; the fixture keys are not.
+#[test]
+fn an_extractable_key_is_flagged() {
+    let _token = fixture::shared();
+    let pool = token().pool();
+    let session = pool.session().unwrap();
+    // Session objects (CKA_TOKEN false): nothing is written to the token's files.
+    let secret = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::Label(b"extractable-aes".to_vec()),
+                Attribute::Id(vec![0xb0, 1]),
+                Attribute::ValueLen(16.into()),
+                Attribute::Encrypt(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(true),
+            ],
+        )
+        .unwrap();
+    let (public, private) = session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(false),
+                Attribute::Label(b"extractable-ec".to_vec()),
+                Attribute::Id(vec![0xb0, 2]),
+                Attribute::EcParams(hsm_core::EcCurve::P256.ec_params().to_vec()),
+                Attribute::Verify(true),
+            ],
+            &[
+                Attribute::Token(false),
+                Attribute::Label(b"extractable-ec".to_vec()),
+                Attribute::Id(vec![0xb0, 2]),
+                Attribute::Sign(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(true),
+            ],
+        )
+        .unwrap();
+    for label in ["extractable-aes", "extractable-ec"] {
+        let info = find_key(&session, &KeySelector::label(label)).unwrap();
+        assert!(info.is_extractable(), "{label}");
+        assert!(info.protection.extractable && !info.protection.never_extractable);
+    }
+    // Selected through its public object, it is the same key pair, flagged the same.
+    let by_public = find_key(
+        &session,
+        &KeySelector::label("extractable-ec").with_class(KeyClass::Public),
+    )
+    .unwrap();
+    assert!(
+        by_public.is_extractable(),
+        "the pair's private object is extractable"
+    );
+    for fixture in FIXTURE_KEYS {
+        let info = find_key(&session, &KeySelector::label(fixture.label)).unwrap();
+        assert!(!info.is_extractable(), "{}", fixture.label);
+    }
+    session.destroy_object(secret).unwrap();
+    session.destroy_object(public).unwrap();
+    session.destroy_object(private).unwrap();
+}
+
+/// What `list_keys` returns is enough to use a key: its handles, and a selector that finds
+/// exactly it again (for `PoolKey` and for callers that keep a listed key).
+#[test]
+fn listed_keys_carry_handles_and_a_selector_that_finds_them_again() {
+    let _token = fixture::shared();
+    let pool = token().pool();
+    let session = pool.session().unwrap();
+    for key in list_keys(&session)
+        .unwrap()
+        .into_iter()
+        .filter(|k| FIXTURE_KEYS.iter().any(|f| f.label == k.label))
+    {
+        let selector = key.selector();
+        let expected_class = if key.secret.is_some() {
+            KeyClass::Secret
+        } else {
+            KeyClass::Private
+        };
+        assert_eq!(selector.class(), Some(expected_class), "{}", key.label);
+        assert_eq!(selector.label_value(), Some(key.label.as_str()));
+        assert_eq!(selector.id_value(), Some(key.id.as_slice()));
+        assert!(key.private_or_secret().is_some(), "{}", key.label);
+        assert_eq!(find_key(&session, &selector).unwrap(), key);
+        match key.require_public_key() {
+            Ok(material) => assert_eq!(Some(material), key.public_key.as_ref()),
+            Err(error) => {
+                assert!(key.secret.is_some(), "{}: {error}", key.label);
+                assert!(
+                    matches!(&error, Error::InvalidPublicKey { key: k, .. } if k.contains(&key.label)),
+                    "{error:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 12: EC points as tokens return them. tpm2-pkcs11's P-521 `CKA_EC_POINT` with the
+/// one-byte length `85` is read; a point that is not valid is an `InvalidPublicKey` error that
+/// says what is wrong, never "no public key".
+#[test]
+fn ec_points_as_tokens_return_them() {
+    let _token = fixture::shared();
+    let pool = token().pool();
+    let session = pool.session().unwrap();
+    let Some(PublicKeyMaterial::Ec { x, y, .. }) =
+        find_key(&session, &KeySelector::label("ec-p521"))
+            .unwrap()
+            .public_key
+    else {
+        panic!("ec-p521 has no EC public key");
+    };
+    let public = |label: &str, point: Vec<u8>| -> ObjectHandle {
+        session
+            .create_object(&[
+                Attribute::Class(hsm_core::cryptoki::object::ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(hsm_core::cryptoki::object::KeyType::EC),
+                Attribute::Token(false),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(vec![0xb1]),
+                Attribute::EcParams(hsm_core::EcCurve::P521.ec_params().to_vec()),
+                Attribute::EcPoint(point),
+                Attribute::Verify(true),
+            ])
+            .unwrap()
+    };
+    let mut tpm2 = vec![0x04, 0x85, 0x04];
+    tpm2.extend(&x);
+    tpm2.extend(&y);
+    let mut raw = vec![0x04];
+    raw.extend(&x);
+    raw.extend(&y);
+    let mut truncated = tpm2.clone();
+    truncated.pop();
+    let objects = [
+        public("p521-tpm2", tpm2),
+        public("p521-raw", raw),
+        public("p521-truncated", truncated),
+    ];
+    for label in ["p521-tpm2", "p521-raw"] {
+        let info = find_key(&session, &KeySelector::label(label)).unwrap();
+        assert_eq!(
+            info.public_key,
+            Some(PublicKeyMaterial::Ec {
+                curve: hsm_core::EcCurve::P521,
+                x: x.clone(),
+                y: y.clone()
+            }),
+            "{label}"
+        );
+        assert_eq!(info.public_key_invalid, None);
+    }
+    let broken = find_key(&session, &KeySelector::label("p521-truncated")).unwrap();
+    assert_eq!(broken.kind, KeyKind::Ec(hsm_core::EcCurve::P521));
+    assert_eq!(broken.public_key, None);
+    let error = broken.require_public_key().unwrap_err();
+    println!("{error}");
+    assert!(
+        matches!(&error, Error::InvalidPublicKey { key, reason }
+            if key.contains("p521-truncated") && reason.contains("P-521: 134 bytes")),
+        "{error:?}"
+    );
+    for object in objects {
+        session.destroy_object(object).unwrap();
+    }
 }
