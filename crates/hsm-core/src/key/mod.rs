@@ -1,13 +1,21 @@
 //! Keys on the token: finding them, describing them, generating and deleting them.
 //!
-//! A key is one PKCS#11 secret-key object, or a private-key object and its public-key object
-//! (paired by equal `CKA_ID` and `CKA_LABEL`), or a lone public key. [`find_key`] resolves a
-//! [`KeySelector`] to exactly one key with one `C_FindObjects` search and one attribute read per
-//! object, without trying key types one after the other; [`list_keys`] describes every key.
+//! A key is one PKCS#11 secret-key object, or a private-key object and its public-key object,
+//! or a lone public key. [`find_key`] resolves a [`KeySelector`] to exactly one key with one
+//! `C_FindObjects` search and one attribute read per object, without trying key types one
+//! after the other; [`list_keys`] describes every key.
+//!
+//! Equal `CKA_ID` and `CKA_LABEL` only make a public object a *candidate* for a private key's
+//! public key: anyone may create public objects without logging in. The public key is taken
+//! from the private object's own public values where the token gives them, a candidate is
+//! paired only if it carries the same key, and where nothing can be compared the key says so
+//! ([`Binding`]; the rules are in [`Binding`]'s module). Public objects that fail the check are
+//! listed in [`KeyInfo::mismatched_public`] and never used.
 //!
 //! The description, [`KeyInfo`], says what the key is ([`KeyKind`]), what it may do
-//! ([`Capabilities`]), how it is protected ([`Protection`]) and, for key pairs, its public key
-//! ([`PublicKeyMaterial`], big-endian bytes ready for a JWK). Secret values
+//! ([`Capabilities`]), how it is protected ([`Protection`], [`KeyInfo::is_extractable`]) and,
+//! for key pairs, its public key ([`PublicKeyMaterial`], big-endian bytes ready for a JWK) and
+//! how that is bound to the private key ([`KeyInfo::public_binding`]). Secret values
 //! (`CKA_VALUE`, `CKA_PRIVATE_EXPONENT`, ...) are never requested.
 //!
 //! ```no_run
