@@ -741,7 +741,7 @@ fn ec_points_as_tokens_return_them() {
             }),
             "{label}"
         );
-        assert_eq!(info.public_key_invalid, None);
+        assert_eq!(info.public_key_problem, None);
     }
     let broken = find_key(&session, &KeySelector::label("p521-truncated")).unwrap();
     assert_eq!(broken.kind, KeyKind::Ec(hsm_core::EcCurve::P521));

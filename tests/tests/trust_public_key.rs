@@ -14,7 +14,8 @@
 //!   public object does not make the lookup ambiguous; the token's verification of the private
 //!   key's signature picks the real one. With the real one deleted, the planted one is the only
 //!   candidate and is reported `Binding::Unproven` (hsm-jose then self-tests before use). A
-//!   derive-only key cannot sign to tell two candidates apart: `Error::PublicKeyMismatch`.
+//!   derive-only key cannot sign to tell two candidates apart: it is found, without a public
+//!   key, and `require_public_key()` is `Error::PublicKeyMismatch`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -22,7 +23,7 @@ use hsm_core::cryptoki::mechanism::Mechanism;
 use hsm_core::cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use hsm_core::cryptoki::session::{Session, SessionState, UserType};
 use hsm_core::cryptoki::types::AuthPin;
-use hsm_core::key::Binding;
+use hsm_core::key::{Binding, PublicKeyProblem};
 use hsm_core::{
     EcCurve, Error, KeyClass, KeyInfo, KeySelector, KeySpec, KeyUsage, PublicKeyMaterial,
     SessionPool, delete_key, find_key, generate_key_pair, list_keys,
@@ -280,8 +281,11 @@ fn a_planted_duplicate_ec_public_key_is_not_ambiguous_the_token_tells() {
     session.destroy_object(info.private.unwrap()).unwrap();
 }
 
+/// A derive-only key cannot sign to tell two candidates apart: it keeps no public key, both
+/// objects are set aside, and asking for its public key is the typed mismatch. The private key
+/// stays usable (planting objects cannot make it fail to load).
 #[test]
-fn two_candidates_for_a_key_that_cannot_sign_are_a_typed_mismatch() {
+fn two_candidates_for_a_key_that_cannot_sign_leave_it_without_a_public_key() {
     let _token = fixture::exclusive();
     let token = token();
     let pool = token.pool();
@@ -297,15 +301,33 @@ fn two_candidates_for_a_key_that_cannot_sign_are_a_typed_mismatch() {
     .unwrap();
     let (x, y) = attacker_point(&session);
     let planted = without_login(&token, &pool, |s| plant_ec(s, label, &id, &x, &y));
-    let error = find_key(&session, &KeySelector::label(label)).unwrap_err();
+    let info = find_key(&session, &KeySelector::label(label)).unwrap();
+    assert!(info.private.is_some());
+    assert_eq!((info.public, info.public_key.as_ref()), (None, None));
+    assert_eq!(info.public_binding, None);
+    assert_eq!(info.mismatched_public.len(), 2);
+    assert!(info.mismatched_public.contains(&planted));
+    assert!(matches!(
+        &info.public_key_problem,
+        Some(PublicKeyProblem::Conflict(_))
+    ));
+    let error = info.require_public_key().unwrap_err();
+    println!("{error}");
     assert!(
         matches!(&error, Error::PublicKeyMismatch { key, .. } if key.contains(label)),
         "{error:?}"
     );
-    println!("{error}");
+    // Listing shows it once, the same way.
+    let listed: Vec<KeyInfo> = list_keys(&session)
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.label == label)
+        .collect();
+    assert_eq!(listed, vec![info]);
     session.destroy_object(planted).unwrap();
     let info = find_key(&session, &KeySelector::label(label)).unwrap();
     assert_eq!(info.public, generated.public);
+    assert_eq!(info.public_binding, Some(Binding::Unproven));
     delete_key(&session, &info).unwrap();
 }
 

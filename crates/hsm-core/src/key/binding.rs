@@ -23,10 +23,15 @@
 //! 3. **Several different candidates are told apart by the token.** The private key signs a
 //!    fixed message once and the token verifies that signature with each candidate public object
 //!    (`C_Verify`). The candidates that verify are the key's ([`Binding::TokenVerified`]); the
-//!    others are set aside as in rule 1. When the private key cannot sign, or no candidate
-//!    verifies, the lookup fails with [`Error::PublicKeyMismatch`] naming the key.
+//!    others are set aside as in rule 1. When the private key cannot sign, or not exactly one
+//!    public key verifies, the key has no public key: every candidate is set aside, and
+//!    [`KeyInfo::public_key_problem`](super::KeyInfo) is [`PublicKeyProblem::Conflict`], which
+//!    [`KeyInfo::require_public_key`](super::KeyInfo::require_public_key) reports as
+//!    [`Error::PublicKeyMismatch`] naming the key. The lookup itself does not fail: the private
+//!    key still decrypts and derives, and planting objects cannot make it unusable.
 //!
-//! Public objects whose key type differs from the private key's are set aside as in rule 1.
+//! Public objects whose key type differs from the private key's are set aside as in rule 1; an
+//! RSA private object with a modulus but no public exponent sets aside every other modulus.
 
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
@@ -37,6 +42,18 @@ use cryptoki::session::Session;
 use super::curve::spki_public_key;
 use super::{EcCurve, EdCurve, ObjectAttrs, PublicKeyMaterial, hex};
 use crate::error::{Error, Result};
+
+/// Why a key pair has no usable public key although the token holds public values for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PublicKeyProblem {
+    /// The token revealed a public value that cannot be read (a malformed `CKA_EC_POINT`, an
+    /// SPKI that does not parse, ...): what is wrong with it.
+    Invalid(String),
+    /// Public-key objects carrying different public keys claim the key, and neither its private
+    /// object nor a signature check tells which is its own: how many, and why not.
+    Conflict(String),
+}
 
 /// How the public key in a [`KeyInfo`](super::KeyInfo) is known to belong to its private key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,8 +91,8 @@ pub(super) struct Bound {
     pub(super) material: Option<(PublicKeyMaterial, Binding)>,
     /// Public objects with the key's label and id that are not its public key.
     pub(super) mismatched: Vec<ObjectAttrs>,
-    /// Why a public value the token revealed could not be read, when no public key is known.
-    pub(super) invalid: Option<String>,
+    /// Why no public key is known although the token holds public values.
+    pub(super) problem: Option<PublicKeyProblem>,
 }
 
 /// The curve a key's objects name: the private object's `CKA_EC_PARAMS` first.
@@ -192,8 +209,7 @@ pub(super) fn key_name(o: &ObjectAttrs) -> String {
 /// (the public objects with its label and id), following the rules of this module.
 ///
 /// # Errors
-/// [`Error::PublicKeyMismatch`] when several different public keys are claimed and the token
-/// cannot tell which is right; token errors from the signature check.
+/// A lost session or login during the signature check (rule 3); nothing else.
 pub(super) fn bind(
     session: Option<&Session>,
     private: &ObjectAttrs,
@@ -221,7 +237,13 @@ pub(super) fn bind(
         _ => None,
     };
 
-    // Rules 2 and 3: sort the candidates by the public key they carry.
+    // Rules 2 and 3: sort the candidates by the public key they carry. An RSA private object
+    // with a modulus but no public exponent still rules out every other modulus (the exponent
+    // alone is not trusted from a public object: e = 1 would make any signature verify).
+    let private_modulus = match private.key_type {
+        Some(KeyType::RSA) => non_empty(&private.modulus).map(super::strip_zeros),
+        _ => None,
+    };
     let mut readable: Vec<(ObjectAttrs, PublicKeyMaterial)> = Vec::new();
     let mut unreadable: Vec<(ObjectAttrs, String)> = Vec::new();
     for candidate in candidates {
@@ -230,6 +252,11 @@ pub(super) fn bind(
             continue;
         }
         match candidate_public_key(&candidate, private) {
+            Some(Ok(PublicKeyMaterial::Rsa { n, .. }))
+                if private_modulus.as_ref().is_some_and(|m| *m != n) =>
+            {
+                bound.mismatched.push(candidate);
+            }
             Some(Ok(material)) => readable.push((candidate, material)),
             Some(Err(reason)) => unreadable.push((candidate, reason)),
             None => unreadable.push((candidate, "it carries no public key".to_owned())),
@@ -254,25 +281,26 @@ pub(super) fn bind(
             bound
                 .mismatched
                 .extend(unreadable.into_iter().map(|(c, _)| c));
-            bound.invalid = reason;
+            bound.problem = reason.map(PublicKeyProblem::Invalid);
             return Ok(bound);
         }
         1 => (distinct[0].clone(), Binding::Unproven),
-        count => {
-            let verified = token_choice(session, private, &readable)?;
-            match verified {
-                Some(material) => (material, Binding::TokenVerified),
-                None => {
-                    return Err(Error::PublicKeyMismatch {
-                        key: key_name(private),
-                        reason: format!(
-                            "{count} public-key objects with different public keys claim it, and \
-                             the private key could not prove any of them"
-                        ),
-                    });
-                }
+        count => match token_choice(session, private, &readable)? {
+            Some(material) => (material, Binding::TokenVerified),
+            None => {
+                bound.problem = Some(PublicKeyProblem::Conflict(format!(
+                    "{count} public-key objects with different public keys claim it, and the \
+                     private key could not prove any of them"
+                )));
+                bound
+                    .mismatched
+                    .extend(readable.into_iter().map(|(c, _)| c));
+                bound
+                    .mismatched
+                    .extend(unreadable.into_iter().map(|(c, _)| c));
+                return Ok(bound);
             }
-        }
+        },
     };
     for (candidate, material) in readable {
         if material == chosen.0 && bound.public.is_none() {
@@ -424,6 +452,25 @@ mod tests {
     }
 
     #[test]
+    fn an_rsa_modulus_without_exponent_still_rules_out_other_moduli() {
+        let mut private = rsa(ObjectClass::PRIVATE_KEY, 1, 0xa1);
+        private.public_exponent = None;
+        let bound = bind(
+            None,
+            &private,
+            vec![
+                rsa(ObjectClass::PUBLIC_KEY, 2, 0xee),
+                rsa(ObjectClass::PUBLIC_KEY, 3, 0xa1),
+            ],
+        )
+        .unwrap();
+        assert_eq!(tags(&bound.mismatched), vec![2]);
+        assert_eq!(bound.public.and_then(|p| p.value_len), Some(3));
+        // The exponent comes from the public object only: not proven.
+        assert!(matches!(bound.material, Some((_, Binding::Unproven))));
+    }
+
+    #[test]
     fn an_ec_point_or_spki_on_the_private_object_decides() {
         // A token that puts CKA_EC_POINT on the private object.
         let private = ec(ObjectClass::PRIVATE_KEY, 1, Some(0x11));
@@ -489,8 +536,9 @@ mod tests {
         .unwrap();
         assert!(matches!(bound.material, Some((_, Binding::Unproven))));
         assert!(bound.mismatched.is_empty());
-        // Two different ones and no way to ask the token: the typed mismatch.
-        let error = bind(
+        // Two different ones and no way to ask the token: no public key, both set aside, the
+        // conflict reported.
+        let bound = bind(
             None,
             &private,
             vec![
@@ -498,10 +546,13 @@ mod tests {
                 ec(ObjectClass::PUBLIC_KEY, 3, Some(0x33)),
             ],
         )
-        .unwrap_err();
+        .unwrap();
+        assert!(bound.material.is_none() && bound.public.is_none());
+        assert_eq!(tags(&bound.mismatched), vec![2, 3]);
         assert!(
-            matches!(&error, Error::PublicKeyMismatch { key, .. } if key == "label \"k\", id 01"),
-            "{error:?}"
+            matches!(&bound.problem, Some(PublicKeyProblem::Conflict(reason)) if reason.starts_with("2 public-key objects")),
+            "{:?}",
+            bound.problem
         );
         // A candidate of another key type is set aside, not counted.
         let bound = bind(
@@ -525,7 +576,9 @@ mod tests {
         let bound = bind(None, &private, vec![broken]).unwrap();
         assert_eq!(bound.public.and_then(|p| p.value_len), Some(2));
         assert!(bound.material.is_none());
-        let reason = bound.invalid.unwrap();
+        let Some(PublicKeyProblem::Invalid(reason)) = bound.problem else {
+            panic!("{:?}", bound.problem);
+        };
         assert!(
             reason.starts_with("CKA_EC_POINT: P-256: the OCTET STRING holds 3 bytes"),
             "{reason}"

@@ -43,7 +43,7 @@ use std::fmt;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
-pub use binding::Binding;
+pub use binding::{Binding, PublicKeyProblem};
 pub use curve::{EcCurve, EdCurve};
 pub use generate::{
     KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,
@@ -318,8 +318,7 @@ pub struct KeyInfo {
     /// `CKA_EC_POINT` or `CKA_PUBLIC_KEY_INFO` on EC/EdDSA private objects of some tokens),
     /// else the paired public object's; see [`public_binding`](Self::public_binding) for how
     /// far it is proven. `None` when no public value is known (a lone EC private key on
-    /// SoftHSM) or the one revealed cannot be read (see
-    /// [`public_key_invalid`](Self::public_key_invalid)).
+    /// SoftHSM) or none can be used (see [`public_key_problem`](Self::public_key_problem)).
     pub public_key: Option<PublicKeyMaterial>,
     /// For a key pair with a public key: how that public key is known to belong to the private
     /// key. [`Binding::Unproven`] means nothing proves it yet: sign (or derive) once with the
@@ -331,9 +330,12 @@ pub struct KeyInfo {
     /// (public objects can be created without login). They are never used and never make the
     /// lookup ambiguous; a caller may warn about them.
     pub mismatched_public: Vec<ObjectHandle>,
-    /// Why the public value the token revealed could not be read (e.g. a malformed
-    /// `CKA_EC_POINT`), when [`public_key`](Self::public_key) is `None` because of it.
-    pub public_key_invalid: Option<String>,
+    /// Why [`public_key`](Self::public_key) is `None` although the token holds public values
+    /// for the key: a value that cannot be read (e.g. a malformed `CKA_EC_POINT`), or public
+    /// objects with different keys that nothing tells apart. The key's private or secret
+    /// object stays usable; [`require_public_key`](Self::require_public_key) turns this into
+    /// the typed error.
+    pub public_key_problem: Option<PublicKeyProblem>,
 }
 
 impl KeyInfo {
@@ -370,13 +372,18 @@ impl KeyInfo {
     /// The public key, or an error that says why there is none.
     ///
     /// # Errors
-    /// [`Error::InvalidPublicKey`] when the token revealed a public value that cannot be read
-    /// (the reason says what is wrong), or when it reveals none (a secret key, or an EC private
-    /// key without a public object).
+    /// [`Error::PublicKeyMismatch`] when public objects with different keys claim the key and
+    /// nothing tells which is its own; [`Error::InvalidPublicKey`] when the token revealed a
+    /// public value that cannot be read (the reason says what is wrong), or when it reveals none
+    /// (a secret key, or an EC private key without a public object).
     pub fn require_public_key(&self) -> Result<&PublicKeyMaterial> {
-        match (&self.public_key, &self.public_key_invalid) {
+        match (&self.public_key, &self.public_key_problem) {
             (Some(material), _) => Ok(material),
-            (None, Some(reason)) => Err(Error::InvalidPublicKey {
+            (None, Some(PublicKeyProblem::Conflict(reason))) => Err(Error::PublicKeyMismatch {
+                key: self.name(),
+                reason: reason.clone(),
+            }),
+            (None, Some(PublicKeyProblem::Invalid(reason))) => Err(Error::InvalidPublicKey {
                 key: self.name(),
                 reason: reason.clone(),
             }),
@@ -501,7 +508,7 @@ struct BoundGroup {
     secret: Option<ObjectAttrs>,
     material: Option<(PublicKeyMaterial, Binding)>,
     mismatched: Vec<ObjectHandle>,
-    invalid: Option<String>,
+    problem: Option<PublicKeyProblem>,
 }
 
 /// Groups key objects into keys: each secret key alone; each private key with every public
@@ -568,15 +575,15 @@ fn bind_all(session: Option<&Session>, groups: Vec<Group>) -> Result<Vec<BoundGr
                         secret,
                         material: bound.material,
                         mismatched: bound.mismatched.iter().filter_map(|o| o.handle).collect(),
-                        invalid: bound.invalid,
+                        problem: bound.problem,
                     })
                 }
                 None => {
                     // A lone public key (or a secret key): its own values, nothing to bind.
                     let carried = public.as_ref().and_then(binding::lone_public_key);
-                    let (material, invalid) = match carried {
+                    let (material, problem) = match carried {
                         Some(Ok(m)) => (Some(m), None),
-                        Some(Err(reason)) => (None, Some(reason)),
+                        Some(Err(reason)) => (None, Some(PublicKeyProblem::Invalid(reason))),
                         None => (None, None),
                     };
                     Ok(BoundGroup {
@@ -585,7 +592,7 @@ fn bind_all(session: Option<&Session>, groups: Vec<Group>) -> Result<Vec<BoundGr
                         secret,
                         material: material.map(|m| (m, Binding::Unproven)),
                         mismatched: Vec::new(),
-                        invalid,
+                        problem,
                     })
                 }
             }
@@ -617,8 +624,8 @@ impl BoundGroup {
 /// match (two private keys with one label, or a secret key and a key pair); [`Error::Config`]
 /// for a selector with neither label nor id; [`Error::PublicKeyMismatch`] when the selector asks
 /// for a public key ([`KeyClass::Public`]) and the only public objects of the matching key pair
-/// do not carry its public key, or when several different public keys claim one private key
-/// and the token cannot tell which is right.
+/// do not carry its public key. (A key pair whose public key cannot be established is still
+/// found: see [`KeyInfo::public_key_problem`].)
 pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
     if selector.label.is_none() && selector.id.is_none() {
         return Err(Error::Config {
@@ -671,7 +678,8 @@ pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
 /// listed key without searching for it again.
 ///
 /// # Errors
-/// Token errors, and [`Error::PublicKeyMismatch`] as in [`find_key`].
+/// Token errors only: a key whose public key cannot be established is listed with
+/// [`KeyInfo::public_key_problem`] set.
 pub fn list_keys(session: &Session) -> Result<Vec<KeyInfo>> {
     let mut objects = Vec::new();
     for class in [
@@ -723,7 +731,7 @@ fn describe(group: BoundGroup) -> KeyInfo {
         secret,
         material,
         mismatched,
-        invalid,
+        problem,
     } = group;
     // The object that names the key: the secret or private one, else the public one.
     let main = secret.as_ref().or(private.as_ref()).or(public.as_ref());
@@ -804,7 +812,7 @@ fn describe(group: BoundGroup) -> KeyInfo {
         KeyKind::Unsupported { .. } => None,
         _ => public_key,
     };
-    let public_key_invalid = if public_key.is_none() { invalid } else { None };
+    let public_key_problem = if public_key.is_none() { problem } else { None };
 
     KeyInfo {
         label,
@@ -818,7 +826,7 @@ fn describe(group: BoundGroup) -> KeyInfo {
         public_binding: public_key.as_ref().and(public_binding),
         public_key,
         mismatched_public: mismatched,
-        public_key_invalid,
+        public_key_problem,
     }
 }
 
