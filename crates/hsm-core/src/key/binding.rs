@@ -23,7 +23,8 @@
 //! 3. **Several different candidates are told apart by the token.** The private key signs a
 //!    fixed message once and the token verifies that signature with each candidate public object
 //!    (`C_Verify`). The candidates that verify are the key's ([`Binding::TokenVerified`]); the
-//!    others are set aside as in rule 1. When the private key cannot sign, or not exactly one
+//!    others are set aside as in rule 1. When the private key cannot sign (or needs the PIN for
+//!    every operation, `CKA_ALWAYS_AUTHENTICATE`), or not exactly one
 //!    public key verifies, the key has no public key: every candidate is set aside, and
 //!    [`KeyInfo::public_key_problem`](super::KeyInfo) is [`PublicKeyProblem::Conflict`], which
 //!    [`KeyInfo::require_public_key`](super::KeyInfo::require_public_key) reports as
@@ -332,7 +333,9 @@ fn token_choice(
     else {
         return Ok(None);
     };
-    if !private.capabilities.sign {
+    // A key that cannot sign cannot prove anything this way; one that needs the PIN for every
+    // operation is not asked to sign behind its owner's back.
+    if !private.capabilities.sign || private.protection.always_authenticate {
         return Ok(None);
     }
     let mechanism = match first {

@@ -727,6 +727,7 @@ mod tests {
                 always_sensitive: true,
                 never_extractable: true,
                 private: true,
+                always_authenticate: false,
             },
             ..ObjectAttrs::default()
         }

@@ -259,6 +259,9 @@ pub struct Protection {
     pub never_extractable: bool,
     /// `CKA_PRIVATE`: the object is visible only after login.
     pub private: bool,
+    /// `CKA_ALWAYS_AUTHENTICATE`: every operation with the key needs the PIN again
+    /// (context-specific login after the operation's init).
+    pub always_authenticate: bool,
 }
 
 /// A public key, as big-endian byte strings ready for a JWK.
@@ -430,6 +433,7 @@ const READ: &[AttributeType] = &[
     AttributeType::EcPoint,
     AttributeType::PublicKeyInfo,
     AttributeType::Private,
+    AttributeType::AlwaysAuthenticate,
     AttributeType::ValueLen,
 ];
 
@@ -482,6 +486,7 @@ fn read_object(session: &Session, handle: ObjectHandle) -> Result<ObjectAttrs> {
             Attribute::EcPoint(p) => o.ec_point = Some(p),
             Attribute::PublicKeyInfo(p) => o.public_key_info = Some(p),
             Attribute::Private(b) => o.protection.private = b,
+            Attribute::AlwaysAuthenticate(b) => o.protection.always_authenticate = b,
             Attribute::ValueLen(len) => o.value_len = Some(usize::from(len)),
             _ => {}
         }
