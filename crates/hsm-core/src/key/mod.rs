@@ -308,11 +308,15 @@ pub struct KeyInfo {
     pub kind: KeyKind,
     /// The private-key object, for key pairs.
     pub private: Option<ObjectHandle>,
-    /// The public-key object, when the token has one.
+    /// The public-key object: for a key pair, the one paired with the private key because it
+    /// carries the key's public key (see [`public_binding`](Self::public_binding)); public
+    /// objects that carry another key are in [`mismatched_public`](Self::mismatched_public)
+    /// instead.
     pub public: Option<ObjectHandle>,
     /// The secret-key object, for secret keys.
     pub secret: Option<ObjectHandle>,
-    /// What the key may do.
+    /// What the key may do (from its private, paired public and secret objects; never from a
+    /// mismatched public object).
     pub capabilities: Capabilities,
     /// How the secret part is protected.
     pub protection: Protection,
