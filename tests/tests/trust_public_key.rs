@@ -281,6 +281,52 @@ fn a_planted_duplicate_ec_public_key_is_not_ambiguous_the_token_tells() {
     session.destroy_object(info.private.unwrap()).unwrap();
 }
 
+/// The same for EdDSA (the token checks with `CKM_EDDSA`): a planted Ed25519 public object
+/// with the victim's label and id is set aside, even when it comes first.
+#[test]
+fn a_planted_duplicate_eddsa_public_key_is_not_ambiguous_either() {
+    let _token = fixture::exclusive();
+    let token = token();
+    let pool = token.pool();
+    let session = pool.session_rw().unwrap();
+    let (label, id) = ("victim-ed", [0x0f]);
+    let generated =
+        generate_key_pair(&session, KeySpec::Ed25519, label, &id, KeyUsage::SIGN).unwrap();
+    let Some(PublicKeyMaterial::Edwards { point, .. }) =
+        find_key(&session, &KeySelector::label("ed25519"))
+            .unwrap()
+            .public_key
+    else {
+        panic!("ed25519 has no EdDSA public key");
+    };
+    let mut wrapped = vec![0x04, 0x20];
+    wrapped.extend(&point);
+    let planted = without_login(&token, &pool, |s| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC_EDWARDS),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+            Attribute::EcParams(hsm_core::EdCurve::Ed25519.ec_params().to_vec()),
+            Attribute::EcPoint(wrapped),
+            Attribute::Verify(true),
+        ])
+        .unwrap()
+    });
+    for selector in [KeySelector::label(label), KeySelector::id(id)] {
+        let info = find_key(&session, &selector).unwrap();
+        assert_eq!(info.public, generated.public, "{selector}");
+        assert_eq!(info.public_key, generated.public_key, "{selector}");
+        assert_eq!(info.mismatched_public, vec![planted], "{selector}");
+        assert_eq!(info.public_binding, Some(Binding::TokenVerified));
+    }
+    session.destroy_object(planted).unwrap();
+    let info = find_key(&session, &KeySelector::label(label)).unwrap();
+    delete_key(&session, &info).unwrap();
+}
+
 /// A derive-only key cannot sign to tell two candidates apart: it keeps no public key, both
 /// objects are set aside, and asking for its public key is the typed mismatch. The private key
 /// stays usable (planting objects cannot make it fail to load).
