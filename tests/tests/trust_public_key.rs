@@ -377,6 +377,52 @@ fn two_candidates_for_a_key_that_cannot_sign_leave_it_without_a_public_key() {
     delete_key(&session, &info).unwrap();
 }
 
+/// Objects anyone can create without login — a public key object, or a secret key object with
+/// `CKA_PRIVATE` false — planted under a key's label (with another id) do not make a lookup by
+/// label ambiguous: the login-protected key is chosen and the planted objects are reported.
+#[test]
+fn objects_planted_under_a_keys_label_never_make_it_ambiguous() {
+    let _token = fixture::exclusive();
+    let token = token();
+    let pool = token.pool();
+    let session = pool.session_rw().unwrap();
+    let (x, y) = attacker_point(&session);
+    let evil_n = attacker_modulus();
+    let planted = without_login(&token, &pool, |s| {
+        vec![
+            plant_rsa(s, "rsa-2048", &[0x99], &evil_n),
+            plant_ec(s, "hmac-256", &[0x98], &x, &y),
+            s.create_object(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Token(true),
+                Attribute::Private(false),
+                Attribute::Label(b"rsa-2048".to_vec()),
+                Attribute::Id(vec![0x97]),
+                Attribute::Value(vec![0x42; 16]),
+                Attribute::Encrypt(true),
+            ])
+            .unwrap(),
+        ]
+    });
+    let rsa = find_key(&session, &KeySelector::label("rsa-2048")).unwrap();
+    assert_eq!(rsa.id, hsm_jose_tests::fixture::fixture_key("rsa-2048").id);
+    assert!(rsa.private.is_some() && rsa.protection.private);
+    let mut duplicates = rsa.unprotected_duplicates.clone();
+    duplicates.sort_by_key(|h| h.handle());
+    let mut expected = vec![planted[0], planted[2]];
+    expected.sort_by_key(|h| h.handle());
+    assert_eq!(duplicates, expected);
+    let hmac = find_key(&session, &KeySelector::label("hmac-256")).unwrap();
+    assert!(hmac.secret.is_some());
+    assert_eq!(hmac.unprotected_duplicates, vec![planted[1]]);
+    // Selected exactly, the planted public key is a key like any other (nothing is hidden).
+    let lone = find_key(&session, &KeySelector::label_and_id("rsa-2048", [0x99])).unwrap();
+    assert_eq!(lone.public, Some(planted[0]));
+    assert_eq!((lone.private, lone.public_binding), (None, None));
+    destroy(&session, &planted);
+}
+
 /// Signing with a key whose binding the token verified works with the paired public object.
 #[test]
 fn the_fixture_keys_are_bound_as_documented() {

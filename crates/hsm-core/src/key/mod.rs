@@ -343,6 +343,12 @@ pub struct KeyInfo {
     /// object stays usable; [`require_public_key`](Self::require_public_key) turns this into
     /// the typed error.
     pub public_key_problem: Option<PublicKeyProblem>,
+    /// Objects of other keys that matched the [`find_key`] selector too but that anyone can
+    /// create without login (lone public keys, key objects with `CKA_PRIVATE` false), set aside
+    /// because this key's private or secret object is `CKA_PRIVATE`. Without this rule a
+    /// planted object would make the lookup ambiguous; a caller may warn about them. Always
+    /// empty from [`list_keys`], which lists such objects as keys of their own.
+    pub unprotected_duplicates: Vec<ObjectHandle>,
 }
 
 impl KeyInfo {
@@ -610,6 +616,25 @@ fn bind_all(session: Option<&Session>, groups: Vec<Group>) -> Result<Vec<BoundGr
 }
 
 impl BoundGroup {
+    /// True when the key's private or secret object is `CKA_PRIVATE`: only a logged-in user
+    /// can have created it.
+    fn login_protected(&self) -> bool {
+        self.private
+            .as_ref()
+            .or(self.secret.as_ref())
+            .is_some_and(|o| o.protection.private)
+    }
+
+    /// Every object handle of the key, paired or set aside.
+    fn handles(&self) -> Vec<ObjectHandle> {
+        [&self.private, &self.public, &self.secret]
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.handle)
+            .chain(self.mismatched.iter().copied())
+            .collect()
+    }
+
     fn accepted_by(&self, selector: &KeySelector) -> bool {
         match selector.class {
             None => true,
@@ -628,9 +653,15 @@ impl BoundGroup {
 /// [`KeyInfo::mismatched_public`], never used and never counted as another key. Certificates
 /// and data objects with the same label are ignored.
 ///
+/// When several keys match and exactly one of them has a `CKA_PRIVATE` private or secret object,
+/// that one is the key: the others (lone public keys, key objects with `CKA_PRIVATE` false)
+/// could have been created without login and are listed in
+/// [`KeyInfo::unprotected_duplicates`].
+///
 /// # Errors
 /// [`Error::KeyNotFound`] naming the selector; [`Error::AmbiguousKey`] when several distinct keys
-/// match (two private keys with one label, or a secret key and a key pair); [`Error::Config`]
+/// match and the rule above does not single one out (two private keys with one label, or a
+/// secret key and a key pair); [`Error::Config`]
 /// for a selector with neither label nor id; [`Error::PublicKeyMismatch`] when the selector asks
 /// for a public key ([`KeyClass::Public`]) and the only public objects of the matching key pair
 /// do not carry its public key. (A key pair whose public key cannot be established is still
@@ -666,6 +697,21 @@ pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
                 ),
             });
         }
+    }
+    // Objects anyone can create without login (public objects, key objects with CKA_PRIVATE
+    // false) never make a login-protected key ambiguous.
+    let protected: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.login_protected())
+        .map(|(i, _)| i)
+        .collect();
+    if keys.len() > 1 && protected.len() == 1 {
+        let chosen = keys.remove(protected[0]);
+        let others: Vec<ObjectHandle> = keys.iter().flat_map(BoundGroup::handles).collect();
+        let mut info = describe(chosen);
+        info.unprotected_duplicates = others;
+        return Ok(info);
     }
     match keys.len() {
         0 => Err(Error::KeyNotFound {
@@ -836,6 +882,7 @@ fn describe(group: BoundGroup) -> KeyInfo {
         public_key,
         mismatched_public: mismatched,
         public_key_problem,
+        unprotected_duplicates: Vec::new(),
     }
 }
 
