@@ -246,7 +246,7 @@ fn lookups_that_fail_say_what_was_looked_for() {
     assert!(matches!(empty, Error::Config { .. }), "{empty:?}");
 }
 
-/// Two session keys with one label: the lookup refuses to choose.
+/// Two login-protected session keys with one label: the lookup refuses to choose.
 #[test]
 fn two_keys_with_one_label_are_ambiguous() {
     let _token = fixture::shared();
@@ -258,6 +258,8 @@ fn two_keys_with_one_label_are_ambiguous() {
                 &Mechanism::AesKeyGen,
                 &[
                     Attribute::Token(false),
+                    // Login-protected: objects anyone could create never make a key ambiguous.
+                    Attribute::Private(true),
                     Attribute::Label(b"ambiguous".to_vec()),
                     Attribute::Id(vec![0xa0, id]),
                     Attribute::ValueLen(16.into()),
