@@ -9,8 +9,8 @@
 //!
 //! The shim fails the first generation call as such a token would; SoftHSM then generates from
 //! the relaxed template with its own defaults for the flags left out (on SoftHSM 2.6,
-//! `CKA_DECRYPT`, `CKA_UNWRAP`, `CKA_ENCRYPT`, `CKA_WRAP` default to true), which is exactly the
-//! "token sets flags itself" case the read-back check exists for.
+//! `CKA_DECRYPT` and `CKA_ENCRYPT` default to true), which is exactly the "token sets flags
+//! itself" case the read-back check exists for.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,9 +24,9 @@ use hsm_core::{
 };
 
 fault_test! {
-    /// The first `C_GenerateKeyPair` fails as on tpm2-pkcs11; the retry without explicit
-    /// `false` flags makes a key that can also decrypt and unwrap (SoftHSM's defaults): it is
-    /// refused and destroyed, and nothing is left on the token.
+    /// The first `C_GenerateKeyPair` fails as on tpm2-pkcs11; the retry without the explicit
+    /// `false` flags such tokens compute makes a signing key that can also decrypt (SoftHSM's
+    /// default): it is refused and destroyed, and nothing is left on the token.
     rules = "C_GenerateKeyPair nth=1 rv=CKR_GENERAL_ERROR\n",
     fn a_key_that_comes_out_wider_than_asked_is_refused_and_destroyed(sandbox) {
         let pool = sandbox.builder().max_sessions(2).build().unwrap();

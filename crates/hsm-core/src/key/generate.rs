@@ -15,10 +15,12 @@
 //!
 //! 1. the hardened template above, every usage flag explicit;
 //! 2. only when the token answers `CKR_ATTRIBUTE_VALUE_INVALID`, `CKR_TEMPLATE_INCONSISTENT` or
-//!    `CKR_GENERAL_ERROR`: once more with the same template minus the usage flags that are
-//!    `false` (the ones asked for stay `true`). `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`
-//!    and `CKA_EXTRACTABLE=false` are never relaxed. If this attempt fails too, the error of
-//!    the first attempt is returned.
+//!    `CKR_GENERAL_ERROR`: once more with the same template minus the `false` values of the
+//!    flags such tokens compute (`CKA_SIGN`, `CKA_VERIFY`, `CKA_ENCRYPT`, `CKA_DECRYPT`); the
+//!    ones asked for stay `true`, and `CKA_WRAP`, `CKA_UNWRAP`, `CKA_DERIVE` stay explicit
+//!    (tpm2-pkcs11 accepts `false` for them). `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE` and
+//!    `CKA_EXTRACTABLE=false` are never relaxed. If this attempt fails too, the error of the
+//!    first attempt is returned.
 //!
 //! Either way the key is then read back, and refused — its objects destroyed,
 //! [`Error::WeakGeneratedKey`] — if it came out weaker than asked: extractable, not sensitive,
@@ -254,8 +256,9 @@ fn refuses_explicit_flags(error: &cryptoki::error::Error) -> bool {
 enum Flags {
     /// Every usage flag, `false` ones included (the hardened template).
     Explicit,
-    /// Only the flags asked for (`true`), for tokens that set the others themselves.
-    OnlyTrue,
+    /// For tokens that compute the sign/verify/encrypt/decrypt flags themselves: those four
+    /// only when asked for (`true`); `CKA_WRAP`, `CKA_UNWRAP`, `CKA_DERIVE` still explicit.
+    TokenDerived,
 }
 
 /// A usage attribute's constructor and the value asked for.
@@ -264,8 +267,16 @@ type UsageFlag = (fn(bool) -> Attribute, bool);
 /// Pushes the usage attributes `(attribute constructor, value)` as `flags` says.
 fn push_flags(template: &mut Vec<Attribute>, flags: Flags, values: &[UsageFlag]) {
     for &(make, value) in values {
-        if value || flags == Flags::Explicit {
-            template.push(make(value));
+        let attribute = make(value);
+        let token_derived = matches!(
+            attribute,
+            Attribute::Sign(_)
+                | Attribute::Verify(_)
+                | Attribute::Encrypt(_)
+                | Attribute::Decrypt(_)
+        );
+        if value || flags == Flags::Explicit || !token_derived {
+            template.push(attribute);
         }
     }
 }
@@ -378,14 +389,16 @@ fn generate_pair_checked(
     };
     let (public, private) = match attempt(Flags::Explicit) {
         Ok(handles) => handles,
-        Err(first) if refuses_explicit_flags(&first) => attempt(Flags::OnlyTrue).map_err(|_| {
-            generation_error(
-                first,
-                what.clone(),
-                mechanism.mechanism_type(),
-                "generating a key pair",
-            )
-        })?,
+        Err(first) if refuses_explicit_flags(&first) => {
+            attempt(Flags::TokenDerived).map_err(|_| {
+                generation_error(
+                    first,
+                    what.clone(),
+                    mechanism.mechanism_type(),
+                    "generating a key pair",
+                )
+            })?
+        }
         Err(first) => {
             return Err(generation_error(
                 first,
@@ -653,7 +666,7 @@ pub fn generate_secret_key(
     let handle = match session.generate_key(&mechanism, &template(Flags::Explicit)) {
         Ok(handle) => handle,
         Err(first) if refuses_explicit_flags(&first) => session
-            .generate_key(&mechanism, &template(Flags::OnlyTrue))
+            .generate_key(&mechanism, &template(Flags::TokenDerived))
             .map_err(|_| {
                 generation_error(first, spec.what(), mechanism.mechanism_type(), context)
             })?,
@@ -823,10 +836,10 @@ mod tests {
     }
 
     #[test]
-    fn the_explicit_template_has_every_flag_the_relaxed_one_only_true_ones() {
+    fn the_relaxed_template_leaves_out_only_false_flags_tokens_compute() {
         let usage = KeyUsage::SIGN;
         let explicit = hardened_private("k", &[1], usage, Flags::Explicit);
-        let relaxed = hardened_private("k", &[1], usage, Flags::OnlyTrue);
+        let relaxed = hardened_private("k", &[1], usage, Flags::TokenDerived);
         assert!(explicit.contains(&Attribute::Decrypt(false)));
         assert!(!relaxed.iter().any(|a| matches!(a, Attribute::Decrypt(_))));
         for never_relaxed in [
@@ -835,12 +848,15 @@ mod tests {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
         ] {
             assert!(relaxed.contains(&never_relaxed), "{never_relaxed:?}");
         }
-        let public = public_template("k", &[1], usage, Flags::OnlyTrue);
+        let public = public_template("k", &[1], usage, Flags::TokenDerived);
         assert!(!public.iter().any(|a| matches!(a, Attribute::Encrypt(_))));
         assert!(public.contains(&Attribute::Verify(true)));
+        assert!(public.contains(&Attribute::Wrap(false)));
         assert!(public.contains(&Attribute::Private(false)));
     }
 
