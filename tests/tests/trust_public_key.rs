@@ -151,6 +151,12 @@ fn a_planted_rsa_public_key_is_never_used_the_private_modulus_is() {
         .unwrap();
     assert_eq!(private_n, vec![Attribute::Modulus(real_n.clone())]);
 
+    let published_before = hsm_jose::HsmJwk::from_label(&pool, label)
+        .unwrap()
+        .public_value()
+        .unwrap();
+    assert_eq!(published_before["kty"], "RSA");
+
     // 1. Beside the real public object: the real one is paired, the planted one set aside.
     let evil_n = attacker_modulus();
     let planted = without_login(&token, &pool, |s| plant_rsa(s, label, &id, &evil_n));
@@ -183,6 +189,13 @@ fn a_planted_rsa_public_key_is_never_used_the_private_modulus_is() {
         );
         assert_eq!(info.public_binding, Some(Binding::PrivateAttributes));
     }
+    // What hsm-jose publishes (`hsm-jose jwks --key`) and verifies with: the JWK it published
+    // before anything was planted.
+    let published = hsm_jose::HsmJwk::from_label(&pool, label)
+        .unwrap()
+        .public_value()
+        .unwrap();
+    assert_eq!(published, published_before);
     let listed: Vec<KeyInfo> = list_keys(&session)
         .unwrap()
         .into_iter()
