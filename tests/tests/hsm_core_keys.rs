@@ -755,6 +755,15 @@ fn ec_points_as_tokens_return_them() {
             if key.contains("p521-truncated") && reason.contains("P-521: 134 bytes")),
         "{error:?}"
     );
+    // hsm-jose reports the same reason, not "the token does not reveal its public key".
+    let loaded = hsm_jose::HsmJwk::from_label(&pool, "p521-truncated").unwrap_err();
+    assert!(
+        matches!(
+            &loaded,
+            hsm_jose::Error::Hsm(Error::InvalidPublicKey { .. })
+        ),
+        "{loaded:?}"
+    );
     for object in objects {
         session.destroy_object(object).unwrap();
     }

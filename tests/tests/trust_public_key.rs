@@ -376,6 +376,15 @@ fn two_candidates_for_a_key_that_cannot_sign_leave_it_without_a_public_key() {
         matches!(&error, Error::PublicKeyMismatch { key, .. } if key.contains(label)),
         "{error:?}"
     );
+    // hsm-jose cannot publish a public key for it: the same typed error.
+    let loaded = hsm_jose::HsmJwk::from_label(&pool, label).unwrap_err();
+    assert!(
+        matches!(
+            &loaded,
+            hsm_jose::Error::Hsm(Error::PublicKeyMismatch { key, .. }) if key.contains(label)
+        ),
+        "{loaded:?}"
+    );
     // Listing shows it once, the same way.
     let listed: Vec<KeyInfo> = list_keys(&session)
         .unwrap()

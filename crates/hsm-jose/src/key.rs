@@ -607,7 +607,13 @@ fn public_jwk(info: &KeyInfo) -> Result<Option<Jwk>> {
     };
     let material = match (&info.kind, &info.public_key) {
         (KeyKind::Aes { .. } | KeyKind::GenericSecret { .. }, _) => return Ok(None),
-        (_, None) => return Err(unsupported("the token does not reveal its public key")),
+        // hsm-core says why when the token holds public values it could not use.
+        (_, None) => {
+            return Err(match info.require_public_key() {
+                Err(error) if info.public_key_problem.is_some() => Error::Hsm(error),
+                _ => unsupported("the token does not reveal its public key"),
+            });
+        }
         (_, Some(PublicKeyMaterial::Rsa { n, e })) => KeyMaterial::Rsa(RsaKey {
             n: n.clone(),
             e: e.clone(),
