@@ -317,7 +317,8 @@ pub(super) fn bind(
     Ok(bound)
 }
 
-/// The fixed message signed to tell candidates apart (any message proves possession).
+/// The fixed message signed to tell candidates apart (any message proves possession). The
+/// signature is only handed to `C_Verify` and then dropped.
 const PROBE: &[u8; 32] = b"hsm-core public key binding test";
 
 /// Rule 3: the one public key among `readable` with which the token verifies a signature of
