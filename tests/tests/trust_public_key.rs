@@ -23,7 +23,7 @@ use hsm_core::cryptoki::mechanism::Mechanism;
 use hsm_core::cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use hsm_core::cryptoki::session::{Session, SessionState, UserType};
 use hsm_core::cryptoki::types::AuthPin;
-use hsm_core::key::{Binding, PublicKeyProblem};
+use hsm_core::key::{Binding, PublicKeyProblem, prove_public_key};
 use hsm_core::{
     EcCurve, Error, KeyClass, KeyInfo, KeySelector, KeySpec, KeyUsage, PublicKeyMaterial,
     SessionPool, delete_key, find_key, generate_key_pair, list_keys,
@@ -258,6 +258,10 @@ fn a_planted_duplicate_ec_public_key_is_not_ambiguous_the_token_tells() {
         "{revealed:?}"
     );
     assert_eq!(generated.public_binding, Some(Binding::Unproven));
+    // The genuine pair proves itself on the token.
+    let mut proven = generated.clone();
+    prove_public_key(&session, &mut proven).unwrap();
+    assert_eq!(proven.public_binding, Some(Binding::TokenVerified));
 
     let (x, y) = attacker_point(&session);
     let planted = without_login(&token, &pool, |s| plant_ec(s, label, &id, &x, &y));
@@ -288,6 +292,14 @@ fn a_planted_duplicate_ec_public_key_is_not_ambiguous_the_token_tells() {
     assert_eq!(info.public, Some(planted));
     assert_eq!(info.public_binding, Some(Binding::Unproven));
     assert!(!info.public_key_is_proven());
+    // Proving it fails with the typed mismatch, and the key stays unproven.
+    let mut attempt = info.clone();
+    let error = prove_public_key(&session, &mut attempt).unwrap_err();
+    assert!(
+        matches!(&error, Error::PublicKeyMismatch { key, .. } if key.contains(label)),
+        "{error:?}"
+    );
+    assert_eq!(attempt, info);
 
     // (Private handles change at each login on SoftHSM: the one just found is current.)
     session.destroy_object(planted).unwrap();

@@ -317,6 +317,62 @@ pub(super) fn bind(
     Ok(bound)
 }
 
+/// Proves an [`Unproven`](Binding::Unproven) public key on the token: the private key signs a
+/// fixed message once and the token verifies the signature with the paired public-key object
+/// (whose value is [`KeyInfo::public_key`](super::KeyInfo)). On success `info` says
+/// [`Binding::TokenVerified`]. Keys already proven, keys without a private key or public object,
+/// and keys that cannot sign (no `CKA_SIGN`, or `CKA_ALWAYS_AUTHENTICATE`) are left as they
+/// are: check [`KeyInfo::public_key_is_proven`](super::KeyInfo::public_key_is_proven) after
+/// the call (a derive-only key needs another proof, e.g. an ECDH agreement checked in software).
+///
+/// # Errors
+/// [`Error::PublicKeyMismatch`] naming the key when the token does not verify the signature
+/// with the public object: the public key is not the private key's (`info` is left unchanged);
+/// token errors.
+pub fn prove_public_key(session: &Session, info: &mut super::KeyInfo) -> Result<()> {
+    let (Some(Binding::Unproven), Some(private), Some(public), Some(material)) = (
+        info.public_binding,
+        info.private,
+        info.public,
+        info.public_key.as_ref(),
+    ) else {
+        return Ok(());
+    };
+    if !info.capabilities.sign || info.protection.always_authenticate {
+        return Ok(());
+    }
+    let mechanism = probe_mechanism(material);
+    let signature = session
+        .sign(&mechanism, private, PROBE)
+        .map_err(|e| Error::from_cryptoki("signing to prove a public key", e))?;
+    match session.verify(&mechanism, public, PROBE, &signature) {
+        Ok(()) => {
+            info.public_binding = Some(Binding::TokenVerified);
+            Ok(())
+        }
+        Err(cryptoki::error::Error::Pkcs11(RvError::SignatureInvalid, _)) => {
+            Err(Error::PublicKeyMismatch {
+                key: info.name(),
+                reason: "the token does not verify the private key's signature with the \
+                         public-key object"
+                    .to_owned(),
+            })
+        }
+        Err(e) => Err(Error::from_cryptoki("verifying to prove a public key", e)),
+    }
+}
+
+/// The mechanism that signs and verifies the probe for a key with this public key.
+fn probe_mechanism(material: &PublicKeyMaterial) -> Mechanism<'static> {
+    match material {
+        PublicKeyMaterial::Rsa { .. } => Mechanism::RsaPkcs,
+        PublicKeyMaterial::Ec { .. } => Mechanism::Ecdsa,
+        PublicKeyMaterial::Edwards { .. } => {
+            Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure))
+        }
+    }
+}
+
 /// The fixed message signed to tell candidates apart (any message proves possession). The
 /// signature is only handed to `C_Verify` and then dropped.
 const PROBE: &[u8; 32] = b"hsm-core public key binding test";
@@ -339,13 +395,7 @@ fn token_choice(
     if !private.capabilities.sign || private.protection.always_authenticate {
         return Ok(None);
     }
-    let mechanism = match first {
-        PublicKeyMaterial::Rsa { .. } => Mechanism::RsaPkcs,
-        PublicKeyMaterial::Ec { .. } => Mechanism::Ecdsa,
-        PublicKeyMaterial::Edwards { .. } => {
-            Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure))
-        }
-    };
+    let mechanism = probe_mechanism(first);
     let signature = match session.sign(&mechanism, handle, PROBE) {
         Ok(signature) => signature,
         Err(e) => {

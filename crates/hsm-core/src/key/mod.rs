@@ -43,7 +43,7 @@ use std::fmt;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
-pub use binding::{Binding, PublicKeyProblem};
+pub use binding::{Binding, PublicKeyProblem, prove_public_key};
 pub use curve::{EcCurve, EdCurve};
 pub use generate::{
     KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,
@@ -329,7 +329,8 @@ pub struct KeyInfo {
     pub public_key: Option<PublicKeyMaterial>,
     /// For a key pair with a public key: how that public key is known to belong to the private
     /// key. [`Binding::Unproven`] means nothing proves it yet: sign (or derive) once with the
-    /// private key and check the result with the public key before publishing or using it.
+    /// private key and check the result with the public key before publishing or using it
+    /// ([`prove_public_key`] does it on the token for keys that sign).
     /// `None` for secret keys, lone public keys and pairs without a public key.
     pub public_binding: Option<Binding>,
     /// Public-key objects that carry this key's label and id but not its public key (another
