@@ -22,7 +22,8 @@
 //!    `CKA_EXTRACTABLE=false` are never relaxed. If this attempt fails too, the error of the
 //!    first attempt is returned.
 //!
-//! Either way the key is then read back, and refused — its objects destroyed,
+//! Either way the key is then read back, and refused — its objects destroyed (also when it
+//! cannot be read back),
 //! [`Error::WeakGeneratedKey`] — if it came out weaker than asked: extractable, not sensitive,
 //! not private, or able to do more than asked. On EC and EdDSA keys `CKA_ENCRYPT` and
 //! `CKA_DECRYPT` are not counted (tpm2-pkcs11 sets them on its EC keys, and no PKCS#11
@@ -421,7 +422,8 @@ enum Family {
     Secret,
 }
 
-/// Reads the new key's objects back and destroys them if the key came out weaker than asked.
+/// Reads the new key's objects back and destroys them if the key came out weaker than asked
+/// (or could not be read back).
 fn check_generated(
     session: &Session,
     handles: &[ObjectHandle],
@@ -430,16 +432,27 @@ fn check_generated(
     label: &str,
     id: &[u8],
 ) -> Result<()> {
-    let objects = read_objects(session, handles)?;
+    // Every object is destroyed even when one refuses.
+    let destroy = || {
+        let mut deleted = true;
+        for &handle in handles {
+            deleted &= session.destroy_object(handle).is_ok();
+        }
+        deleted
+    };
+    let objects = match read_objects(session, handles) {
+        Ok(objects) => objects,
+        Err(error) => {
+            // A key that cannot be checked is not kept either.
+            destroy();
+            return Err(error);
+        }
+    };
     let weaknesses = weaknesses(&objects, usage, family);
     if weaknesses.is_empty() {
         return Ok(());
     }
-    // Every object is destroyed even when one refuses.
-    let mut deleted = true;
-    for &handle in handles {
-        deleted &= session.destroy_object(handle).is_ok();
-    }
+    let deleted = destroy();
     Err(Error::WeakGeneratedKey {
         key: format!("label {label:?}, id {}", hex(id)),
         weaknesses: weaknesses.join(", "),
