@@ -408,6 +408,10 @@ fn two_candidates_for_a_key_that_cannot_sign_leave_it_without_a_public_key() {
     let info = find_key(&session, &KeySelector::label(label)).unwrap();
     assert_eq!(info.public, generated.public);
     assert_eq!(info.public_binding, Some(Binding::Unproven));
+    // A key that cannot sign cannot be proven by signing: left unproven, no error.
+    let mut unproven = info.clone();
+    prove_public_key(&session, &mut unproven).unwrap();
+    assert_eq!(unproven.public_binding, Some(Binding::Unproven));
     delete_key(&session, &info).unwrap();
 }
 
