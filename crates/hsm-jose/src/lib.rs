@@ -7,9 +7,9 @@
 //! every thread.
 //!
 //! ```no_run
+//! use hsm_jose::jose_core::{jws, JwsAlgorithm, SoftwareKey};
 //! use hsm_jose::{HsmJwk, Pin, SessionPool};
-//! use jose_core::{jwe, jws, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), hsm_jose::Error> {
 //! let pool = SessionPool::new("/usr/lib/softhsm/libsofthsm2.so", "my-token", Pin::new("1234"))?;
 //! let signer = HsmJwk::from_label(&pool, "ec-p256")?.with_kid("ec-1");
 //! let token = jws::sign_compact(&signer, JwsAlgorithm::ES256, b"hello", None)?;
@@ -25,12 +25,17 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod backend;
+mod capabilities;
 mod error;
 mod key;
-mod mechanism;
+mod plan;
+mod probe;
+mod public;
 mod set;
 
-pub use error::{Error, Result, hsm_error};
+pub use capabilities::Capabilities;
+pub use error::{Error, PinProblem, Result, hsm_error};
 pub use key::HsmJwk;
 pub use set::{HsmJwkSet, KidSource};
 
