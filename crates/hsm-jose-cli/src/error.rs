@@ -148,8 +148,10 @@ pub(crate) fn hsm(e: &hsm_core::Error) -> CliError {
 
 /// A hsm-jose error while loading an HSM key.
 pub(crate) fn hsm_jose(e: hsm_jose::Error) -> CliError {
+    if let Some(inner) = e.hsm() {
+        return hsm(inner);
+    }
     match e {
-        hsm_jose::Error::Hsm(e) => hsm(&e),
         hsm_jose::Error::Jose(e) => producing(e),
         other => CliError::setup(other.to_string()),
     }

@@ -685,7 +685,13 @@ mod tests {
         assert!(!Call::Decrypt.input_rejected(RvError::GeneralError, Function::DecryptInit));
         assert!(Call::UnwrapKey.input_rejected(RvError::WrappedKeyInvalid, Function::UnwrapKey));
         assert!(!Call::Decrypt.input_rejected(RvError::KeyHandleInvalid, Function::Decrypt));
-        assert!(matches!(Call::DeriveKey.first_function(), Function::DeriveKey));
-        assert!(matches!(Call::Decrypt.first_function(), Function::DecryptInit));
+        assert!(matches!(
+            Call::DeriveKey.first_function(),
+            Function::DeriveKey
+        ));
+        assert!(matches!(
+            Call::Decrypt.first_function(),
+            Function::DecryptInit
+        ));
     }
 }
