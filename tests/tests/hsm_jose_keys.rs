@@ -49,8 +49,11 @@ fn load_by_label_by_id_and_by_uri_with_kid_use_and_key_ops() {
     assert_eq!(public["crv"], "P-256");
     assert_eq!(public["kid"], "ec-2026");
     assert_eq!(public["use"], "sig");
-    assert_eq!(public["key_ops"], serde_json::json!(["sign", "verify"]));
+    // The published public key carries only what a public key does (issue 13, item 11)...
+    assert_eq!(public["key_ops"], serde_json::json!(["verify"]));
     assert_eq!(key.kid(), Some("ec-2026"));
+    // ...while the HSM key itself still signs.
+    assert!(key.permits(KeyOp::Sign));
 }
 
 #[test]
@@ -314,10 +317,78 @@ fn a_set_built_from_every_key_pair_on_the_token() {
         let ed = set.iter().find(|k| k.label() == "ed25519").unwrap();
         assert_eq!(ed.public_value().unwrap()["use"], "sig");
         let rsa = set.iter().find(|k| k.label() == "rsa-2048").unwrap();
+        assert!(rsa.permits(KeyOp::Sign) && rsa.permits(KeyOp::UnwrapKey));
         let ops = rsa.public_value().unwrap()["key_ops"].clone();
-        assert!(ops.as_array().unwrap().iter().any(|o| o == "sign"));
-        assert!(ops.as_array().unwrap().iter().any(|o| o == "unwrapKey"));
+        assert_eq!(ops, serde_json::json!(["verify", "encrypt", "wrapKey"]));
     }
+}
+
+/// Issue 13, item 11: `jwks` of a whole token publishes only operations a public key performs:
+/// never `sign`, `decrypt` or `unwrapKey` (the private object's flags), and for EdDSA keys
+/// nothing but `verify`.
+#[test]
+fn published_public_keys_carry_only_public_key_operations() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let set = HsmJwkSet::from_token(&pool, KidSource::Label).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&set.jwks_json()).unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(!keys.is_empty());
+    for key in keys {
+        let kty = key["kty"].as_str().unwrap();
+        let allowed: &[&str] = match kty {
+            "RSA" => &["verify", "encrypt", "wrapKey"],
+            "EC" => &["verify", "deriveKey", "deriveBits"],
+            "OKP" => &["verify"],
+            other => panic!("unexpected kty {other}"),
+        };
+        for op in key["key_ops"].as_array().unwrap() {
+            let op = op.as_str().unwrap();
+            assert!(allowed.contains(&op), "{} publishes {op}", key["kid"]);
+        }
+    }
+    let ed = keys.iter().find(|k| k["kid"] == "ed25519").unwrap();
+    assert_eq!(ed["key_ops"], serde_json::json!(["verify"]));
+}
+
+/// Issue 13, item 3: a private key the token lets out (`CKA_EXTRACTABLE=true`) is visible to
+/// the program that loads it.
+#[test]
+fn an_extractable_private_key_is_flagged() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let fixture_key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
+    assert!(!fixture_key.is_extractable());
+    {
+        use hsm_jose::hsm_core::cryptoki::mechanism::Mechanism;
+        use hsm_jose::hsm_core::cryptoki::object::Attribute;
+        let session = pool.session_rw().unwrap();
+        let label = || Attribute::Label(b"extractable-ec".to_vec());
+        let id = || Attribute::Id(vec![0x7e, 0x02]);
+        let public = [
+            Attribute::Token(true),
+            Attribute::EcParams(hsm_jose::hsm_core::EcCurve::P256.ec_params().to_vec()),
+            Attribute::Verify(true),
+            label(),
+            id(),
+        ];
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(true),
+            Attribute::Sign(true),
+            label(),
+            id(),
+        ];
+        session
+            .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+            .unwrap();
+    }
+    let key = HsmJwk::from_label(&pool, "extractable-ec").unwrap();
+    assert!(key.is_extractable());
+    let session = pool.session_rw().unwrap();
+    hsm_jose::hsm_core::delete_key(&session, key.info()).unwrap();
 }
 
 #[test]
@@ -386,4 +457,66 @@ fn keys_load_by_label_and_id_together() {
         HsmJwk::load(&pool, &KeySelector::label_and_id("ec-p521", [0x02, 0x01])),
         Err(hsm_jose::Error::KeyNotFound { .. })
     ));
+}
+
+/// Issue 13, item 1: an attacker deletes the public object of a key pair and plants their own
+/// public key under the same label and id (no login is needed to create public objects). The
+/// one-time self-test at load (a signature made by the private key must verify with the public
+/// key) refuses the key with a typed error naming it, before its public key is published or used.
+#[test]
+fn a_planted_public_key_is_refused_by_the_self_test_at_load() {
+    use hsm_jose::hsm_core::cryptoki::object::{Attribute, KeyType, ObjectClass};
+    use hsm_jose::hsm_core::{KeySpec, KeyUsage, PublicKeyMaterial};
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let session = pool.session_rw().unwrap();
+    let victim = hsm_jose::hsm_core::generate_key_pair(
+        &session,
+        KeySpec::Rsa(2048),
+        "bind-victim",
+        &[0x7e, 0x0c],
+        KeyUsage::SIGN,
+    )
+    .unwrap();
+    let attacker = hsm_jose::hsm_core::generate_key_pair(
+        &session,
+        KeySpec::Rsa(2048),
+        "bind-attacker",
+        &[0x7e, 0x0d],
+        KeyUsage::SIGN,
+    )
+    .unwrap();
+    drop(session);
+    // Before the attack the key loads and its self-test passes.
+    HsmJwk::from_label(&pool, "bind-victim").unwrap();
+
+    let Some(PublicKeyMaterial::Rsa { n, e }) = attacker.public_key.clone() else {
+        panic!("attacker key has no RSA public key");
+    };
+    let session = pool.session_rw().unwrap();
+    session.destroy_object(victim.public.unwrap()).unwrap();
+    session
+        .create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Token(true),
+            Attribute::Verify(true),
+            Attribute::Label(b"bind-victim".to_vec()),
+            Attribute::Id(vec![0x7e, 0x0c]),
+            Attribute::Modulus(n),
+            Attribute::PublicExponent(e),
+        ])
+        .unwrap();
+    drop(session);
+
+    let err = HsmJwk::from_label(&pool, "bind-victim").unwrap_err();
+    assert!(
+        matches!(&err, hsm_jose::Error::KeyBinding { label, .. } if label == "bind-victim"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("bind-victim"), "{err}");
+
+    let session = pool.session_rw().unwrap();
+    hsm_jose::hsm_core::delete_key_by(&session, &KeySelector::label("bind-victim")).unwrap();
+    hsm_jose::hsm_core::delete_key(&session, &attacker).unwrap();
 }
