@@ -27,9 +27,9 @@ pub enum KidSource {
 /// still verify by their `kid` until the old key is removed.
 ///
 /// ```no_run
+/// use hsm_jose::jose_core::{jws, JwsAlgorithm};
 /// use hsm_jose::{HsmJwk, HsmJwkSet, SessionPool};
-/// use jose_core::{jws, JwsAlgorithm};
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn main() -> Result<(), hsm_jose::Error> {
 /// let pool = SessionPool::from_env()?;
 /// let mut keys = HsmJwkSet::new();
 /// keys.add_key(HsmJwk::from_label(&pool, "signing-2026")?.with_kid("2026").with_use("sig"))?;
