@@ -262,10 +262,14 @@ fn backend_kind(e: &hsm_core::Error) -> BackendErrorKind {
 /// this remains for code that handles jose-core's error type directly.
 pub fn hsm_error(e: &jose_core::Error) -> Option<&hsm_core::Error> {
     match e {
-        jose_core::Error::Backend(b) => b
-            .inner()
-            .downcast_ref::<TokenFailure>()
-            .map(|failure| &*failure.0),
+        jose_core::Error::Backend(b) => {
+            let inner = b.inner();
+            match inner.downcast_ref::<TokenFailure>() {
+                Some(failure) => Some(&*failure.0),
+                // A backend error that another backend built around hsm-core's error.
+                None => inner.downcast_ref::<hsm_core::Error>(),
+            }
+        }
         _ => None,
     }
 }
