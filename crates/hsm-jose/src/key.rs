@@ -394,3 +394,48 @@ impl std::fmt::Debug for HsmJwk {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptoki::context::Function;
+
+    #[test]
+    fn a_missing_private_handle_names_the_call_that_needed_it() {
+        let none = Handles {
+            private: None,
+            public: None,
+        };
+        for (call, expected) in [
+            (Call::Sign, "SignInit"),
+            (Call::Decrypt, "DecryptInit"),
+            (Call::UnwrapKey, "UnwrapKey"),
+            (Call::DeriveKey, "DeriveKey"),
+            (Call::WrapKey, "WrapKey"),
+            (Call::Encrypt, "EncryptInit"),
+        ] {
+            let err = none.private(call).unwrap_err();
+            let function = match err {
+                CkError::Pkcs11(RvError::KeyHandleInvalid, function) => function,
+                other => panic!("{other:?}"),
+            };
+            let name = match function {
+                Function::SignInit => "SignInit",
+                Function::DecryptInit => "DecryptInit",
+                Function::UnwrapKey => "UnwrapKey",
+                Function::DeriveKey => "DeriveKey",
+                Function::WrapKey => "WrapKey",
+                Function::EncryptInit => "EncryptInit",
+                _ => "other",
+            };
+            assert_eq!(name, expected, "{call:?}");
+        }
+        assert!(matches!(
+            none.verifying(),
+            Err(CkError::Pkcs11(
+                RvError::KeyHandleInvalid,
+                Function::VerifyInit
+            ))
+        ));
+    }
+}
