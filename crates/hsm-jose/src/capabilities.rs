@@ -1,5 +1,7 @@
 //! What a token can run: the input of every [plan](crate::plan).
 
+use std::ops::RangeInclusive;
+
 use cryptoki::mechanism::MechanismType;
 use hsm_core::SessionPool;
 
@@ -26,6 +28,7 @@ use hsm_core::SessionPool;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
     mechanisms: Vec<MechanismType>,
+    key_sizes: Vec<(MechanismType, RangeInclusive<usize>)>,
 }
 
 impl Capabilities {
@@ -42,12 +45,46 @@ impl Capabilities {
                 list.push(m);
             }
         }
-        Self { mechanisms: list }
+        Self {
+            mechanisms: list,
+            key_sizes: Vec::new(),
+        }
+    }
+
+    /// These capabilities with `mechanism` limited to keys whose size is in `sizes`, in the
+    /// unit of the token's `C_GetMechanismInfo` (`ulMinKeySize`..`ulMaxKeySize`): bits for RSA
+    /// (modulus), EC (field: 256, 384, 521) and EdDSA keys, bytes for AES and generic secret
+    /// keys. Without a limit, a listed mechanism takes every key size.
+    pub fn with_key_sizes(
+        mut self,
+        mechanism: MechanismType,
+        sizes: RangeInclusive<usize>,
+    ) -> Self {
+        self.key_sizes.retain(|(m, _)| *m != mechanism);
+        self.key_sizes.push((mechanism, sizes));
+        self
+    }
+
+    /// True when `mechanism` takes keys of `size` (see
+    /// [`with_key_sizes`](Capabilities::with_key_sizes)); true when no limit is known.
+    pub fn takes_key_size(&self, mechanism: MechanismType, size: usize) -> bool {
+        self.key_sizes
+            .iter()
+            .find(|(m, _)| *m == mechanism)
+            .is_none_or(|(_, sizes)| sizes.contains(&size))
     }
 
     /// These capabilities without `mechanism`, as if the token did not list it.
     pub fn without(mut self, mechanism: MechanismType) -> Self {
         self.mechanisms.retain(|m| *m != mechanism);
+        self.key_sizes.retain(|(m, _)| *m != mechanism);
+        self
+    }
+
+    /// These capabilities without the mechanisms `keep` refuses.
+    pub(crate) fn only(mut self, keep: impl Fn(MechanismType) -> bool) -> Self {
+        self.mechanisms.retain(|m| keep(*m));
+        self.key_sizes.retain(|(m, _)| keep(*m));
         self
     }
 

@@ -148,13 +148,7 @@ impl HsmJwk {
         let info = key.info();
         // A mechanism the token does not list is never planned for.
         let token = Capabilities::from_token(key.pool());
-        let caps = Capabilities::from_mechanisms(
-            capabilities
-                .mechanisms()
-                .iter()
-                .copied()
-                .filter(|m| token.supports(*m)),
-        );
+        let caps = capabilities.only(|m| token.supports(m));
         let public = public_jwk(&info)?;
         let software = match &public {
             Some(jwk) => Some(SoftwareKey::from_jwk(jwk.clone())?),

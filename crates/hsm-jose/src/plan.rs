@@ -419,23 +419,50 @@ pub(crate) fn sign(
     caps: &Capabilities,
 ) -> Result<SignPlan, Refusal> {
     let candidates = sign_candidates(alg, kind);
-    choose(&candidates, caps, |p| p.mechanism.mechanism_type())
+    choose(&candidates, kind, caps, |p| p.mechanism.mechanism_type())
 }
 
+/// The key's size in the unit PKCS#11 mechanism information uses for its kind: bits for RSA
+/// (modulus), EC (field) and EdDSA keys, bytes for AES and generic secret keys.
+fn key_size(kind: &KeyKind) -> Option<usize> {
+    match kind {
+        KeyKind::Rsa { bits } => Some(*bits),
+        KeyKind::Ec(EcCurve::P256) => Some(256),
+        KeyKind::Ec(EcCurve::P384) => Some(384),
+        KeyKind::Ec(EcCurve::P521) => Some(521),
+        KeyKind::Edwards(EdCurve::Ed25519) => Some(255),
+        KeyKind::Edwards(EdCurve::Ed448) => Some(448),
+        KeyKind::Aes { bytes } | KeyKind::GenericSecret { bytes } => Some(*bytes),
+        _ => None,
+    }
+}
+
+/// The first candidate the token can run for this key; else why not.
 fn choose<P: Copy>(
     candidates: &[P],
+    kind: &KeyKind,
     caps: &Capabilities,
     mechanism: impl Fn(&P) -> MechanismType,
 ) -> Result<P, Refusal> {
     if candidates.is_empty() {
         return Err(Refusal::KeyMismatch);
     }
-    if let Some(plan) = candidates.iter().find(|p| caps.supports(mechanism(p))) {
+    let size = key_size(kind);
+    let runs =
+        |m: MechanismType| caps.supports(m) && size.is_none_or(|s| caps.takes_key_size(m, s));
+    if let Some(plan) = candidates.iter().find(|p| runs(mechanism(p))) {
         return Ok(*plan);
     }
     let names: Vec<String> = candidates
         .iter()
-        .map(|p| mechanism(p).to_string())
+        .map(|p| {
+            let m = mechanism(p);
+            match (caps.supports(m), size) {
+                // Listed, but not for keys of this size.
+                (true, Some(size)) => format!("{m} for a key of size {size}"),
+                _ => m.to_string(),
+            }
+        })
         .collect();
     Err(Refusal::NotSupportedByDevice {
         needs: names.join(" or "),
@@ -537,7 +564,7 @@ pub(crate) fn key_management(
         // Every other pairing (including `dir`, which needs the key's value): no plan.
         _ => return Err(Refusal::KeyMismatch),
     };
-    choose(&[candidate], caps, |p| p.mechanism_type())
+    choose(&[candidate], kind, caps, |p| p.mechanism_type())
 }
 
 #[cfg(test)]
@@ -638,6 +665,23 @@ mod tests {
                 needs: "CKM_SHA512_RSA_PKCS or CKM_RSA_PKCS".into()
             })
         );
+    }
+
+    #[test]
+    fn a_mechanism_limited_to_smaller_keys_is_no_plan() {
+        // tpm2-pkcs11 style: CKM_ECDSA up to P-384 only.
+        let caps = all().with_key_sizes(MechanismType::ECDSA, 256..=384);
+        assert!(sign(JwsAlgorithm::ES384, &KeyKind::Ec(EcCurve::P384), &caps).is_ok());
+        assert_eq!(
+            sign(JwsAlgorithm::ES512, &KeyKind::Ec(EcCurve::P521), &caps),
+            Err(Refusal::NotSupportedByDevice {
+                needs: "CKM_ECDSA for a key of size 521".into()
+            })
+        );
+        // RSA up to 3072 bits through the hashing mechanism, any size through CKM_RSA_PKCS.
+        let caps = all().with_key_sizes(MechanismType::SHA256_RSA_PKCS, 1024..=3072);
+        let plan = sign(JwsAlgorithm::RS256, &KeyKind::Rsa { bits: 4096 }, &caps).unwrap();
+        assert_eq!(plan.mechanism, SignMechanism::RsaPkcsRaw);
     }
 
     #[test]
