@@ -139,7 +139,9 @@ impl HsmJwk {
     /// (a probe with a block the key's own public key encrypted: never from a JWE, so no
     /// ciphertext can change what is offered), and, where the token's attributes do not prove
     /// that the public key belongs to the private key, runs a one-time self-test (a signature
-    /// verified in software, an RSA-OAEP block decrypted, or an ECDH agreement compared).
+    /// verified in software, an RSA-OAEP block decrypted, or an ECDH agreement compared). Both
+    /// run once per process for a key (token, label, id, public key): loading it again costs no
+    /// token operation.
     ///
     /// # Errors
     /// [`Error::KeyBinding`](crate::Error::KeyBinding) when the self-test shows the public key

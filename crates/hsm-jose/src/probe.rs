@@ -5,10 +5,13 @@
 //! the key's own public key, a random message, an ephemeral ECDH key), never with data from
 //! the wire: no JWE can change what a key offers, and no ciphertext can flip a flag.
 
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::MechanismType;
 use hsm_core::error::{rv_is_handle_invalid, rv_is_session_invalid};
-use hsm_core::{KeyInfo, KeyKind};
+use hsm_core::{KeyInfo, KeyKind, PublicKeyMaterial};
 use jose_core::jwk::KeyOp;
 use jose_core::{JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, SoftwareKey};
 use zeroize::Zeroizing;
@@ -27,6 +30,49 @@ fn must_propagate(rv: RvError) -> bool {
             rv,
             RvError::DeviceError | RvError::DeviceMemory | RvError::HostMemory
         )
+}
+
+/// A key as the process has seen it: the token (module and slot), the key's label and id, and
+/// the public key the token showed for it. A public object replaced on the token is another
+/// identity, so nothing learned about the old one carries over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    module: PathBuf,
+    slot: u64,
+    label: String,
+    id: Vec<u8>,
+    public: Option<PublicKeyMaterial>,
+}
+
+impl Identity {
+    fn of(key: &HsmJwk) -> Self {
+        Self {
+            module: key.pool().module().path().to_path_buf(),
+            slot: key.pool().slot().id(),
+            label: key.info.label.clone(),
+            id: key.info.id.clone(),
+            public: key.info.public_key.clone(),
+        }
+    }
+}
+
+/// What the probes learned, once per process and key identity, so that loading a key again
+/// (a service that loads per request, the bench) costs no token operation.
+#[derive(Debug, Default)]
+struct Learned {
+    proven: Vec<Identity>,
+    oaep_sha256: Vec<(Identity, OaepSha256)>,
+}
+
+static LEARNED: Mutex<Learned> = Mutex::new(Learned {
+    proven: Vec::new(),
+    oaep_sha256: Vec::new(),
+});
+
+fn learned() -> MutexGuard<'static, Learned> {
+    LEARNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn random_block() -> Result<Zeroizing<[u8; 32]>> {
@@ -53,6 +99,16 @@ pub(crate) fn oaep_sha256(key: &HsmJwk) -> Result<OaepSha256> {
     {
         return Ok(OaepSha256::Unsupported);
     }
+    let identity = Identity::of(key);
+    if let Some((_, known)) = learned().oaep_sha256.iter().find(|(i, _)| *i == identity) {
+        return Ok(*known);
+    }
+    let answer = probe_oaep_sha256(key, software)?;
+    learned().oaep_sha256.push((identity, answer));
+    Ok(answer)
+}
+
+fn probe_oaep_sha256(key: &HsmJwk, software: &SoftwareKey) -> Result<OaepSha256> {
     let block = random_block()?;
     let wrapped = software.wrap_key(KeyManagementAlgorithm::RsaOaep256, &*block)?;
     let call = KeyPlan::RsaOaep(OaepHash::Sha256).recipient_call();
@@ -80,7 +136,8 @@ fn binding_unproven(info: &KeyInfo) -> bool {
     info.private.is_some() && info.public.is_some()
 }
 
-/// The one-time self-test of a key pair whose binding is unproven: a signature made in the
+/// The one-time self-test (once per process and key identity) of a key pair whose binding is
+/// unproven: a signature made in the
 /// token must verify with the public key; else an RSA-OAEP block encrypted to the public key
 /// must decrypt in the token; else an ECDH agreement with an ephemeral key must give the same
 /// secret in the token and in software. A key whose private half may do none of these is not
@@ -92,6 +149,17 @@ pub(crate) fn self_test(key: &HsmJwk) -> Result<()> {
     if !binding_unproven(&key.info) {
         return Ok(());
     }
+    let identity = Identity::of(key);
+    if learned().proven.contains(&identity) {
+        return Ok(());
+    }
+    prove(key, software)?;
+    learned().proven.push(identity);
+    Ok(())
+}
+
+/// Runs the self-test (see [`self_test`]).
+fn prove(key: &HsmJwk, software: &SoftwareKey) -> Result<()> {
     let mismatch = |reason| Error::KeyBinding {
         label: key.info.label.clone(),
         reason,
