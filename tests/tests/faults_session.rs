@@ -74,7 +74,9 @@ fault_test! {
         let pool = sandbox.builder().max_sessions(2).build().unwrap();
         let key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
         let public = public_of(&key);
-        // Loading made the key's self-test signature (hsm-jose): count from here.
+        // Loading a key pair signs once (hsm-jose's self-test): load both keys before the
+        // faults, and count from here.
+        let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
         let before = sandbox.stats().function("C_SignInit").calls;
         sandbox.set_rules("C_SignInit always rv=CKR_DEVICE_REMOVED\n");
         let started = Instant::now();
@@ -93,7 +95,6 @@ fault_test! {
             "one try and one retry"
         );
         // Decryption fails the same way, typed (RSA-OAEP unwrap in the token).
-        let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
         let token = jwe::encrypt_compact(
             &public_of(&rsa),
             KeyManagementAlgorithm::RsaOaep,
