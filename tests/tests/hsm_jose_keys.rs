@@ -459,64 +459,92 @@ fn keys_load_by_label_and_id_together() {
     ));
 }
 
-/// Issue 13, item 1: an attacker deletes the public object of a key pair and plants their own
-/// public key under the same label and id (no login is needed to create public objects). The
-/// one-time self-test at load (a signature made by the private key must verify with the public
-/// key) refuses the key with a typed error naming it, before its public key is published or used.
-#[test]
-fn a_planted_public_key_is_refused_by_the_self_test_at_load() {
+/// Generates a victim pair and an attacker pair with `spec` and `usage`, checks the victim
+/// loads, replaces the victim's public object with the attacker's public key under the victim's
+/// label and id (as anyone may, without logging in), and returns what loading the victim gives.
+fn plant_and_load(
+    spec: hsm_jose::hsm_core::KeySpec,
+    usage: hsm_jose::hsm_core::KeyUsage,
+    label: &str,
+    id: &[u8],
+) -> hsm_jose::Result<HsmJwk> {
     use hsm_jose::hsm_core::cryptoki::object::{Attribute, KeyType, ObjectClass};
-    use hsm_jose::hsm_core::{KeySpec, KeyUsage, PublicKeyMaterial};
-    let _t = fixture::shared();
+    use hsm_jose::hsm_core::{PublicKeyMaterial, delete_key, delete_key_by, generate_key_pair};
     let pool = token().pool();
+    let attacker_label = format!("{label}-attacker");
     let session = pool.session_rw().unwrap();
-    let victim = hsm_jose::hsm_core::generate_key_pair(
-        &session,
-        KeySpec::Rsa(2048),
-        "bind-victim",
-        &[0x7e, 0x0c],
-        KeyUsage::SIGN,
-    )
-    .unwrap();
-    let attacker = hsm_jose::hsm_core::generate_key_pair(
-        &session,
-        KeySpec::Rsa(2048),
-        "bind-attacker",
-        &[0x7e, 0x0d],
-        KeyUsage::SIGN,
-    )
-    .unwrap();
+    let victim = generate_key_pair(&session, spec, label, id, usage).unwrap();
+    let attacker =
+        generate_key_pair(&session, spec, &attacker_label, &[0x7e, 0xff], usage).unwrap();
     drop(session);
-    // Before the attack the key loads and its self-test passes.
-    HsmJwk::from_label(&pool, "bind-victim").unwrap();
+    // Before the attack the key loads (its self-test passes).
+    HsmJwk::from_label(&pool, label).unwrap();
 
-    let Some(PublicKeyMaterial::Rsa { n, e }) = attacker.public_key.clone() else {
-        panic!("attacker key has no RSA public key");
-    };
-    let session = pool.session_rw().unwrap();
-    session.destroy_object(victim.public.unwrap()).unwrap();
-    session
-        .create_object(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::Token(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    match attacker.public_key.clone().unwrap() {
+        PublicKeyMaterial::Rsa { n, e } => template.extend([
             Attribute::KeyType(KeyType::RSA),
-            Attribute::Token(true),
-            Attribute::Verify(true),
-            Attribute::Label(b"bind-victim".to_vec()),
-            Attribute::Id(vec![0x7e, 0x0c]),
             Attribute::Modulus(n),
             Attribute::PublicExponent(e),
-        ])
-        .unwrap();
+            Attribute::Verify(usage.sign),
+            Attribute::Encrypt(usage.encrypt),
+        ]),
+        PublicKeyMaterial::Ec { curve, x, y } => {
+            let mut point = vec![0x04, (1 + x.len() + y.len()) as u8, 0x04];
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            template.extend([
+                Attribute::KeyType(KeyType::EC),
+                Attribute::EcParams(curve.ec_params().to_vec()),
+                Attribute::EcPoint(point),
+                Attribute::Verify(usage.sign),
+                Attribute::Derive(usage.derive),
+            ]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let session = pool.session_rw().unwrap();
+    session.destroy_object(victim.public.unwrap()).unwrap();
+    session.create_object(&template).unwrap();
     drop(session);
 
-    let err = HsmJwk::from_label(&pool, "bind-victim").unwrap_err();
-    assert!(
-        matches!(&err, hsm_jose::Error::KeyBinding { label, .. } if label == "bind-victim"),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("bind-victim"), "{err}");
-
+    let loaded = HsmJwk::from_label(&pool, label);
     let session = pool.session_rw().unwrap();
-    hsm_jose::hsm_core::delete_key_by(&session, &KeySelector::label("bind-victim")).unwrap();
-    hsm_jose::hsm_core::delete_key(&session, &attacker).unwrap();
+    delete_key_by(&session, &KeySelector::label(label)).unwrap();
+    delete_key(&session, &attacker).unwrap();
+    loaded
+}
+
+/// Issue 13, item 1: an attacker deletes the public object of a key pair and plants their own
+/// public key under the same label and id (no login is needed to create public objects). The
+/// one-time self-test at load refuses the key with a typed error naming it, before its public
+/// key is published or used: a signature that does not verify (signing keys), an RSA-OAEP
+/// block that does not decrypt (decryption-only RSA keys), an ECDH agreement that differs
+/// (derive-only EC keys).
+#[test]
+fn a_planted_public_key_is_refused_by_the_self_test_at_load() {
+    use hsm_jose::hsm_core::{EcCurve, KeySpec, KeyUsage};
+    let _t = fixture::shared();
+    for (spec, usage, label) in [
+        (KeySpec::Rsa(2048), KeyUsage::SIGN, "bind-rsa-sign"),
+        (KeySpec::Rsa(2048), KeyUsage::ENCRYPT, "bind-rsa-decrypt"),
+        (KeySpec::Ec(EcCurve::P256), KeyUsage::SIGN, "bind-ec-sign"),
+        (
+            KeySpec::Ec(EcCurve::P256),
+            KeyUsage::DERIVE,
+            "bind-ec-derive",
+        ),
+    ] {
+        let err = plant_and_load(spec, usage, label, &[0x7e, 0x0c]).unwrap_err();
+        assert!(
+            matches!(&err, hsm_jose::Error::KeyBinding { label: l, .. } if l == label),
+            "{label}: {err:?}"
+        );
+        assert!(err.to_string().contains(label), "{err}");
+    }
 }
