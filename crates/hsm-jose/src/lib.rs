@@ -6,6 +6,12 @@
 //! their public JWK Set. Sessions come from hsm-core's [`SessionPool`], shared by every key and
 //! every thread.
 //!
+//! A key offers exactly the algorithms its token can run, directly or through a fallback, from
+//! the token's mechanism list ([`Capabilities`]); anything else is refused before any token
+//! call with an error naming the mechanisms it would need. Everything this crate returns, and
+//! every jose-core error from an operation with an HSM key, converts into one [`Error`] whose
+//! variants say what happened (`KeyNotFound`, `Pin`, `NotSupported`, `Token`, `Jose`, ...).
+//!
 //! ```no_run
 //! use hsm_jose::jose_core::{jws, JwsAlgorithm, SoftwareKey};
 //! use hsm_jose::{HsmJwk, Pin, SessionPool};
