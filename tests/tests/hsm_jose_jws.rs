@@ -405,3 +405,56 @@ fn ecdsa_signatures_are_low_s() {
         }
     }
 }
+
+/// Issue 12, on this token and on a token restricted to the raw RSA mechanisms: for every
+/// fixture key, every offered JWS algorithm signs in the token and verifies (with the public
+/// JWK in software, or in the token for a secret key), and every algorithm not offered is
+/// refused before any token call with `KeyMismatch` or `NotSupportedByDevice`, never a token
+/// error.
+#[test]
+fn every_offered_signature_algorithm_works_and_every_other_is_refused_clearly() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let full = Capabilities::from_token(&pool);
+    let raw_rsa = HASHING_RSA
+        .iter()
+        .fold(full.clone(), |caps, m| caps.without(*m));
+    for caps in [full, raw_rsa] {
+        for fixture_key in hsm_jose_tests::FIXTURE_KEYS {
+            let key =
+                HsmJwk::load_with(&pool, &KeySelector::label(fixture_key.label), caps.clone())
+                    .unwrap();
+            let public = key
+                .public_json()
+                .ok()
+                .map(|json| SoftwareKey::from_json(&json).unwrap());
+            for &alg in JwsAlgorithm::ALL {
+                let label = fixture_key.label;
+                if key.algorithms().contains(&Algorithm::Jws(alg)) {
+                    if !key.permits(hsm_jose::jose_core::jwk::KeyOp::Sign) {
+                        continue;
+                    }
+                    let token = jws::sign_compact(&key, alg, b"conformance", None)
+                        .unwrap_or_else(|e| panic!("{label} {alg}: {e:?}"));
+                    match &public {
+                        Some(public) => jws::verify_compact(&token, public, &[alg]),
+                        None => jws::verify_compact(&token, &key, &[alg]),
+                    }
+                    .unwrap_or_else(|e| panic!("{label} {alg}: {e:?}"));
+                } else {
+                    let err = jws::sign_compact(&key, alg, b"x", None).unwrap_err();
+                    assert!(
+                        matches!(
+                            err,
+                            JoseError::Algorithm(
+                                AlgorithmError::KeyMismatch { .. }
+                                    | AlgorithmError::NotSupportedByDevice { .. }
+                            )
+                        ),
+                        "{label} {alg}: {err:?}"
+                    );
+                }
+            }
+        }
+    }
+}
