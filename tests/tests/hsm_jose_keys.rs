@@ -189,7 +189,8 @@ fn an_algorithm_that_does_not_fit_the_key_fails_before_any_token_call() {
 
 #[test]
 fn a_key_generated_for_decryption_only_refuses_to_sign() {
-    let _t = fixture::shared();
+    // Creates and deletes a key: not while another test lists the token.
+    let _t = fixture::exclusive();
     let pool = token().pool();
     let session = pool.session_rw().unwrap();
     let info = hsm_jose::hsm_core::generate_key_pair(
@@ -355,7 +356,8 @@ fn published_public_keys_carry_only_public_key_operations() {
 /// the program that loads it.
 #[test]
 fn an_extractable_private_key_is_flagged() {
-    let _t = fixture::shared();
+    // Creates and deletes keys: not while another test lists the token.
+    let _t = fixture::exclusive();
     let pool = token().pool();
     let fixture_key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
     assert!(!fixture_key.is_extractable());
@@ -529,7 +531,8 @@ fn plant_and_load(
 #[test]
 fn a_planted_public_key_is_refused_by_the_self_test_at_load() {
     use hsm_jose::hsm_core::{EcCurve, KeySpec, KeyUsage};
-    let _t = fixture::shared();
+    // Creates and deletes keys: not while another test lists the token.
+    let _t = fixture::exclusive();
     for (spec, usage, label) in [
         (KeySpec::Rsa(2048), KeyUsage::SIGN, "bind-rsa-sign"),
         (KeySpec::Rsa(2048), KeyUsage::ENCRYPT, "bind-rsa-decrypt"),
