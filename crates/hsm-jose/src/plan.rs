@@ -216,6 +216,9 @@ pub(crate) enum SignInput {
 pub(crate) enum SignOutput {
     /// As it is.
     AsIs,
+    /// An RSA signature: left-padded with zeros to the modulus length when a token drops its
+    /// leading zero bytes (RFC 8017 I2OSP; JWS needs the full length).
+    RsaFullLength,
     /// Fixed-length `r || s`, S normalised to the lower half of the curve order (low-S).
     EcdsaLowS(EcCurve),
 }
@@ -282,11 +285,14 @@ impl SignPlan {
     /// The JWS signature from the token's output, or `None` when the token returned something
     /// that is not a signature of this plan (wrong length, `r` or `s` out of range).
     pub(crate) fn shape(&self, signature: Vec<u8>) -> Option<Vec<u8>> {
-        if signature.len() != self.signature_len {
-            return None;
-        }
         match self.output {
-            SignOutput::AsIs => Some(signature),
+            SignOutput::RsaFullLength if signature.len() < self.signature_len => {
+                let mut full = vec![0u8; self.signature_len - signature.len()];
+                full.extend_from_slice(&signature);
+                Some(full)
+            }
+            _ if signature.len() != self.signature_len => None,
+            SignOutput::AsIs | SignOutput::RsaFullLength => Some(signature),
             SignOutput::EcdsaLowS(curve) => low_s(curve, &signature),
         }
     }
@@ -342,13 +348,13 @@ fn sign_candidates(alg: JwsAlgorithm, kind: &KeyKind) -> Vec<SignPlan> {
                 SignPlan {
                     mechanism: SignMechanism::RsaPkcsHashing(hash),
                     input: SignInput::Message,
-                    output: SignOutput::AsIs,
+                    output: SignOutput::RsaFullLength,
                     signature_len,
                 },
                 SignPlan {
                     mechanism: SignMechanism::RsaPkcsRaw,
                     input: SignInput::DigestInfo(hash),
-                    output: SignOutput::AsIs,
+                    output: SignOutput::RsaFullLength,
                     signature_len,
                 },
             ]
@@ -362,13 +368,13 @@ fn sign_candidates(alg: JwsAlgorithm, kind: &KeyKind) -> Vec<SignPlan> {
                 SignPlan {
                     mechanism: SignMechanism::RsaPssHashing(hash),
                     input: SignInput::Message,
-                    output: SignOutput::AsIs,
+                    output: SignOutput::RsaFullLength,
                     signature_len,
                 },
                 SignPlan {
                     mechanism: SignMechanism::RsaPssRaw(hash),
                     input: SignInput::Digest(hash),
-                    output: SignOutput::AsIs,
+                    output: SignOutput::RsaFullLength,
                     signature_len,
                 },
             ]
@@ -616,6 +622,15 @@ mod tests {
         ];
         assert_eq!(&info[..19], &prefix);
         assert_eq!(&info[19..], Sha256::digest(b"abc").as_slice());
+    }
+
+    #[test]
+    fn an_rsa_signature_without_its_leading_zero_is_padded_back() {
+        let plan = sign(JwsAlgorithm::RS256, &RSA, &all()).unwrap();
+        let shaped = plan.shape(vec![1u8; 255]).unwrap();
+        assert_eq!(shaped.len(), 256);
+        assert_eq!((shaped[0], shaped[1]), (0, 1));
+        assert_eq!(plan.shape(vec![1u8; 257]), None);
     }
 
     #[test]
