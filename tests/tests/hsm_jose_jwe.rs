@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use hsm_jose::HsmJwk;
-use hsm_jose::jose_core::error::{AlgorithmError, Error as JoseError};
+use hsm_jose::jose_core::error::{AlgorithmError, ClaimsError, Error as JoseError, Malformed};
 use hsm_jose::jose_core::jwt::{self, Claims, Validation};
 use hsm_jose::jose_core::{
     ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url, jwe,
 };
+use hsm_jose::{HsmJwk, KeyBackend};
 use hsm_jose_tests::fixture::{self, TokenFixture};
 use hsm_jose_tests::suite_token;
 
@@ -22,7 +22,7 @@ use KeyManagementAlgorithm as K;
 
 /// Encrypts with the software `sender` (a public key, or the HSM key itself for symmetric
 /// algorithms), decrypts in the token, and checks a tampered ciphertext fails opaquely.
-fn round_trip(sender: &dyn hsm_jose::KeyBackend, recipient: &HsmJwk, alg: K, enc: E) {
+fn round_trip(sender: &dyn KeyBackend, recipient: &HsmJwk, alg: K, enc: E) {
     let plaintext = format!("{alg} with {enc}: the plaintext, with bytes \u{0} and \u{ff}");
     let token = jwe::encrypt_compact(sender, alg, enc, plaintext.as_bytes(), None).unwrap();
     let d = jwe::decrypt_compact(&token, recipient, &[alg], &[enc])
@@ -63,11 +63,23 @@ fn rsa_oaep_256_is_a_clear_not_supported_error_on_this_token() {
     let _t = fixture::shared();
     let pool = token().pool();
     let key = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
-    let token = jwe::encrypt_compact(&key, K::RsaOaep256, E::A256Gcm, b"secret", None).unwrap();
+    // Learned once at load, by a probe with the key's own public key: not offered at all.
+    assert!(
+        !key.algorithms()
+            .contains(&hsm_jose::jose_core::Algorithm::Jwe(K::RsaOaep256))
+    );
+    // A sender holding only the public JWK can still make such a token...
+    let public = SoftwareKey::from_json(&key.public_json().unwrap()).unwrap();
+    let token = jwe::encrypt_compact(&public, K::RsaOaep256, E::A256Gcm, b"secret", None).unwrap();
+    // ...and the HSM key refuses it before any token call, every time (no sticky state).
     for _ in 0..2 {
         let err = jwe::decrypt_compact(&token, &key, &[K::RsaOaep256], &[E::A256Gcm]).unwrap_err();
         assert!(
-            matches!(err, JoseError::Algorithm(AlgorithmError::Unsupported(_))),
+            matches!(
+                &err,
+                JoseError::Algorithm(AlgorithmError::NotSupportedByDevice { needs, .. })
+                    if needs.contains("CKM_RSA_PKCS_OAEP")
+            ),
             "{err:?}"
         );
         assert!(
@@ -75,6 +87,15 @@ fn rsa_oaep_256_is_a_clear_not_supported_error_on_this_token() {
             "{err}"
         );
     }
+    // Encrypting to the HSM key with it is refused the same way.
+    let err = jwe::encrypt_compact(&key, K::RsaOaep256, E::A256Gcm, b"secret", None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JoseError::Algorithm(AlgorithmError::NotSupportedByDevice { .. })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -105,7 +126,14 @@ fn ecdh_es_with_an_ephemeral_key_on_another_curve_is_rejected() {
     )
     .unwrap();
     let token = jwe::encrypt_compact(&p384, K::EcdhEs, E::A128Gcm, b"x", None).unwrap();
-    assert!(jwe::decrypt_compact(&token, &p256, &[K::EcdhEs], &[E::A128Gcm]).is_err());
+    let err = jwe::decrypt_compact(&token, &p256, &[K::EcdhEs], &[E::A128Gcm]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JoseError::Malformed(Malformed::Header { ref member, .. }) if member == "epk"
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -201,7 +229,17 @@ fn encrypted_jwt_and_nested_jwt() {
         Some("bob")
     );
     // Asked for a signed JWT, the encrypted one is refused before any key is used.
-    assert!(validation.verify(&token, &signer).is_err());
+    let err = validation.verify(&token, &signer).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JoseError::Claims(ClaimsError::WrongKind {
+                expected: "JWS",
+                found: "JWE"
+            })
+        ),
+        "{err:?}"
+    );
 
     // Nested: ES256 inside (signed in the HSM), RSA-OAEP + A256GCM outside (decrypted in the HSM).
     let nested = jwt::sign_then_encrypt(
@@ -239,10 +277,15 @@ fn encrypted_jwt_and_nested_jwt() {
         .jwe_algorithms(&[K::RsaOaep], &[E::A256Gcm])
         .audience("api")
         .at_time(now);
+    let err = lenient
+        .decrypt_and_verify(&forged, &decrypter, &signer)
+        .unwrap_err();
     assert!(
-        lenient
-            .decrypt_and_verify(&forged, &decrypter, &signer)
-            .is_err()
+        matches!(
+            err,
+            JoseError::Algorithm(AlgorithmError::KeyMismatch { .. })
+        ),
+        "{err:?}"
     );
 }
 

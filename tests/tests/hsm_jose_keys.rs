@@ -49,8 +49,11 @@ fn load_by_label_by_id_and_by_uri_with_kid_use_and_key_ops() {
     assert_eq!(public["crv"], "P-256");
     assert_eq!(public["kid"], "ec-2026");
     assert_eq!(public["use"], "sig");
-    assert_eq!(public["key_ops"], serde_json::json!(["sign", "verify"]));
+    // The published public key carries only what a public key does (issue 13, item 11)...
+    assert_eq!(public["key_ops"], serde_json::json!(["verify"]));
     assert_eq!(key.kid(), Some("ec-2026"));
+    // ...while the HSM key itself still signs.
+    assert!(key.permits(KeyOp::Sign));
 }
 
 #[test]
@@ -99,7 +102,10 @@ fn public_export_as_value_and_json_and_private_export_refused() {
         );
     }
     let aes = HsmJwk::from_label(&pool, "aes-256").unwrap();
-    assert!(aes.public_value().is_err());
+    assert!(matches!(
+        aes.public_value(),
+        Err(hsm_jose::Error::Jose(JoseError::Key(KeyError::NoPublicKey)))
+    ));
 }
 
 #[test]
@@ -124,10 +130,17 @@ fn a_missing_key_names_what_was_looked_for() {
     let pool = token().pool();
     let err = HsmJwk::from_label(&pool, "no-such-key").unwrap_err();
     assert!(err.to_string().contains("no-such-key"), "{err}");
-    assert!(matches!(
-        err,
-        hsm_jose::Error::Hsm(hsm_jose::hsm_core::Error::KeyNotFound { .. })
-    ));
+    assert!(
+        matches!(err, hsm_jose::Error::KeyNotFound { .. }),
+        "{err:?}"
+    );
+    assert!(
+        matches!(
+            err.hsm(),
+            Some(hsm_jose::hsm_core::Error::KeyNotFound { .. })
+        ),
+        "{err:?}"
+    );
     let err = HsmJwk::from_id(&pool, &[0xde, 0xad]).unwrap_err();
     assert!(err.to_string().to_lowercase().contains("dead"), "{err}");
 }
@@ -168,12 +181,16 @@ fn an_algorithm_that_does_not_fit_the_key_fails_before_any_token_call() {
     );
     // An AES key in the token does not sign at all.
     let aes = HsmJwk::from_label(&pool, "aes-128").unwrap();
-    assert!(jws::sign_compact(&aes, JwsAlgorithm::HS256, b"x", None).is_err());
+    assert!(matches!(
+        jws::sign_compact(&aes, JwsAlgorithm::HS256, b"x", None),
+        Err(JoseError::Algorithm(AlgorithmError::KeyMismatch { .. }))
+    ));
 }
 
 #[test]
 fn a_key_generated_for_decryption_only_refuses_to_sign() {
-    let _t = fixture::shared();
+    // Creates and deletes a key: not while another test lists the token.
+    let _t = fixture::exclusive();
     let pool = token().pool();
     let session = pool.session_rw().unwrap();
     let info = hsm_jose::hsm_core::generate_key_pair(
@@ -228,7 +245,13 @@ fn a_set_holds_keys_by_kid_and_publishes_the_public_jwks() {
     set.add_key(HsmJwk::from_label(&pool, "ed25519").unwrap().with_kid("ed"))
         .unwrap();
     let dup = set.add_key(HsmJwk::from_label(&pool, "ec-p384").unwrap().with_kid("ec"));
-    assert!(dup.is_err(), "duplicate kid");
+    assert!(
+        matches!(
+            &dup,
+            Err(hsm_jose::Error::Jose(JoseError::Key(KeyError::DuplicateKid(kid)))) if kid == "ec"
+        ),
+        "duplicate kid: {dup:?}"
+    );
     assert_eq!(set.len(), 3);
     assert!(set.get_key("nope").is_none());
     assert_eq!(set.get_key("ec").unwrap().label(), "ec-p256");
@@ -295,10 +318,79 @@ fn a_set_built_from_every_key_pair_on_the_token() {
         let ed = set.iter().find(|k| k.label() == "ed25519").unwrap();
         assert_eq!(ed.public_value().unwrap()["use"], "sig");
         let rsa = set.iter().find(|k| k.label() == "rsa-2048").unwrap();
+        assert!(rsa.permits(KeyOp::Sign) && rsa.permits(KeyOp::UnwrapKey));
         let ops = rsa.public_value().unwrap()["key_ops"].clone();
-        assert!(ops.as_array().unwrap().iter().any(|o| o == "sign"));
-        assert!(ops.as_array().unwrap().iter().any(|o| o == "unwrapKey"));
+        assert_eq!(ops, serde_json::json!(["verify", "encrypt", "wrapKey"]));
     }
+}
+
+/// Issue 13, item 11: `jwks` of a whole token publishes only operations a public key performs:
+/// never `sign`, `decrypt` or `unwrapKey` (the private object's flags), and for EdDSA keys
+/// nothing but `verify`.
+#[test]
+fn published_public_keys_carry_only_public_key_operations() {
+    let _t = fixture::shared();
+    let pool = token().pool();
+    let set = HsmJwkSet::from_token(&pool, KidSource::Label).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&set.jwks_json()).unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(!keys.is_empty());
+    for key in keys {
+        let kty = key["kty"].as_str().unwrap();
+        let allowed: &[&str] = match kty {
+            "RSA" => &["verify", "encrypt", "wrapKey"],
+            "EC" => &["verify", "deriveKey", "deriveBits"],
+            "OKP" => &["verify"],
+            other => panic!("unexpected kty {other}"),
+        };
+        for op in key["key_ops"].as_array().unwrap() {
+            let op = op.as_str().unwrap();
+            assert!(allowed.contains(&op), "{} publishes {op}", key["kid"]);
+        }
+    }
+    let ed = keys.iter().find(|k| k["kid"] == "ed25519").unwrap();
+    assert_eq!(ed["key_ops"], serde_json::json!(["verify"]));
+}
+
+/// Issue 13, item 3: a private key the token lets out (`CKA_EXTRACTABLE=true`) is visible to
+/// the program that loads it.
+#[test]
+fn an_extractable_private_key_is_flagged() {
+    // Creates and deletes keys: not while another test lists the token.
+    let _t = fixture::exclusive();
+    let pool = token().pool();
+    let fixture_key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
+    assert!(!fixture_key.is_extractable());
+    {
+        use hsm_jose::hsm_core::cryptoki::mechanism::Mechanism;
+        use hsm_jose::hsm_core::cryptoki::object::Attribute;
+        let session = pool.session_rw().unwrap();
+        let label = || Attribute::Label(b"extractable-ec".to_vec());
+        let id = || Attribute::Id(vec![0x7e, 0x02]);
+        let public = [
+            Attribute::Token(true),
+            Attribute::EcParams(hsm_jose::hsm_core::EcCurve::P256.ec_params().to_vec()),
+            Attribute::Verify(true),
+            label(),
+            id(),
+        ];
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(true),
+            Attribute::Sign(true),
+            label(),
+            id(),
+        ];
+        session
+            .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+            .unwrap();
+    }
+    let key = HsmJwk::from_label(&pool, "extractable-ec").unwrap();
+    assert!(key.is_extractable());
+    let session = pool.session_rw().unwrap();
+    hsm_jose::hsm_core::delete_key(&session, key.info()).unwrap();
 }
 
 #[test]
@@ -351,7 +443,10 @@ fn key_rotation_signs_with_the_new_key_and_old_tokens_still_verify() {
     verifier.verify_with(&new_token, &published).unwrap();
     // Retiring the old key ends the verification of its tokens.
     set.remove_key("2025");
-    assert!(verifier.verify_with(&old_token, &set).is_err());
+    assert!(matches!(
+        verifier.verify_with(&old_token, &set),
+        Err(JoseError::Key(KeyError::KidNotFound(kid))) if kid == "2025"
+    ));
 }
 
 #[test]
@@ -360,5 +455,99 @@ fn keys_load_by_label_and_id_together() {
     let pool = token().pool();
     let key = HsmJwk::load(&pool, &KeySelector::label_and_id("ec-p521", [0x02, 0x02])).unwrap();
     assert_eq!(key.public_value().unwrap()["crv"], "P-521");
-    assert!(HsmJwk::load(&pool, &KeySelector::label_and_id("ec-p521", [0x02, 0x01])).is_err());
+    assert!(matches!(
+        HsmJwk::load(&pool, &KeySelector::label_and_id("ec-p521", [0x02, 0x01])),
+        Err(hsm_jose::Error::KeyNotFound { .. })
+    ));
+}
+
+/// Generates a victim pair and an attacker pair with `spec` and `usage`, checks the victim
+/// loads, replaces the victim's public object with the attacker's public key under the victim's
+/// label and id (as anyone may, without logging in), and returns what loading the victim gives.
+fn plant_and_load(
+    spec: hsm_jose::hsm_core::KeySpec,
+    usage: hsm_jose::hsm_core::KeyUsage,
+    label: &str,
+    id: &[u8],
+) -> hsm_jose::Result<HsmJwk> {
+    use hsm_jose::hsm_core::cryptoki::object::{Attribute, KeyType, ObjectClass};
+    use hsm_jose::hsm_core::{PublicKeyMaterial, delete_key, delete_key_by, generate_key_pair};
+    let pool = token().pool();
+    let attacker_label = format!("{label}-attacker");
+    let session = pool.session_rw().unwrap();
+    let victim = generate_key_pair(&session, spec, label, id, usage).unwrap();
+    let attacker =
+        generate_key_pair(&session, spec, &attacker_label, &[0x7e, 0xff], usage).unwrap();
+    drop(session);
+    // Before the attack the key loads (its self-test passes).
+    HsmJwk::from_label(&pool, label).unwrap();
+
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::Token(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    match attacker.public_key.clone().unwrap() {
+        PublicKeyMaterial::Rsa { n, e } => template.extend([
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Modulus(n),
+            Attribute::PublicExponent(e),
+            Attribute::Verify(usage.sign),
+            Attribute::Encrypt(usage.encrypt),
+        ]),
+        PublicKeyMaterial::Ec { curve, x, y } => {
+            let mut point = vec![0x04, (1 + x.len() + y.len()) as u8, 0x04];
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            template.extend([
+                Attribute::KeyType(KeyType::EC),
+                Attribute::EcParams(curve.ec_params().to_vec()),
+                Attribute::EcPoint(point),
+                Attribute::Verify(usage.sign),
+                Attribute::Derive(usage.derive),
+            ]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let session = pool.session_rw().unwrap();
+    session.destroy_object(victim.public.unwrap()).unwrap();
+    session.create_object(&template).unwrap();
+    drop(session);
+
+    let loaded = HsmJwk::from_label(&pool, label);
+    let session = pool.session_rw().unwrap();
+    delete_key_by(&session, &KeySelector::label(label)).unwrap();
+    delete_key(&session, &attacker).unwrap();
+    loaded
+}
+
+/// Issue 13, item 1: an attacker deletes the public object of a key pair and plants their own
+/// public key under the same label and id (no login is needed to create public objects). The
+/// one-time self-test at load refuses the key with a typed error naming it, before its public
+/// key is published or used: a signature that does not verify (signing keys), an RSA-OAEP
+/// block that does not decrypt (decryption-only RSA keys), an ECDH agreement that differs
+/// (derive-only EC keys).
+#[test]
+fn a_planted_public_key_is_refused_by_the_self_test_at_load() {
+    use hsm_jose::hsm_core::{EcCurve, KeySpec, KeyUsage};
+    // Creates and deletes keys: not while another test lists the token.
+    let _t = fixture::exclusive();
+    for (spec, usage, label) in [
+        (KeySpec::Rsa(2048), KeyUsage::SIGN, "bind-rsa-sign"),
+        (KeySpec::Rsa(2048), KeyUsage::ENCRYPT, "bind-rsa-decrypt"),
+        (KeySpec::Ec(EcCurve::P256), KeyUsage::SIGN, "bind-ec-sign"),
+        (
+            KeySpec::Ec(EcCurve::P256),
+            KeyUsage::DERIVE,
+            "bind-ec-derive",
+        ),
+    ] {
+        let err = plant_and_load(spec, usage, label, &[0x7e, 0x0c]).unwrap_err();
+        assert!(
+            matches!(&err, hsm_jose::Error::KeyBinding { label: l, .. } if l == label),
+            "{label}: {err:?}"
+        );
+        assert!(err.to_string().contains(label), "{err}");
+    }
 }

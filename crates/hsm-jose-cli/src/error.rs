@@ -148,8 +148,10 @@ pub(crate) fn hsm(e: &hsm_core::Error) -> CliError {
 
 /// A hsm-jose error while loading an HSM key.
 pub(crate) fn hsm_jose(e: hsm_jose::Error) -> CliError {
+    if let Some(inner) = e.hsm() {
+        return hsm(inner);
+    }
     match e {
-        hsm_jose::Error::Hsm(e) => hsm(&e),
         hsm_jose::Error::Jose(e) => producing(e),
         other => CliError::setup(other.to_string()),
     }
@@ -165,7 +167,9 @@ pub(crate) fn producing(e: jose_core::Error) -> CliError {
         J::Key(k) => key(k, e.to_string()),
         J::Algorithm(AlgorithmError::KeyMismatch { .. }) => CliError::setup(e.to_string())
             .hint("choose an algorithm this key serves (`hsm-jose keys list` shows them)"),
-        J::Algorithm(AlgorithmError::Unsupported(_)) => CliError::setup(e.to_string()),
+        J::Algorithm(
+            AlgorithmError::Unsupported(_) | AlgorithmError::NotSupportedByDevice { .. },
+        ) => CliError::setup(e.to_string()),
         J::Algorithm(_) | J::Malformed(_) | J::Claims(_) => CliError::usage(e.to_string()),
         J::Verification | J::Decryption => CliError::rejected(e.to_string()),
         _ => CliError::setup(e.to_string()),
@@ -194,7 +198,9 @@ pub(crate) fn consuming(e: jose_core::Error) -> CliError {
             }
         }
         J::Backend(_) => backend(&e),
-        J::Algorithm(AlgorithmError::Unsupported(_)) => CliError::setup(e.to_string()),
+        J::Algorithm(
+            AlgorithmError::Unsupported(_) | AlgorithmError::NotSupportedByDevice { .. },
+        ) => CliError::setup(e.to_string()),
         J::Algorithm(_) => CliError::rejected(e.to_string()),
         // Keys named or described by the token (kid, epk) are the token's doing.
         J::Key(

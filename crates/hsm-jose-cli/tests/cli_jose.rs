@@ -583,7 +583,8 @@ fn every_rejected_jwe_exits_1_with_nothing_on_stdout() {
     cli.fails(1, &["decrypt", "--key", "ec-p256"], &jws);
     cli.fails(1, &["decrypt", "--key", "rsa-2048"], b"");
 
-    // RSA-OAEP-256: SoftHSM 2.6.1 cannot do it in the token. That is the token's limit, not a
+    // RSA-OAEP-256: SoftHSM 2.6.1 cannot do it in the token, so the key does not offer it (by
+    // default it is not allowed: exit 1). Allowed explicitly, it is the token's limit, not a
     // bad input: exit 3, and the message says so.
     let token256 = cli
         .ok(
@@ -599,8 +600,18 @@ fn every_rejected_jwe_exits_1_with_nothing_on_stdout() {
             b"x",
         )
         .text();
-    let stderr = cli.fails(3, &["decrypt", "--key", "rsa-2048"], &token256);
+    let stderr = cli.fails(1, &["decrypt", "--key", "rsa-2048"], &token256);
+    assert!(
+        stderr.contains("`RSA-OAEP-256` is not in the allowed list"),
+        "{stderr}"
+    );
+    let stderr = cli.fails(
+        3,
+        &["decrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP-256"],
+        &token256,
+    );
     assert!(stderr.contains("RSA-OAEP-256"), "{stderr}");
+    assert!(stderr.contains("not supported by this token"), "{stderr}");
 }
 
 /// Flips one bit of part `index` of a compact token.

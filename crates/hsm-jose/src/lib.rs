@@ -6,10 +6,16 @@
 //! their public JWK Set. Sessions come from hsm-core's [`SessionPool`], shared by every key and
 //! every thread.
 //!
+//! A key offers exactly the algorithms its token can run, directly or through a fallback, from
+//! the token's mechanism list ([`Capabilities`]); anything else is refused before any token
+//! call with an error naming the mechanisms it would need. Everything this crate returns, and
+//! every jose-core error from an operation with an HSM key, converts into one [`Error`] whose
+//! variants say what happened (`KeyNotFound`, `Pin`, `NotSupported`, `Token`, `Jose`, ...).
+//!
 //! ```no_run
+//! use hsm_jose::jose_core::{jws, JwsAlgorithm, SoftwareKey};
 //! use hsm_jose::{HsmJwk, Pin, SessionPool};
-//! use jose_core::{jwe, jws, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), hsm_jose::Error> {
 //! let pool = SessionPool::new("/usr/lib/softhsm/libsofthsm2.so", "my-token", Pin::new("1234"))?;
 //! let signer = HsmJwk::from_label(&pool, "ec-p256")?.with_kid("ec-1");
 //! let token = jws::sign_compact(&signer, JwsAlgorithm::ES256, b"hello", None)?;
@@ -25,12 +31,17 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod backend;
+mod capabilities;
 mod error;
 mod key;
-mod mechanism;
+mod plan;
+mod probe;
+mod public;
 mod set;
 
-pub use error::{Error, Result, hsm_error};
+pub use capabilities::Capabilities;
+pub use error::{Error, PinProblem, Result, hsm_error};
 pub use key::HsmJwk;
 pub use set::{HsmJwkSet, KidSource};
 

@@ -1,6 +1,6 @@
 //! [`HsmJwkSet`]: the HSM keys of a service, by `kid`, and their public JWK Set.
 
-use hsm_core::{KeyInfo, KeySelector, SessionPool};
+use hsm_core::{KeyInfo, KeyKind, KeySelector, SessionPool};
 use jose_core::error::KeyError;
 use jose_core::jwk::KeyOp;
 use jose_core::{KeyBackend, KeyStore};
@@ -27,9 +27,9 @@ pub enum KidSource {
 /// still verify by their `kid` until the old key is removed.
 ///
 /// ```no_run
+/// use hsm_jose::jose_core::{jws, JwsAlgorithm};
 /// use hsm_jose::{HsmJwk, HsmJwkSet, SessionPool};
-/// use jose_core::{jws, JwsAlgorithm};
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn main() -> Result<(), hsm_jose::Error> {
 /// let pool = SessionPool::from_env()?;
 /// let mut keys = HsmJwkSet::new();
 /// keys.add_key(HsmJwk::from_label(&pool, "signing-2026")?.with_kid("2026").with_use("sig"))?;
@@ -141,14 +141,19 @@ impl HsmJwkSet {
     }
 }
 
-/// `use` and `key_ops` from a key's capabilities.
+/// `use` and `key_ops` from a key's capabilities, as far as its kind can use them in JOSE
+/// (RSA keys encrypt, EC keys agree, EdDSA keys only sign, whatever flags the token set). The
+/// published public JWK keeps only the public half of these (see `HsmJwk::with_key_ops`).
 fn usage(info: &KeyInfo) -> (Option<&'static str>, Vec<KeyOp>) {
     let c = &info.capabilities;
+    let rsa = matches!(info.kind, KeyKind::Rsa { .. });
+    let ec = matches!(info.kind, KeyKind::Ec(_));
     let mut ops = Vec::new();
     if c.sign {
         ops.extend([KeyOp::Sign, KeyOp::Verify]);
     }
-    if c.decrypt || c.unwrap {
+    let decrypts = rsa && (c.decrypt || c.unwrap);
+    if decrypts {
         ops.extend([
             KeyOp::Encrypt,
             KeyOp::Decrypt,
@@ -156,11 +161,12 @@ fn usage(info: &KeyInfo) -> (Option<&'static str>, Vec<KeyOp>) {
             KeyOp::UnwrapKey,
         ]);
     }
-    if c.derive {
+    let derives = ec && c.derive;
+    if derives {
         ops.extend([KeyOp::DeriveKey, KeyOp::DeriveBits]);
     }
     let signs = c.sign;
-    let encrypts = c.decrypt || c.unwrap || c.derive;
+    let encrypts = decrypts || derives;
     let key_use = match (signs, encrypts) {
         (true, false) => Some("sig"),
         (false, true) => Some("enc"),
@@ -188,5 +194,45 @@ impl<'a> IntoIterator for &'a HsmJwkSet {
     type IntoIter = std::slice::Iter<'a, HsmJwk>;
     fn into_iter(self) -> Self::IntoIter {
         self.keys.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hsm_core::{Capabilities, EdCurve, Protection};
+
+    fn info(kind: KeyKind, capabilities: Capabilities) -> KeyInfo {
+        KeyInfo {
+            label: "k".into(),
+            id: vec![1],
+            kind,
+            private: None,
+            public: None,
+            secret: None,
+            capabilities,
+            protection: Protection::default(),
+            public_key: None,
+        }
+    }
+
+    #[test]
+    fn an_eddsa_key_with_decrypt_flags_is_a_signing_key() {
+        // pkcs11-tool sets CKA_DECRYPT/CKA_UNWRAP/CKA_DERIVE on Ed25519 keys it makes.
+        let everything = Capabilities {
+            sign: true,
+            verify: true,
+            encrypt: true,
+            decrypt: true,
+            wrap: true,
+            unwrap: true,
+            derive: true,
+        };
+        let (key_use, ops) = usage(&info(KeyKind::Edwards(EdCurve::Ed25519), everything));
+        assert_eq!(key_use, Some("sig"));
+        assert_eq!(ops, [KeyOp::Sign, KeyOp::Verify]);
+        let (key_use, ops) = usage(&info(KeyKind::Rsa { bits: 2048 }, everything));
+        assert_eq!(key_use, None);
+        assert!(ops.contains(&KeyOp::UnwrapKey) && !ops.contains(&KeyOp::DeriveKey));
     }
 }
