@@ -8,6 +8,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jose_core::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
 use zeroize::Zeroizing;
 
+mod key_choice;
+
+pub(crate) use key_choice::{
+    Consumer, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner, NestVerifier,
+    Producer,
+};
+
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success
@@ -109,20 +116,21 @@ pub(crate) enum KeysCommand {
     /// Generate a key inside the token (sensitive, never extractable); print its public JWK
     #[command(after_help = examples::KEYS_GENERATE)]
     Generate(GenerateArgs),
-    /// Delete a key from the token (every object of it: private, public or secret)
+    /// Delete a key from the token (every object of it: private, public or secret); asks
+    /// first unless --yes
     #[command(after_help = examples::KEYS_DELETE)]
     Delete(DeleteArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JwtCommand {
-    /// Sign claims as a JWT (adds `iat`)
+    /// Sign claims as a JWT (adds `iat`; needs --exp-in, or --no-exp for one that never expires)
     #[command(after_help = examples::JWT_SIGN)]
     Sign(JwtSignArgs),
     /// Verify a signed JWT on standard input and check its claims; print the claims as JSON
     #[command(after_help = examples::JWT_VERIFY)]
     Verify(JwtVerifyArgs),
-    /// Encrypt claims as a JWT (adds `iat`)
+    /// Encrypt claims as a JWT (adds `iat`; needs --exp-in, or --no-exp)
     #[command(after_help = examples::JWT_ENCRYPT)]
     Encrypt(JwtEncryptArgs),
     /// Decrypt an encrypted JWT on standard input and check its claims; print the claims as JSON
@@ -142,7 +150,7 @@ mod examples {
 Example:
   hsm-jose keys list
   hsm-jose keys generate --type rsa-3072 --label rsa-2026
-  hsm-jose keys delete --key rsa-2026";
+  hsm-jose keys delete --key rsa-2026 --yes";
 
     pub(super) const KEYS_LIST: &str = "\
 Example:
@@ -160,8 +168,8 @@ Example:
 
     pub(super) const KEYS_DELETE: &str = "\
 Example:
-  hsm-jose keys delete --key rsa-2026
-  hsm-jose keys delete --key 'pkcs11:object=rsa-2026;id=%0a%01'";
+  hsm-jose keys delete --key rsa-2026          # asks on the terminal
+  hsm-jose keys delete --key 'pkcs11:object=rsa-2026;id=%0a%01' --yes";
 
     pub(super) const JWK: &str = "\
 Example:
@@ -226,33 +234,6 @@ Example:
 }
 
 // ----- key selection -----
-
-/// One key that produces (signs or encrypts).
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub(crate) struct KeyArgs {
-    /// An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI
-    #[arg(long, value_name = "REF")]
-    pub(crate) key: Option<String>,
-    /// A software key: a JWK file (`-`: standard input)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) jwk: Option<String>,
-}
-
-/// The keys that consume (verify or decrypt): one key, or a JWK Set chosen by `kid`.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub(crate) struct ConsumerArgs {
-    /// An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI
-    #[arg(long, value_name = "REF")]
-    pub(crate) key: Option<String>,
-    /// A software key: a JWK file
-    #[arg(long, value_name = "FILE")]
-    pub(crate) jwk: Option<String>,
-    /// A JWK Set file; the token's kid chooses the key
-    #[arg(long, value_name = "FILE")]
-    pub(crate) jwks: Option<String>,
-}
 
 /// `--kid`, for the key that produces.
 #[derive(Debug, Args)]
@@ -338,6 +319,10 @@ pub(crate) struct DeleteArgs {
     /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
     #[arg(long, value_name = "REF")]
     pub(crate) key: String,
+    /// Delete without asking. Without it, the command asks on a terminal and refuses (exit 2)
+    /// when standard input is not one
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
 }
 
 // ----- jwk, jwks -----
@@ -345,7 +330,7 @@ pub(crate) struct DeleteArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwkArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
+    pub(crate) key: KeyChoice<Producer>,
     /// The kid to publish [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
     #[arg(long, value_name = "KID")]
     pub(crate) kid: Option<String>,
@@ -427,7 +412,7 @@ pub(crate) struct SignArgs {
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+    pub(crate) keys: KeyChoice<Consumer>,
     /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
     pub(crate) alg: Vec<JwsAlgorithm>,
@@ -444,7 +429,7 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct EncryptArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
+    pub(crate) key: KeyChoice<Producer>,
     #[command(flatten)]
     pub(crate) kid: KidArgs,
     /// The key management algorithm
@@ -464,7 +449,7 @@ pub(crate) struct EncryptArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DecryptArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+    pub(crate) keys: KeyChoice<Consumer>,
     #[command(flatten)]
     pub(crate) algs: JweAllowArgs,
 }
@@ -499,9 +484,14 @@ pub(crate) struct ClaimsArgs {
     /// An audience (`aud`; repeatable)
     #[arg(long, value_name = "S")]
     pub(crate) aud: Vec<String>,
-    /// Expires this many seconds from now (`exp`)
-    #[arg(long, value_name = "SECS")]
-    pub(crate) exp_in: Option<u32>,
+    /// Expires this many seconds from now (`exp`); a negative number, written
+    /// `--exp-in=-100`, makes a token that has already expired (for tests)
+    #[arg(long, value_name = "SECS", conflicts_with = "no_exp")]
+    pub(crate) exp_in: Option<i64>,
+    /// Issue a token without `exp`, one that never expires. A JWT needs --exp-in, an `exp` in
+    /// --claims, or this
+    #[arg(long)]
+    pub(crate) no_exp: bool,
 }
 
 /// The claim checks of a JWT being consumed.
@@ -529,7 +519,7 @@ pub(crate) struct ChecksArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtSignArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
+    pub(crate) key: KeyChoice<Producer>,
     #[command(flatten)]
     pub(crate) kid: KidArgs,
     /// The signature algorithm
@@ -542,7 +532,7 @@ pub(crate) struct JwtSignArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtVerifyArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+    pub(crate) keys: KeyChoice<Consumer>,
     /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
     pub(crate) alg: Vec<JwsAlgorithm>,
@@ -553,7 +543,7 @@ pub(crate) struct JwtVerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtEncryptArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
+    pub(crate) key: KeyChoice<Producer>,
     #[command(flatten)]
     pub(crate) kid: KidArgs,
     /// The key management algorithm
@@ -569,71 +559,17 @@ pub(crate) struct JwtEncryptArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtDecryptArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+    pub(crate) keys: KeyChoice<Consumer>,
     #[command(flatten)]
     pub(crate) algs: JweAllowArgs,
     #[command(flatten)]
     pub(crate) checks: ChecksArgs,
 }
 
-/// The key that signs the inner JWT of a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "signing_key", required = true, multiple = false)]
-pub(crate) struct SignKeyArgs {
-    /// The signing HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) sign_key: Option<String>,
-    /// The signing software key, a JWK file (`-`: standard input)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) sign_jwk: Option<String>,
-}
-
-/// The recipient of a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "recipient_key", required = true, multiple = false)]
-pub(crate) struct EncryptKeyArgs {
-    /// The recipient's HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) encrypt_key: Option<String>,
-    /// The recipient's key, a JWK file (its public part is enough)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) encrypt_jwk: Option<String>,
-}
-
-/// The keys that decrypt a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "decrypting_keys", required = true, multiple = false)]
-pub(crate) struct DecryptKeysArgs {
-    /// The decrypting HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) decrypt_key: Option<String>,
-    /// The decrypting software key, a JWK file
-    #[arg(long, value_name = "FILE")]
-    pub(crate) decrypt_jwk: Option<String>,
-    /// The decrypting keys, a JWK Set file chosen by kid
-    #[arg(long, value_name = "FILE")]
-    pub(crate) decrypt_jwks: Option<String>,
-}
-
-/// The keys that verify the inner JWT of a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "verifying_keys", required = true, multiple = false)]
-pub(crate) struct VerifyKeysArgs {
-    /// The verifying HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) verify_key: Option<String>,
-    /// The verifying key, a JWK file (its public part is enough)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) verify_jwk: Option<String>,
-    /// The verifying keys, a JWK Set file chosen by kid
-    #[arg(long, value_name = "FILE")]
-    pub(crate) verify_jwks: Option<String>,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct JwtNestArgs {
     #[command(flatten)]
-    pub(crate) signer: SignKeyArgs,
+    pub(crate) signer: KeyChoice<NestSigner>,
     /// The signature algorithm of the inner JWT
     #[arg(long, value_name = "ALG", value_parser = jws_alg())]
     pub(crate) sign_alg: JwsAlgorithm,
@@ -641,7 +577,7 @@ pub(crate) struct JwtNestArgs {
     #[arg(long, value_name = "KID")]
     pub(crate) sign_kid: Option<String>,
     #[command(flatten)]
-    pub(crate) recipient: EncryptKeyArgs,
+    pub(crate) recipient: KeyChoice<NestRecipient>,
     /// The key management algorithm of the outer JWE
     #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
     pub(crate) key_alg: KeyManagementAlgorithm,
@@ -658,7 +594,7 @@ pub(crate) struct JwtNestArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtUnnestArgs {
     #[command(flatten)]
-    pub(crate) decrypter: DecryptKeysArgs,
+    pub(crate) decrypter: KeyChoice<NestDecrypter>,
     /// An allowed key management algorithm of the outer JWE (repeatable, or comma-separated)
     /// [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jwe_alg())]
@@ -667,7 +603,7 @@ pub(crate) struct JwtUnnestArgs {
     #[arg(long, value_name = "ENC", value_delimiter = ',', value_parser = jwe_enc())]
     pub(crate) enc: Vec<ContentEncryption>,
     #[command(flatten)]
-    pub(crate) verifier: VerifyKeysArgs,
+    pub(crate) verifier: KeyChoice<NestVerifier>,
     /// An allowed signature algorithm of the inner JWT (repeatable, or comma-separated)
     /// [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
