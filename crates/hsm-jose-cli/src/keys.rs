@@ -10,7 +10,7 @@ use jose_core::{
     KeyStore, SoftwareKey,
 };
 
-use crate::cli::{KeySource, TokenArgs};
+use crate::cli::{KeyChoice, KeySource, TokenArgs};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Stdin};
 
@@ -298,19 +298,20 @@ fn looks_like_a_set(text: &str) -> bool {
         .is_some_and(|v| v.get("keys").is_some_and(serde_json::Value::is_array))
 }
 
-impl KeySource {
+impl<R> KeyChoice<R> {
     /// One key that produces (`purpose`: publish, sign or encrypt), with the `kid` given if
     /// any; `stdin` says whether a JWK may come from standard input.
     pub(crate) fn producer(
         &self,
         hsm: &Hsm<'_>,
-        kid: Option<&str>,
         stdin: Stdin,
         purpose: Purpose,
     ) -> Result<Box<dyn KeyBackend>> {
-        match self {
-            KeySource::Hsm(reference) => Ok(Box::new(hsm_key(hsm, reference, kid, purpose)?)),
-            KeySource::Jwk(path) => Ok(Box::new(software_key(path, stdin, kid)?)),
+        match self.source() {
+            KeySource::Hsm(reference) => {
+                Ok(Box::new(hsm_key(hsm, reference, self.kid(), purpose)?))
+            }
+            KeySource::Jwk(path) => Ok(Box::new(software_key(path, stdin, self.kid())?)),
             KeySource::Jwks(_) => Err(CliError::usage(
                 "a JWK Set holds several keys: give the one key that signs or encrypts with --jwk",
             )),
@@ -320,14 +321,17 @@ impl KeySource {
     /// The keys that consume (`purpose`: verify or decrypt). Standard input carries the
     /// command's token, so no key file comes from there.
     pub(crate) fn consumer(&self, hsm: &Hsm<'_>, purpose: Purpose) -> Result<Consumer> {
-        match self {
+        match self.source() {
             KeySource::Hsm(reference) => Ok(Consumer::One(Box::new(hsm_key(
-                hsm, reference, None, purpose,
+                hsm,
+                reference,
+                self.kid(),
+                purpose,
             )?))),
             KeySource::Jwk(path) => Ok(Consumer::One(Box::new(software_key(
                 path,
                 Stdin::Busy,
-                None,
+                self.kid(),
             )?))),
             KeySource::Jwks(path) => Ok(Consumer::Set(software_set(path, Stdin::Busy)?)),
         }

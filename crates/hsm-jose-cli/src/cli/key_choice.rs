@@ -25,7 +25,7 @@ pub(crate) enum KeySource {
 /// The option names and help of one role.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyOptions {
-    /// The clap group id: exactly one of the options is required.
+    /// The clap group id: exactly one of the key options is required.
     group: &'static str,
     /// The HSM key option (its long name is its id) and its help.
     key: (&'static str, &'static str),
@@ -33,6 +33,35 @@ pub(crate) struct KeyOptions {
     jwk: (&'static str, &'static str),
     /// The JWK Set file option and its help; `None` where one key is needed (producers).
     jwks: Option<(&'static str, &'static str)>,
+    /// The option that sets the key's `kid`, and its help; `None` for consumers (a `kid` on
+    /// the key that consumes would make it skip tokens that name another).
+    kid: Option<(&'static str, &'static str)>,
+}
+
+impl KeyOptions {
+    const fn new(
+        group: &'static str,
+        key: (&'static str, &'static str),
+        jwk: (&'static str, &'static str),
+    ) -> Self {
+        Self {
+            group,
+            key,
+            jwk,
+            jwks: None,
+            kid: None,
+        }
+    }
+
+    const fn jwks(mut self, id: &'static str, help: &'static str) -> Self {
+        self.jwks = Some((id, help));
+        self
+    }
+
+    const fn kid(mut self, id: &'static str, help: &'static str) -> Self {
+        self.kid = Some((id, help));
+        self
+    }
 }
 
 /// A role a key plays in a command, as its options name it.
@@ -41,109 +70,97 @@ pub(crate) trait KeyRole {
     const OPTIONS: KeyOptions;
 }
 
-/// The key of a command that produces: `--key | --jwk`.
-#[derive(Debug)]
-pub(crate) enum Producer {}
+/// Declares the roles: an uninhabited marker type each, with its options.
+macro_rules! key_roles {
+    ($($(#[$doc:meta])* $role:ident = $options:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub(crate) enum $role {}
 
-impl KeyRole for Producer {
-    const OPTIONS: KeyOptions = KeyOptions {
-        group: "producing_key",
-        key: (
-            "key",
-            "An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI",
-        ),
-        jwk: ("jwk", "A software key: a JWK file (`-`: standard input)"),
-        jwks: None,
-    };
+        impl KeyRole for $role {
+            const OPTIONS: KeyOptions = $options;
+        }
+    )*};
 }
 
-/// The keys of a command that consumes: `--key | --jwk | --jwks`.
-#[derive(Debug)]
-pub(crate) enum Consumer {}
+const HSM_KEY: &str = "An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI";
 
-impl KeyRole for Consumer {
-    const OPTIONS: KeyOptions = KeyOptions {
-        group: "consuming_keys",
-        key: (
-            "key",
-            "An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI",
-        ),
-        jwk: ("jwk", "A software key: a JWK file"),
-        jwks: Some(("jwks", "A JWK Set file; the token's kid chooses the key")),
-    };
+key_roles! {
+    /// The key of a command that signs or encrypts: `--key | --jwk`, `--kid`.
+    Producer = KeyOptions::new(
+        "producing_key",
+        ("key", HSM_KEY),
+        ("jwk", "A software key: a JWK file (`-`: standard input)"),
+    )
+    .kid(
+        "kid",
+        "The kid to put in the header [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]",
+    );
+
+    /// The key whose public JWK is printed: `--key | --jwk`, `--kid`.
+    Publisher = KeyOptions::new(
+        "published_key",
+        ("key", HSM_KEY),
+        ("jwk", "A software key: a JWK file (`-`: standard input)"),
+    )
+    .kid(
+        "kid",
+        "The kid to publish [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]",
+    );
+
+    /// The keys of a command that verifies or decrypts: `--key | --jwk | --jwks`.
+    Consumer = KeyOptions::new(
+        "consuming_keys",
+        ("key", HSM_KEY),
+        ("jwk", "A software key: a JWK file"),
+    )
+    .jwks("jwks", "A JWK Set file; the token's kid chooses the key");
+
+    /// The key that signs the inner JWT of a nested JWT: `--sign-key | --sign-jwk`.
+    NestSigner = KeyOptions::new(
+        "signing_key",
+        ("sign-key", "The signing HSM key"),
+        ("sign-jwk", "The signing software key, a JWK file (`-`: standard input)"),
+    )
+    .kid(
+        "sign-kid",
+        "The kid of the signing key [default: an HSM key's thumbprint; a JWK's own kid]",
+    );
+
+    /// The recipient of a nested JWT: `--encrypt-key | --encrypt-jwk`.
+    NestRecipient = KeyOptions::new(
+        "recipient_key",
+        ("encrypt-key", "The recipient's HSM key"),
+        ("encrypt-jwk", "The recipient's key, a JWK file (its public part is enough)"),
+    )
+    .kid(
+        "encrypt-kid",
+        "The kid of the recipient's key [default: an HSM key's thumbprint; a JWK's own kid]",
+    );
+
+    /// The keys that decrypt a nested JWT: `--decrypt-key | --decrypt-jwk | --decrypt-jwks`.
+    NestDecrypter = KeyOptions::new(
+        "decrypting_keys",
+        ("decrypt-key", "The decrypting HSM key"),
+        ("decrypt-jwk", "The decrypting software key, a JWK file"),
+    )
+    .jwks("decrypt-jwks", "The decrypting keys, a JWK Set file chosen by kid");
+
+    /// The keys that verify the inner JWT of a nested JWT: `--verify-key | --verify-jwk |
+    /// --verify-jwks`.
+    NestVerifier = KeyOptions::new(
+        "verifying_keys",
+        ("verify-key", "The verifying HSM key"),
+        ("verify-jwk", "The verifying key, a JWK file (its public part is enough)"),
+    )
+    .jwks("verify-jwks", "The verifying keys, a JWK Set file chosen by kid");
 }
 
-/// The key that signs the inner JWT of a nested JWT: `--sign-key | --sign-jwk`.
-#[derive(Debug)]
-pub(crate) enum NestSigner {}
-
-impl KeyRole for NestSigner {
-    const OPTIONS: KeyOptions = KeyOptions {
-        group: "signing_key",
-        key: ("sign-key", "The signing HSM key"),
-        jwk: (
-            "sign-jwk",
-            "The signing software key, a JWK file (`-`: standard input)",
-        ),
-        jwks: None,
-    };
-}
-
-/// The recipient of a nested JWT: `--encrypt-key | --encrypt-jwk`.
-#[derive(Debug)]
-pub(crate) enum NestRecipient {}
-
-impl KeyRole for NestRecipient {
-    const OPTIONS: KeyOptions = KeyOptions {
-        group: "recipient_key",
-        key: ("encrypt-key", "The recipient's HSM key"),
-        jwk: (
-            "encrypt-jwk",
-            "The recipient's key, a JWK file (its public part is enough)",
-        ),
-        jwks: None,
-    };
-}
-
-/// The keys that decrypt a nested JWT: `--decrypt-key | --decrypt-jwk | --decrypt-jwks`.
-#[derive(Debug)]
-pub(crate) enum NestDecrypter {}
-
-impl KeyRole for NestDecrypter {
-    const OPTIONS: KeyOptions = KeyOptions {
-        group: "decrypting_keys",
-        key: ("decrypt-key", "The decrypting HSM key"),
-        jwk: ("decrypt-jwk", "The decrypting software key, a JWK file"),
-        jwks: Some((
-            "decrypt-jwks",
-            "The decrypting keys, a JWK Set file chosen by kid",
-        )),
-    };
-}
-
-/// The keys that verify the inner JWT of a nested JWT: `--verify-key | --verify-jwk |
-/// --verify-jwks`.
-#[derive(Debug)]
-pub(crate) enum NestVerifier {}
-
-impl KeyRole for NestVerifier {
-    const OPTIONS: KeyOptions = KeyOptions {
-        group: "verifying_keys",
-        key: ("verify-key", "The verifying HSM key"),
-        jwk: (
-            "verify-jwk",
-            "The verifying key, a JWK file (its public part is enough)",
-        ),
-        jwks: Some((
-            "verify-jwks",
-            "The verifying keys, a JWK Set file chosen by kid",
-        )),
-    };
-}
-
-/// One key, chosen by the options of role `R`; flattened into a command's arguments.
+/// One key, chosen by the options of role `R`, and the `kid` it is given; flattened into a
+/// command's arguments.
 pub(crate) struct KeyChoice<R> {
     source: KeySource,
+    kid: Option<String>,
     role: PhantomData<R>,
 }
 
@@ -152,11 +169,19 @@ impl<R> KeyChoice<R> {
     pub(crate) fn source(&self) -> &KeySource {
         &self.source
     }
+
+    /// The `kid` given for the key (`--kid`, `--sign-kid`, ...), if any.
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
 }
 
 impl<R> fmt::Debug for KeyChoice<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("KeyChoice").field(&self.source).finish()
+        f.debug_struct("KeyChoice")
+            .field("source", &self.source)
+            .field("kid", &self.kid)
+            .finish()
     }
 }
 
@@ -189,15 +214,25 @@ impl KeyOptions {
     }
 }
 
+/// The value of the option `id`, if given.
+fn value(matches: &ArgMatches, id: &str) -> Result<Option<String>, clap::Error> {
+    matches
+        .try_get_one::<String>(id)
+        .map(Option::<&String>::cloned)
+        .map_err(|e| clap::Error::raw(ErrorKind::InvalidValue, format!("--{id}: {e}\n")))
+}
+
 impl<R: KeyRole> FromArgMatches for KeyChoice<R> {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let kid = match R::OPTIONS.kid {
+            Some((id, _)) => value(matches, id)?,
+            None => None,
+        };
         for option in R::OPTIONS.each() {
-            let value = matches.try_get_one::<String>(option.id).map_err(|e| {
-                clap::Error::raw(ErrorKind::InvalidValue, format!("--{}: {e}\n", option.id))
-            })?;
-            if let Some(value) = value {
+            if let Some(value) = value(matches, option.id)? {
                 return Ok(Self {
-                    source: (option.source)(value.clone()),
+                    source: (option.source)(value),
+                    kid,
                     role: PhantomData,
                 });
             }
@@ -215,21 +250,27 @@ impl<R: KeyRole> FromArgMatches for KeyChoice<R> {
     }
 }
 
+/// An option that takes one value.
+fn option(id: &'static str, value_name: &'static str, help: &'static str) -> Arg {
+    Arg::new(id)
+        .long(id)
+        .value_name(value_name)
+        .help(help)
+        .action(ArgAction::Set)
+        .value_parser(clap::value_parser!(String))
+}
+
 impl<R: KeyRole> Args for KeyChoice<R> {
     fn augment_args(cmd: Command) -> Command {
         let group = R::OPTIONS.group;
         let cmd = cmd.group(ArgGroup::new(group).required(true).multiple(false));
-        R::OPTIONS.each().fold(cmd, |cmd, option| {
-            cmd.arg(
-                Arg::new(option.id)
-                    .long(option.id)
-                    .value_name(option.value_name)
-                    .help(option.help)
-                    .action(ArgAction::Set)
-                    .value_parser(clap::value_parser!(String))
-                    .group(group),
-            )
-        })
+        let cmd = R::OPTIONS.each().fold(cmd, |cmd, o| {
+            cmd.arg(option(o.id, o.value_name, o.help).group(group))
+        });
+        match R::OPTIONS.kid {
+            Some((id, help)) => cmd.arg(option(id, "KID", help)),
+            None => cmd,
+        }
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {

@@ -12,7 +12,7 @@ mod key_choice;
 
 pub(crate) use key_choice::{
     Consumer, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner, NestVerifier,
-    Producer,
+    Producer, Publisher,
 };
 
 const EXIT_STATUS: &str = "\
@@ -235,14 +235,6 @@ Example:
 
 // ----- key selection -----
 
-/// `--kid`, for the key that produces.
-#[derive(Debug, Args)]
-pub(crate) struct KidArgs {
-    /// The kid to put in the header [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) kid: Option<String>,
-}
-
 // ----- keys -----
 
 #[derive(Debug, Args)]
@@ -330,10 +322,7 @@ pub(crate) struct DeleteArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwkArgs {
     #[command(flatten)]
-    pub(crate) key: KeyChoice<Producer>,
-    /// The kid to publish [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) kid: Option<String>,
+    pub(crate) key: KeyChoice<Publisher>,
     /// Restrict the published key to signatures or to encryption
     #[arg(long = "use", value_name = "USE")]
     pub(crate) key_use: Option<KeyUse>,
@@ -409,13 +398,20 @@ pub(crate) struct SignArgs {
     pub(crate) b64_false: bool,
 }
 
+/// The JWS algorithms a consumer accepts.
+#[derive(Debug, Args)]
+pub(crate) struct JwsAllowArgs {
+    /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
+    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
+    pub(crate) alg: Vec<JwsAlgorithm>,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) keys: KeyChoice<Consumer>,
-    /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
-    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
-    pub(crate) alg: Vec<JwsAlgorithm>,
+    #[command(flatten)]
+    pub(crate) algs: JwsAllowArgs,
     /// The payload of a detached JWS, from this file
     #[arg(long, value_name = "FILE")]
     pub(crate) payload: Option<PathBuf>,
@@ -426,18 +422,23 @@ pub(crate) struct VerifyArgs {
 
 // ----- JWE -----
 
+/// The JWE algorithms of a producer.
 #[derive(Debug, Args)]
-pub(crate) struct EncryptArgs {
-    #[command(flatten)]
-    pub(crate) key: KeyChoice<Producer>,
-    #[command(flatten)]
-    pub(crate) kid: KidArgs,
+pub(crate) struct JweAlgArgs {
     /// The key management algorithm
     #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
     pub(crate) alg: KeyManagementAlgorithm,
     /// The content encryption algorithm
     #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
     pub(crate) enc: ContentEncryption,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EncryptArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyChoice<Producer>,
+    #[command(flatten)]
+    pub(crate) algs: JweAlgArgs,
     /// More protected header members, a JSON object or @FILE (`{"cty":"text/plain"}`)
     #[arg(long, value_name = "JSON")]
     pub(crate) header: Option<String>,
@@ -520,8 +521,6 @@ pub(crate) struct ChecksArgs {
 pub(crate) struct JwtSignArgs {
     #[command(flatten)]
     pub(crate) key: KeyChoice<Producer>,
-    #[command(flatten)]
-    pub(crate) kid: KidArgs,
     /// The signature algorithm
     #[arg(long, value_name = "ALG", value_parser = jws_alg())]
     pub(crate) alg: JwsAlgorithm,
@@ -533,9 +532,8 @@ pub(crate) struct JwtSignArgs {
 pub(crate) struct JwtVerifyArgs {
     #[command(flatten)]
     pub(crate) keys: KeyChoice<Consumer>,
-    /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
-    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
-    pub(crate) alg: Vec<JwsAlgorithm>,
+    #[command(flatten)]
+    pub(crate) algs: JwsAllowArgs,
     #[command(flatten)]
     pub(crate) checks: ChecksArgs,
 }
@@ -545,13 +543,7 @@ pub(crate) struct JwtEncryptArgs {
     #[command(flatten)]
     pub(crate) key: KeyChoice<Producer>,
     #[command(flatten)]
-    pub(crate) kid: KidArgs,
-    /// The key management algorithm
-    #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
-    pub(crate) alg: KeyManagementAlgorithm,
-    /// The content encryption algorithm
-    #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
-    pub(crate) enc: ContentEncryption,
+    pub(crate) algs: JweAlgArgs,
     #[command(flatten)]
     pub(crate) claims: ClaimsArgs,
 }
@@ -573,9 +565,6 @@ pub(crate) struct JwtNestArgs {
     /// The signature algorithm of the inner JWT
     #[arg(long, value_name = "ALG", value_parser = jws_alg())]
     pub(crate) sign_alg: JwsAlgorithm,
-    /// The kid of the signing key [default: an HSM key's thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) sign_kid: Option<String>,
     #[command(flatten)]
     pub(crate) recipient: KeyChoice<NestRecipient>,
     /// The key management algorithm of the outer JWE
@@ -584,9 +573,6 @@ pub(crate) struct JwtNestArgs {
     /// The content encryption algorithm of the outer JWE
     #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
     pub(crate) enc: ContentEncryption,
-    /// The kid of the recipient's key [default: an HSM key's thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) encrypt_kid: Option<String>,
     #[command(flatten)]
     pub(crate) claims: ClaimsArgs,
 }
@@ -676,6 +662,6 @@ mod tests {
         let Command::Verify(v) = ok.command else {
             panic!("not verify")
         };
-        assert_eq!(v.alg, [JwsAlgorithm::ES256, JwsAlgorithm::EdDSA]);
+        assert_eq!(v.algs.alg, [JwsAlgorithm::ES256, JwsAlgorithm::EdDSA]);
     }
 }

@@ -10,14 +10,11 @@ use crate::keys::{self, Hsm, Purpose};
 
 pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &EncryptArgs) -> Result<()> {
     let header = header_argument(args.header.as_deref())?;
-    let key =
-        args.key
-            .source()
-            .producer(hsm, args.kid.kid.as_deref(), Stdin::Busy, Purpose::Encrypt)?;
+    let key = args.key.producer(hsm, Stdin::Busy, Purpose::Encrypt)?;
     let plaintext = zeroize::Zeroizing::new(io::read_stdin("the plaintext")?);
-    let jwe = JweBuilder::new(args.enc)
+    let jwe = JweBuilder::new(args.algs.enc)
         .protected(header)
-        .add_recipient(key.as_ref(), args.alg, None)
+        .add_recipient(key.as_ref(), args.algs.alg, None)
         .and_then(|b| b.encrypt(&plaintext))
         .map_err(error::producing)?;
     let token = if args.json {
@@ -30,7 +27,7 @@ pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &EncryptArgs) -> Result<()> {
 }
 
 pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &DecryptArgs) -> Result<()> {
-    let consumer = args.keys.source().consumer(hsm, Purpose::Decrypt)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Decrypt)?;
     let algs = consumer.jwe_algorithms(&args.algs.alg)?;
     let encs = keys::content_encryptions(&args.algs.enc);
     let token = io::read_stdin_token("JWE")?;

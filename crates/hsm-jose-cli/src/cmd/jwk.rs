@@ -10,10 +10,7 @@ use crate::keys::{self, Hsm, Purpose};
 use crate::publish::public_jwk;
 
 pub(crate) fn jwk(hsm: &Hsm<'_>, args: &JwkArgs) -> Result<()> {
-    let key =
-        args.key
-            .source()
-            .producer(hsm, args.kid.as_deref(), Stdin::Free, Purpose::Publish)?;
+    let key = args.key.producer(hsm, Stdin::Free, Purpose::Publish)?;
     let value = public_jwk(key.as_ref(), args.key_use.map(|u| u.as_str()))?;
     io::print_line(&value.to_string())
 }

@@ -99,8 +99,8 @@ pub(crate) fn verify(hsm: &Hsm<'_>, args: &VerifyArgs) -> Result<()> {
             "--payload cannot be `-`: standard input carries the JWS",
         ));
     }
-    let consumer = args.keys.source().consumer(hsm, Purpose::Verify)?;
-    let allowed = consumer.jws_algorithms(&args.alg)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Verify)?;
+    let allowed = consumer.jws_algorithms(&args.algs.alg)?;
     let detached =
         match &args.payload {
             Some(path) => Some(std::fs::read(path).map_err(|e| {

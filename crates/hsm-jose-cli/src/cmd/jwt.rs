@@ -98,17 +98,14 @@ fn print_claims(jwt: &jwt::Jwt) -> Result<()> {
 
 pub(crate) fn sign(hsm: &Hsm<'_>, args: &JwtSignArgs) -> Result<()> {
     let claims = claims(&args.claims)?;
-    let key =
-        args.key
-            .source()
-            .producer(hsm, args.kid.kid.as_deref(), Stdin::Free, Purpose::Sign)?;
+    let key = args.key.producer(hsm, Stdin::Free, Purpose::Sign)?;
     let token = jwt::sign(&claims, key.as_ref(), args.alg, None).map_err(error::producing)?;
     io::print_line(&token)
 }
 
 pub(crate) fn verify(hsm: &Hsm<'_>, args: &JwtVerifyArgs) -> Result<()> {
-    let consumer = args.keys.source().consumer(hsm, Purpose::Verify)?;
-    let algs = consumer.jws_algorithms(&args.alg)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Verify)?;
+    let algs = consumer.jws_algorithms(&args.algs.alg)?;
     let token = io::read_stdin_token("JWT")?;
     let v = validation(&args.checks).jws_algorithms(&algs);
     let jwt = consumer
@@ -122,17 +119,14 @@ pub(crate) fn verify(hsm: &Hsm<'_>, args: &JwtVerifyArgs) -> Result<()> {
 
 pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &JwtEncryptArgs) -> Result<()> {
     let claims = claims(&args.claims)?;
-    let key =
-        args.key
-            .source()
-            .producer(hsm, args.kid.kid.as_deref(), Stdin::Free, Purpose::Encrypt)?;
-    let token =
-        jwt::encrypt(&claims, key.as_ref(), args.alg, args.enc, None).map_err(error::producing)?;
+    let key = args.key.producer(hsm, Stdin::Free, Purpose::Encrypt)?;
+    let token = jwt::encrypt(&claims, key.as_ref(), args.algs.alg, args.algs.enc, None)
+        .map_err(error::producing)?;
     io::print_line(&token)
 }
 
 pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &JwtDecryptArgs) -> Result<()> {
-    let consumer = args.keys.source().consumer(hsm, Purpose::Decrypt)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Decrypt)?;
     let algs = consumer.jwe_algorithms(&args.algs.alg)?;
     let encs = keys::content_encryptions(&args.algs.enc);
     let token = io::read_stdin_token("JWT")?;
@@ -156,16 +150,10 @@ pub(crate) fn nest(hsm: &Hsm<'_>, args: &JwtNestArgs) -> Result<()> {
         ));
     }
     let claims = claims(&args.claims)?;
-    let signer =
-        args.signer
-            .source()
-            .producer(hsm, args.sign_kid.as_deref(), Stdin::Free, Purpose::Sign)?;
-    let recipient = args.recipient.source().producer(
-        hsm,
-        args.encrypt_kid.as_deref(),
-        Stdin::Free,
-        Purpose::Encrypt,
-    )?;
+    let signer = args.signer.producer(hsm, Stdin::Free, Purpose::Sign)?;
+    let recipient = args
+        .recipient
+        .producer(hsm, Stdin::Free, Purpose::Encrypt)?;
     let token = jwt::sign_then_encrypt(
         &claims,
         signer.as_ref(),
@@ -179,8 +167,8 @@ pub(crate) fn nest(hsm: &Hsm<'_>, args: &JwtNestArgs) -> Result<()> {
 }
 
 pub(crate) fn unnest(hsm: &Hsm<'_>, args: &JwtUnnestArgs) -> Result<()> {
-    let decrypter = args.decrypter.source().consumer(hsm, Purpose::Decrypt)?;
-    let verifier = args.verifier.source().consumer(hsm, Purpose::Verify)?;
+    let decrypter = args.decrypter.consumer(hsm, Purpose::Decrypt)?;
+    let verifier = args.verifier.consumer(hsm, Purpose::Verify)?;
     let key_algs = decrypter.jwe_algorithms(&args.key_alg)?;
     let encs = keys::content_encryptions(&args.enc);
     let sign_algs = verifier.jws_algorithms(&args.sign_alg)?;
