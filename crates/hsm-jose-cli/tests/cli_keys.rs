@@ -56,67 +56,129 @@ fn help_on_every_command_shows_an_example_and_exits_0() {
     assert!(cli.ok(&["--version"], "").text().starts_with("hsm-jose "));
 }
 
+/// Usage errors, each with the message part that names it: the command line is wrong.
 #[test]
 fn usage_errors_exit_2() {
     let cli = cli("usage");
-    let cases: &[&[&str]] = &[
-        &[],
-        &["no-such-command"],
-        &["keys"],
-        &["sign", "--key", "ec-p256"],
-        &[
-            "sign", "--key", "ec-p256", "--jwk", "x.jwk", "--alg", "ES256",
-        ],
-        &["sign", "--key", "ec-p256", "--alg", "none"],
-        &[
-            "sign", "--key", "ec-p256", "--alg", "ES256", "--alg", "ES256",
-        ],
-        &[
-            "sign", "--key", "ec-p256", "--key", "ec-p384", "--alg", "ES256", "--alg", "ES384",
-        ],
-        &[
-            "sign",
-            "--key",
-            "ec-p256",
-            "--alg",
-            "ES256",
-            "--header",
-            "{not json",
-        ],
-        &["verify", "--jwk", "-"],
-        &["decrypt", "--key", "rsa-2048", "--alg", "RSA1_5"],
-        &["encrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP"],
-        &["jwk", "--key", "id:zz"],
-        &["jwk", "--key", "pkcs11:token=x"],
-        &["jwk", "--key", "rsa-2048", "--use", "both"],
-        &["keys", "generate", "--type", "rsa-1024", "--label", "x"],
-        &[
-            "keys", "generate", "--type", "ec-p256", "--label", "x", "--usage", "encrypt",
-        ],
-        &[
-            "keys", "generate", "--type", "ed25519", "--label", "x", "--id", "0g",
-        ],
-        &["--pin", "a", "--pin-source", "file:/p", "keys", "list"],
-        &[
-            "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--claims", "[1]",
-        ],
-        &[
-            "jwt",
-            "sign",
-            "--key",
-            "ec-p256",
-            "--alg",
-            "ES256",
-            "--claims",
-            "{\"exp\":\"never\"}",
-        ],
-        &[
-            "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--exp-in", "-5",
-        ],
+    let not_provided = "error: the following required arguments were not provided";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[],
+            "error: 'hsm-jose' requires a subcommand but one was not provided",
+        ),
+        (
+            &["no-such-command"],
+            "error: unrecognized subcommand 'no-such-command'",
+        ),
+        (&["keys"], "error: 'hsm-jose keys' requires a subcommand"),
+        (&["sign", "--key", "ec-p256"], not_provided),
+        (
+            &[
+                "sign", "--key", "ec-p256", "--jwk", "x.jwk", "--alg", "ES256",
+            ],
+            "error: the argument '--key <REF>' cannot be used with '--jwk <FILE>'",
+        ),
+        (
+            &["sign", "--key", "ec-p256", "--alg", "none"],
+            "error: invalid value 'none' for '--alg <ALG>'",
+        ),
+        (
+            &[
+                "sign", "--key", "ec-p256", "--alg", "ES256", "--alg", "ES256",
+            ],
+            "error: give one --alg per key (1 key(s), 2 --alg)",
+        ),
+        (
+            &[
+                "sign", "--key", "ec-p256", "--key", "ec-p384", "--alg", "ES256", "--alg", "ES384",
+            ],
+            "error: several signatures need the JSON serialization: add --json",
+        ),
+        (
+            &[
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--header",
+                "{not json",
+            ],
+            "error: --header is not valid JSON",
+        ),
+        (
+            &["verify", "--jwk", "-"],
+            "error: JWK cannot come from standard input (`-`): this command reads its input there",
+        ),
+        (
+            &["decrypt", "--key", "rsa-2048", "--alg", "RSA1_5"],
+            "error: invalid value 'RSA1_5' for '--alg <ALG>'",
+        ),
+        (
+            &["encrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP"],
+            not_provided,
+        ),
+        (
+            &["jwk", "--key", "id:zz"],
+            "error: --key \"id:zz\": not hex digits",
+        ),
+        (
+            &["jwk", "--key", "pkcs11:token=x"],
+            "error: invalid PKCS#11 URI: the URI names no key",
+        ),
+        (
+            &["jwk", "--key", "rsa-2048", "--use", "both"],
+            "error: invalid value 'both' for '--use <USE>'",
+        ),
+        (
+            &["keys", "generate", "--type", "rsa-1024", "--label", "x"],
+            "error: invalid value 'rsa-1024' for '--type <TYPE>'",
+        ),
+        (
+            &[
+                "keys", "generate", "--type", "ec-p256", "--label", "x", "--usage", "encrypt",
+            ],
+            "error: ec-p256 keys cannot have usage encrypt; they can have: sign, derive",
+        ),
+        (
+            &[
+                "keys", "generate", "--type", "ed25519", "--label", "x", "--id", "0g",
+            ],
+            "error: --id \"0g\": not hex digits",
+        ),
+        (
+            &["--pin", "a", "--pin-source", "file:/p", "keys", "list"],
+            "error: the argument '--pin <PIN>' cannot be used with '--pin-source <file:PATH>'",
+        ),
+        (
+            &[
+                "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--claims", "[1]",
+            ],
+            "error: --claims: JWT claims: the claims are not a JSON object",
+        ),
+        (
+            &[
+                "jwt",
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--claims",
+                "{\"exp\":\"never\"}",
+            ],
+            "error: --claims: JWT claims: claim `exp` has the wrong type",
+        ),
+        // A negative duration is written --exp-in=-5: a separate `-5` is an unknown option.
+        (
+            &[
+                "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--exp-in", "-5",
+            ],
+            "error: unexpected argument '-5' found",
+        ),
     ];
-    for args in cases {
-        let stderr = cli.fails(2, args, "payload");
-        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    for (args, message) in cases {
+        cli.fails(2, args, "payload", message);
     }
 }
 
@@ -291,13 +353,19 @@ fn keys_generate_every_type_inside_the_token_then_delete() {
         }
         assert_eq!(info.id.len(), 8, "a random 8-byte id by default");
 
-        let deleted = cli.ok(&["keys", "delete", "--key", &label], "").text();
+        let deleted = cli
+            .ok(&["keys", "delete", "--key", &label, "--yes"], "")
+            .text();
         assert!(
             deleted.starts_with("deleted ") && deleted.contains(&label),
             "{deleted}"
         );
-        let stderr = cli.fails(3, &["jwk", "--key", &label], "");
-        assert!(stderr.contains("no key found"), "{stderr}");
+        cli.fails(
+            3,
+            &["jwk", "--key", &label],
+            "",
+            &format!("error: no key found: label \"{label}\""),
+        );
     }
 }
 
@@ -355,11 +423,15 @@ fn keys_generate_with_id_and_usage_and_refusals() {
             plaintext,
         )
         .text();
-    let stderr = cli.fails(3, &["decrypt", "--key", "sign-only"], &jwe);
-    assert!(stderr.contains("may not be used"), "{stderr}");
+    cli.fails(
+        3,
+        &["decrypt", "--key", "sign-only"],
+        &jwe,
+        "error: key: the key may not be used to deriveKey",
+    );
 
     // An existing label or id is refused by the token layer: exit 3, the key is untouched.
-    let stderr = cli.fails(
+    cli.fails(
         3,
         &[
             "keys",
@@ -370,16 +442,16 @@ fn keys_generate_with_id_and_usage_and_refusals() {
             "sign-only",
         ],
         "",
+        "error: configuration error: the token already has an object with label \"sign-only\"",
     );
-    assert!(stderr.contains("already has an object"), "{stderr}");
-    let stderr = cli.fails(
+    cli.fails(
         3,
         &[
             "keys", "generate", "--type", "ec-p256", "--label", "other", "--id", "0a0b",
         ],
         "",
+        "error: configuration error: the token already has an object with id 0a0b",
     );
-    assert!(stderr.contains("already has an object"), "{stderr}");
     assert_eq!(cli.ok(&["jwk", "--key", "sign-only"], "").json(), jwk);
 
     cli.ok(
@@ -388,14 +460,17 @@ fn keys_generate_with_id_and_usage_and_refusals() {
             "delete",
             "--key",
             "pkcs11:object=sign-only;id=%0a%0b",
+            "--yes",
         ],
         "",
     );
-    let stderr = cli.fails(3, &["keys", "delete", "--key", "sign-only"], "");
-    assert!(
-        stderr.contains("no key found") && stderr.contains("keys list"),
-        "{stderr}"
+    let stderr = cli.fails(
+        3,
+        &["keys", "delete", "--key", "sign-only", "--yes"],
+        "",
+        "error: no key found: label \"sign-only\"",
     );
+    assert!(stderr.contains("hint: `hsm-jose keys list`"), "{stderr}");
 }
 
 #[test]
@@ -433,8 +508,12 @@ fn jwk_by_label_id_and_uri_with_kid_and_use() {
     assert_eq!(custom["e"], "AQAB");
 
     // A secret key has no public JWK: exit 3.
-    let stderr = cli.fails(3, &["jwk", "--key", "aes-128"], "");
-    assert!(stderr.contains("no public key"), "{stderr}");
+    cli.fails(
+        3,
+        &["jwk", "--key", "aes-128"],
+        "",
+        "error: AES-128 `aes-128` in the HSM has no public key to publish",
+    );
 }
 
 #[test]
@@ -451,10 +530,22 @@ fn jwk_of_a_software_key_prints_only_its_public_part() {
     assert!(from_file.get("d").is_none());
     // A JWK Set given as a JWK: exit 3, with the way out.
     let set = cli.write("set.json", format!("{{\"keys\":[{}]}}", from_file));
-    let stderr = cli.fails(3, &["jwk", "--jwk", &set], "");
-    assert!(stderr.contains("--jwks"), "{stderr}");
-    let stderr = cli.fails(3, &["jwk", "--jwk", "no-such-file.jwk"], "");
-    assert!(stderr.contains("no-such-file.jwk"), "{stderr}");
+    let stderr = cli.fails(
+        3,
+        &["jwk", "--jwk", &set],
+        "",
+        &format!("error: the JWK {set} cannot be used: key: the JWK lacks the member `kty`"),
+    );
+    assert!(
+        stderr.contains("hint: this file is a JWK Set: give it with --jwks"),
+        "{stderr}"
+    );
+    cli.fails(
+        3,
+        &["jwk", "--jwk", "no-such-file.jwk"],
+        "",
+        "error: cannot read the JWK no-such-file.jwk: No such file or directory",
+    );
 }
 
 #[test]
@@ -494,12 +585,33 @@ fn jwks_of_chosen_keys_and_of_the_whole_token() {
     }
     assert!(all.iter().any(|k| k["kid"] == keys[0]["kid"]));
 
-    let stderr = cli.fails(3, &["jwks", "--key", "rsa-2048", "--key", "aes-256"], "");
-    assert!(stderr.contains("no public key"), "{stderr}");
-    let stderr = cli.fails(3, &["jwks", "--key", "rsa-2048", "--key", "rsa-2048"], "");
-    assert!(stderr.contains("kid"), "{stderr}");
-    cli.fails(2, &["jwks", "--all", "--key", "rsa-2048"], "");
-    cli.fails(2, &["jwks"], "");
+    cli.fails(
+        3,
+        &["jwks", "--key", "rsa-2048", "--key", "aes-256"],
+        "",
+        "error: AES-256 `aes-256` in the HSM has no public key to publish",
+    );
+    cli.fails(
+        3,
+        &["jwks", "--key", "rsa-2048", "--key", "rsa-2048"],
+        "",
+        &format!(
+            "error: two keys have the kid `{}`: a verifier could not tell them apart",
+            keys[0]["kid"].as_str().unwrap()
+        ),
+    );
+    cli.fails(
+        2,
+        &["jwks", "--all", "--key", "rsa-2048"],
+        "",
+        "error: the argument '--all' cannot be used with '--key <REF>'",
+    );
+    cli.fails(
+        2,
+        &["jwks"],
+        "",
+        "error: the following required arguments were not provided",
+    );
 }
 
 /// The token options: flags, environment, pin-source files and URI attributes that override
@@ -528,11 +640,12 @@ fn token_pin_and_configuration_errors_exit_3_and_never_show_the_pin() {
     let mut cmd = bare(&cli);
     cmd.args(["--token", &label, "--pin", wrong, "jwk", "--key", "ec-p384"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, "with a wrong PIN", wrong);
-    assert!(
-        run.stderr.contains("refused the user PIN"),
-        "{}",
-        run.stderr
+    assert_failed(
+        &run,
+        3,
+        "error: the token refused the user PIN (not retried)",
+        "with a wrong PIN",
+        wrong,
     );
     assert!(!run.stderr.contains(&pin));
 
@@ -568,50 +681,62 @@ fn token_pin_and_configuration_errors_exit_3_and_never_show_the_pin() {
     );
     let uri = format!("pkcs11:token={label};object=ec-p384?pin-value={wrong}");
     let run = cli.run(&["jwk", "--key", &uri], "");
-    assert_failed(&run, 3, "with a wrong pin-value", wrong);
+    assert_failed(
+        &run,
+        3,
+        "error: the token refused the user PIN (not retried)",
+        "with a wrong pin-value",
+        wrong,
+    );
 
-    // Configuration: each is exit 3, with what to do.
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    // Configuration: each is exit 3, with what to do (the hint, where there is one).
+    let cases: Vec<(Vec<String>, &str, &str)> = vec![
         (
             args(&["--token", "no-such-token", "keys", "list"]),
-            "no token \"no-such-token\"",
+            "error: no token \"no-such-token\" in this module; tokens present: ",
+            "hint: check --token or HSM_TOKEN",
         ),
         (
             args(&["--module", "/no/such/module.so", "keys", "list"]),
-            "--module or HSM_MODULE",
+            "error: cannot load PKCS#11 module /no/such/module.so",
+            "hint: check --module or HSM_MODULE",
         ),
         (
             args(&["--pin-source", "file:/no/such/pin", "keys", "list"]),
-            "/no/such/pin",
+            "error: configuration error: cannot read the PIN from /no/such/pin",
+            "",
         ),
-        (args(&["jwk", "--key", "no-such-key"]), "no key found"),
+        (
+            args(&["jwk", "--key", "no-such-key"]),
+            "error: no key found: label \"no-such-key\"",
+            "hint: `hsm-jose keys list` shows the keys of the token",
+        ),
         (
             args(&["sign", "--key", "ec-p256", "--alg", "RS256"]),
-            "does not fit",
+            "error: algorithm: algorithm `RS256` does not fit this key (EC P-256 `ec-p256`",
+            "hint: choose an algorithm this key serves",
         ),
         (
             args(&["sign", "--jwk", "no-such.jwk", "--alg", "ES256"]),
-            "no-such.jwk",
+            "error: cannot read the JWK no-such.jwk: No such file or directory",
+            "",
         ),
     ];
-    for (args, expect) in &cases {
+    for (args, message, hint) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let stderr = cli.fails(3, &args, "payload");
-        assert!(
-            stderr.contains(expect),
-            "{args:?}: {expect:?} not in {stderr}"
-        );
+        let stderr = cli.fails(3, &args, "payload", message);
+        assert!(stderr.contains(hint), "{args:?}: {hint:?} not in {stderr}");
     }
     // No token or no PIN at all.
     let mut cmd = bare(&cli);
     cmd.args(["--pin", &pin, "keys", "list"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, "without a token", &pin);
+    assert_failed(&run, 3, "error: no token selected", "without a token", &pin);
     assert!(run.stderr.contains("HSM_TOKEN"), "{}", run.stderr);
     let mut cmd = bare(&cli);
     cmd.args(["--token", &label, "keys", "list"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, "without a PIN", &pin);
+    assert_failed(&run, 3, "error: no user PIN given", "without a PIN", &pin);
     assert!(run.stderr.contains("HSM_PIN"), "{}", run.stderr);
 }
 

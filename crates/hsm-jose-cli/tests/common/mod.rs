@@ -144,13 +144,21 @@ impl Cli {
         run
     }
 
-    /// Runs and expects exit `status` with nothing on standard output and a message on
-    /// standard error that never contains the PIN; returns standard error.
-    pub(crate) fn fails(&self, status: i32, args: &[&str], stdin: impl AsRef<[u8]>) -> String {
+    /// Runs and expects exit `status` with nothing on standard output and, on standard
+    /// error, a message that contains `message` (the part that names the error) and never the
+    /// PIN; returns standard error.
+    pub(crate) fn fails(
+        &self,
+        status: i32,
+        args: &[&str],
+        stdin: impl AsRef<[u8]>,
+        message: &str,
+    ) -> String {
         let run = self.run(args, stdin);
         assert_failed(
             &run,
             status,
+            message,
             &format!("{args:?}"),
             self.token.pin.expose_secret(),
         );
@@ -159,8 +167,8 @@ impl Cli {
 }
 
 /// Checks a failed run: the exit status, nothing on standard output, a message on standard
-/// error, and never the PIN (nor any other secret given) anywhere.
-pub(crate) fn assert_failed(run: &Run, status: i32, what: &str, secret: &str) {
+/// error that contains `message`, and never the PIN (nor any other secret given) anywhere.
+pub(crate) fn assert_failed(run: &Run, status: i32, message: &str, what: &str, secret: &str) {
     assert_eq!(
         run.status, status,
         "hsm-jose {what}: expected exit {status}, got {}; stderr:\n{}",
@@ -171,7 +179,15 @@ pub(crate) fn assert_failed(run: &Run, status: i32, what: &str, secret: &str) {
         "hsm-jose {what}: printed on stdout: {:?}",
         String::from_utf8_lossy(&run.stdout)
     );
-    assert!(!run.stderr.trim().is_empty(), "hsm-jose {what}: no message");
+    assert!(
+        !message.is_empty(),
+        "hsm-jose {what}: name the expected message"
+    );
+    assert!(
+        run.stderr.contains(message),
+        "hsm-jose {what}: expected {message:?} in the message:\n{}",
+        run.stderr
+    );
     assert!(
         !run.stderr.contains(secret),
         "hsm-jose {what}: the PIN appears in the message"
