@@ -5,8 +5,10 @@
 
 mod common;
 
-use common::{BIN, Cli, Run, assert_failed, cli, fixture};
-use hsm_core::{KeySelector, find_key};
+use common::{BIN, Cli, Run, assert_failed, cli, fixture, plant_key_pair};
+use hsm_core::cryptoki::mechanism::Mechanism;
+use hsm_core::cryptoki::object::Attribute;
+use hsm_core::{EdCurve, KeySelector, find_key};
 use hsm_jose_tests::FIXTURE_KEYS;
 use jose_core::{Jwk, SoftwareKey};
 use serde_json::Value;
@@ -612,6 +614,200 @@ fn jwks_of_chosen_keys_and_of_the_whole_token() {
         "",
         "error: the following required arguments were not provided",
     );
+}
+
+/// Issue 13 item 11: `jwks --all` publishes only what a public key does (`verify`, `encrypt`,
+/// `wrapKey`, `deriveBits`), never `sign`, `decrypt`, `unwrapKey` or `deriveKey` from the
+/// private objects' flags, nor `encrypt`/`wrapKey` on an EdDSA key, here one made with every
+/// flag on, as `pkcs11-tool` makes it. What it publishes is usable by a sender.
+#[test]
+fn jwks_all_publishes_only_operations_a_public_key_performs() {
+    let _t = fixture::exclusive();
+    let cli = cli("jwks-key-ops");
+    let label = "ed25519-every-flag";
+    let id = vec![0x0e, 0x01];
+    let _planted = plant_key_pair(
+        &cli,
+        label,
+        Mechanism::EccEdwardsKeyPairGen,
+        &[
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.clone()),
+            Attribute::EcParams(EdCurve::Ed25519.ec_params().to_vec()),
+            Attribute::Verify(true),
+            Attribute::Encrypt(true),
+            Attribute::Wrap(true),
+        ],
+        &[
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id),
+            Attribute::Sign(true),
+            Attribute::Decrypt(true),
+            Attribute::Unwrap(true),
+            Attribute::Derive(true),
+        ],
+    );
+    let planted = cli.ok(&["jwk", "--key", label], "").json();
+    let all = cli.ok(&["jwks", "--all"], "").json();
+    jose_core::JwkSet::from_json(&all.to_string()).unwrap();
+    let keys = all["keys"].as_array().unwrap();
+    let ops = |key: &Value| -> Vec<String> {
+        key["key_ops"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no key_ops: {key}"))
+            .iter()
+            .map(|op| op.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_kid = |kid: &Value| keys.iter().find(|k| k["kid"] == *kid).unwrap();
+    assert_eq!(ops(by_kid(&planted["kid"])), ["verify"], "the EdDSA key");
+    for key in keys {
+        let expected: &[&str] = match (key["kty"].as_str().unwrap(), key["crv"].as_str()) {
+            ("RSA", _) => &["verify", "encrypt", "wrapKey"],
+            ("EC", _) => &["verify", "deriveBits"],
+            ("OKP", Some("Ed25519" | "Ed448")) => &["verify"],
+            other => panic!("unexpected key {other:?}: {key}"),
+        };
+        assert_eq!(ops(key), expected, "{key}");
+    }
+    // What is published serves a sender: ECDH-ES and RSA-OAEP to the published keys, decrypted
+    // in the token.
+    for (label, alg) in [("ec-p256", "ECDH-ES"), ("rsa-2048", "RSA-OAEP")] {
+        let kid = cli.ok(&["jwk", "--key", label], "").json()["kid"].clone();
+        let published = cli.write("published.jwk", by_kid(&kid).to_string());
+        let jwe = cli
+            .ok(
+                &[
+                    "encrypt", "--jwk", &published, "--alg", alg, "--enc", "A128GCM",
+                ],
+                b"to the published key",
+            )
+            .stdout;
+        let plaintext = cli.ok(&["decrypt", "--key", label], &jwe).stdout;
+        assert_eq!(plaintext, b"to the published key", "{label}");
+    }
+    // A private JWK's key_ops are published as their public counterparts.
+    let software = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P384).unwrap();
+    let jwk = software.jwk().clone().with_key_ops(&[
+        jose_core::jwk::KeyOp::Sign,
+        jose_core::jwk::KeyOp::DeriveKey,
+    ]);
+    let path = cli.write("private.jwk", jwk.to_private_json().as_bytes());
+    let public = cli.ok(&["jwk", "--jwk", &path], "").json();
+    assert_eq!(ops(&public), ["verify", "deriveBits"]);
+    assert!(public.get("d").is_none());
+}
+
+/// Issue 13 item 12: `keys delete` asks first. Without a terminal to ask on (here standard
+/// input is a pipe), it refuses before opening the token, exit 2, unless --yes.
+#[test]
+fn keys_delete_refuses_without_a_terminal_unless_yes() {
+    let _t = fixture::exclusive();
+    let cli = cli("delete-confirm");
+    let label = "to-delete";
+    let jwk = cli
+        .ok(
+            &["keys", "generate", "--type", "ec-p256", "--label", label],
+            "",
+        )
+        .json();
+    let refused =
+        "error: keys delete needs --yes when standard input is not a terminal to confirm on";
+    // A `y` on a pipe is not a confirmation.
+    let stderr = cli.fails(2, &["keys", "delete", "--key", label], "y\n", refused);
+    assert!(
+        stderr.contains("hint: deleting a key cannot be undone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        cli.ok(&["jwk", "--key", label], "").json(),
+        jwk,
+        "still there"
+    );
+    // Refused before the token is opened: no token or PIN is needed to be told.
+    let mut cmd = bare(&cli);
+    cmd.args(["keys", "delete", "--key", label]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(
+        &run,
+        2,
+        refused,
+        "delete without a token",
+        cli.token.pin.expose_secret(),
+    );
+
+    let deleted = cli.ok(&["keys", "delete", "--key", label, "-y"], "").text();
+    assert!(
+        deleted.starts_with("deleted EC P-256 key `to-delete`"),
+        "{deleted}"
+    );
+    cli.fails(
+        3,
+        &["jwk", "--key", label],
+        "",
+        "error: no key found: label \"to-delete\"",
+    );
+}
+
+/// Issue 13 item 13: a token that cannot be read (SoftHSM rereading its files while another
+/// process writes them) is said to be unreadable and maybe busy, not missing: the operator is
+/// not sent to check --token.
+#[test]
+fn an_unreadable_token_is_said_to_be_busy_not_missing() {
+    let cli = cli("unreadable");
+    let busy = "error: the token could not be read and may be busy";
+    let hint = "hint: another process may be using the token right now: try again";
+    let pin = cli.token.pin.expose_secret().to_owned();
+
+    // The module reads no token at all (`tokens present: none`).
+    let tokens = cli.path("no-tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = cli.write(
+        "softhsm2.conf",
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    );
+    let mut cmd = cli.command();
+    cmd.env("SOFTHSM2_CONF", &conf).args(["keys", "list"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, busy, "with no readable token", &pin);
+    assert!(
+        run.stderr.contains(&format!(
+            "no token \"{}\" in this module; tokens present: none",
+            cli.token.label
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(hint), "{}", run.stderr);
+    assert!(!run.stderr.contains("check --token"), "{}", run.stderr);
+
+    // C_GetTokenInfo fails with CKR_GENERAL_ERROR, as SoftHSM's does for a moment.
+    let shim = p11_fault::harness::shim_path().expect("the p11-fault shim, built for this suite");
+    let rules = cli.write("rules", "C_GetTokenInfo always rv=CKR_GENERAL_ERROR\n");
+    let mut cmd = cli.command();
+    cmd.env("HSM_MODULE", &shim)
+        .env(p11_fault::harness::ENV_TARGET, &cli.token.module)
+        .env(p11_fault::harness::ENV_CONFIG, &rules)
+        .args(["jwk", "--key", "ec-p256"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, busy, "with C_GetTokenInfo failing", &pin);
+    assert!(
+        run.stderr
+            .contains("C_GetTokenInfo returned CKR_GENERAL_ERROR"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(hint), "{}", run.stderr);
+    assert!(!run.stderr.contains("check --token"), "{}", run.stderr);
 }
 
 /// The token options: flags, environment, pin-source files and URI attributes that override

@@ -194,6 +194,46 @@ pub(crate) fn assert_failed(run: &Run, status: i32, message: &str, what: &str, s
     );
 }
 
+/// Creates a key pair in the suite's token the way other tools may, with the attribute
+/// templates given whole (hsm-core's own generation makes only hardened keys). The caller holds
+/// [`fixture::exclusive`]; the key, labelled `label`, is deleted when the guard is dropped, even
+/// when the test fails.
+pub(crate) fn plant_key_pair<'c>(
+    cli: &'c Cli,
+    label: &'c str,
+    mechanism: hsm_core::cryptoki::mechanism::Mechanism<'_>,
+    public: &[hsm_core::cryptoki::object::Attribute],
+    private: &[hsm_core::cryptoki::object::Attribute],
+) -> PlantedKey<'c> {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let pool = cli.token.pool();
+    let session = pool.session_rw().unwrap();
+    session
+        .generate_key_pair(&mechanism, public, private)
+        .unwrap_or_else(|e| panic!("cannot plant the key pair {label}: {e}"));
+    PlantedKey { cli, label }
+}
+
+/// A key [`plant_key_pair`] made; deleted when dropped.
+pub(crate) struct PlantedKey<'c> {
+    cli: &'c Cli,
+    label: &'c str,
+}
+
+impl Drop for PlantedKey<'_> {
+    fn drop(&mut self) {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = self.cli.token.pool();
+        let deleted = pool.session_rw().and_then(|session| {
+            hsm_core::delete_key_by(&session, &hsm_core::KeySelector::label(self.label))
+        });
+        // Not a panic while a failed test unwinds: say it, so the next run knows why.
+        if let Err(e) = deleted {
+            eprintln!("cannot delete the planted key {}: {e}", self.label);
+        }
+    }
+}
+
 /// A [`Cli`] on the suite's token (the token named after the test file: `env!` here expands
 /// in each suite's own crate), in a scratch directory named `test`.
 pub(crate) fn cli(test: &str) -> Cli {
