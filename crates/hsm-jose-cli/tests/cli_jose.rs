@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{Cli, cli, fixture};
+use common::{Cli, cli, fixture, plant_key_pair};
+use hsm_core::EcCurve;
+use hsm_core::cryptoki::mechanism::Mechanism;
+use hsm_core::cryptoki::object::Attribute;
 use jose_core::{
     ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url, jwe, jws,
 };
@@ -781,4 +784,77 @@ fn an_encrypted_key_the_token_cannot_unwrap_is_an_opaque_decryption_failure() {
             "error: decryption failed",
         );
     }
+}
+
+/// Issue 13 item 3: a key whose private part the token lets out (`CKA_EXTRACTABLE` true) still
+/// signs and decrypts, with a warning on standard error; publishing it or verifying with it,
+/// which use only the public key, say nothing. A hardened key never warns.
+#[test]
+fn an_extractable_key_signs_and_decrypts_with_a_warning() {
+    let _t = fixture::exclusive();
+    let cli = cli("extractable");
+    let label = "extractable-ec";
+    let id = vec![0x0e, 0x02];
+    let _planted = plant_key_pair(
+        &cli,
+        label,
+        Mechanism::EccKeyPairGen,
+        &[
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.clone()),
+            Attribute::EcParams(EcCurve::P256.ec_params().to_vec()),
+            Attribute::Verify(true),
+        ],
+        &[
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id),
+            Attribute::Sign(true),
+            Attribute::Derive(true),
+        ],
+    );
+    let warning = "warning: key `extractable-ec` (id 0e02) is extractable (CKA_EXTRACTABLE): \
+                   the token lets its secret part be wrapped out, so it may exist outside the HSM";
+    let warned = |run: &common::Run, what: &str| {
+        assert!(run.stderr.starts_with(warning), "{what}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{what}: {}", run.stderr);
+    };
+
+    let signed = cli.ok(&["sign", "--key", label, "--alg", "ES256"], b"signed");
+    warned(&signed, "sign");
+    let jwt = cli.ok(
+        &[
+            "jwt", "sign", "--key", label, "--alg", "ES256", "--exp-in", "60",
+        ],
+        "",
+    );
+    warned(&jwt, "jwt sign");
+
+    let published = cli.ok(&["jwk", "--key", label], "");
+    assert_eq!(published.stderr, "", "publishing uses the public key only");
+    let verified = cli.ok(&["verify", "--key", label], &signed.stdout);
+    assert_eq!(verified.stdout, b"signed");
+    assert_eq!(verified.stderr, "", "verifying uses the public key only");
+
+    let public = cli.write("extractable.jwk", &published.stdout);
+    let jwe = cli
+        .ok(
+            &[
+                "encrypt", "--jwk", &public, "--alg", "ECDH-ES", "--enc", "A128GCM",
+            ],
+            b"to an extractable key",
+        )
+        .stdout;
+    let decrypted = cli.ok(&["decrypt", "--key", label], &jwe);
+    assert_eq!(decrypted.stdout, b"to an extractable key");
+    warned(&decrypted, "decrypt");
+
+    // A hardened key (sensitive, never extractable): no warning.
+    let hardened = cli.ok(&["sign", "--key", "ec-p256", "--alg", "ES256"], b"x");
+    assert_eq!(hardened.stderr, "");
 }

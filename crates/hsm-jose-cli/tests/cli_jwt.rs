@@ -558,3 +558,116 @@ fn jwt_nest_then_unnest() {
         "error: only one of --sign-jwk and --encrypt-jwk can be `-` (standard input)",
     );
 }
+
+/// Issue 13 item 12: a JWT that never expires is issued only when asked for. `jwt sign`,
+/// `jwt encrypt` and `jwt nest` need --exp-in, an `exp` in --claims, or --no-exp.
+#[test]
+fn a_jwt_without_exp_is_issued_only_with_no_exp() {
+    let _t = fixture::shared();
+    let cli = cli("exp-required");
+    let never =
+        "error: a JWT without `exp` never expires: give --exp-in SECS (or an `exp` in --claims)";
+    let sign = ["jwt", "sign", "--key", "ec-p256", "--alg", "ES256"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        sign.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let stderr = cli.fails(2, &with(&["--sub", "alice"]), "", never);
+    assert!(
+        stderr.contains("hint: --no-exp issues a token that never expires"),
+        "{stderr}"
+    );
+    cli.fails(
+        2,
+        &[
+            "jwt", "encrypt", "--key", "aes-256", "--alg", "A256KW", "--enc", "A128GCM",
+        ],
+        "",
+        never,
+    );
+    cli.fails(
+        2,
+        &[
+            "jwt",
+            "nest",
+            "--sign-key",
+            "ec-p256",
+            "--sign-alg",
+            "ES256",
+            "--encrypt-key",
+            "aes-256",
+            "--key-alg",
+            "A256KW",
+            "--enc",
+            "A128GCM",
+        ],
+        "",
+        never,
+    );
+
+    // --no-exp: a token without `exp`, said so on the command line.
+    let token = cli.ok(&with(&["--no-exp", "--sub", "alice"]), "").text();
+    let claims = cli
+        .ok(
+            &["jwt", "verify", "--key", "ec-p256", "--exp-optional"],
+            &token,
+        )
+        .json();
+    assert!(claims.get("exp").is_none(), "{claims}");
+    assert_eq!(claims["sub"], "alice");
+    // An `exp` in --claims is as explicit as --exp-in.
+    let token = cli
+        .ok(&with(&["--claims", r#"{"exp":4000000000}"#]), "")
+        .text();
+    let claims = cli
+        .ok(&["jwt", "verify", "--key", "ec-p256"], &token)
+        .json();
+    assert_eq!(claims["exp"], 4_000_000_000u64);
+    // Contradictions.
+    cli.fails(
+        2,
+        &with(&["--no-exp", "--exp-in", "60"]),
+        "",
+        "error: the argument '--no-exp' cannot be used with '--exp-in <SECS>'",
+    );
+    cli.fails(
+        2,
+        &with(&["--no-exp", "--claims", r#"{"exp":4000000000}"#]),
+        "",
+        "error: --no-exp contradicts the `exp` in --claims",
+    );
+}
+
+/// Issue 13 item 12: a negative duration, written `--exp-in=-100`, issues a token that has
+/// already expired (to test verifiers).
+#[test]
+fn a_negative_exp_in_issues_an_expired_token() {
+    let _t = fixture::shared();
+    let cli = cli("exp-negative");
+    let token = cli
+        .ok(
+            &[
+                "jwt",
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--exp-in=-100",
+            ],
+            "",
+        )
+        .text();
+    let part = token.trim_end().split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64url::decode("claims", part).unwrap()).unwrap();
+    assert_eq!(
+        claims["exp"].as_i64().unwrap(),
+        claims["iat"].as_i64().unwrap() - 100
+    );
+    cli.fails(
+        1,
+        &["jwt", "verify", "--key", "ec-p256"],
+        &token,
+        "error: JWT claims: the token has expired",
+    );
+}
