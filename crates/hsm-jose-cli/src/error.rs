@@ -91,6 +91,16 @@ impl CliError {
         self.exit
     }
 
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    #[cfg(test)]
+    pub(crate) fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
     pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.exit as u8)
     }
@@ -325,9 +335,39 @@ mod tests {
             Exit::Setup
         );
         assert_eq!(hsm(&hsm_core::Error::PinIncorrect).exit(), Exit::Setup);
+        assert_eq!(unreadable_token_error().exit(), Exit::Setup);
         assert_eq!(
             hsm(&hsm_core::Error::InvalidUri { reason: "x".into() }).exit(),
             Exit::Usage
         );
+    }
+
+    fn unreadable_token_error() -> CliError {
+        hsm(&hsm_core::Error::TokenNotFound {
+            label: "ux".into(),
+            available: Vec::new(),
+        })
+    }
+
+    /// A module that reads no token at all: the token may be busy, not misnamed.
+    #[test]
+    fn a_token_the_module_cannot_read_is_said_to_be_busy() {
+        let e = unreadable_token_error();
+        assert_eq!(
+            e.message(),
+            "the token could not be read and may be busy: no token \"ux\" in this module; \
+             tokens present: none"
+        );
+        assert!(
+            e.hint_text()
+                .is_some_and(|h| h.starts_with("another process may be using the token")),
+            "{e:?}"
+        );
+        // A wrong label, among tokens that were read: check --token.
+        let e = hsm(&hsm_core::Error::TokenNotFound {
+            label: "ux".into(),
+            available: vec!["other".into()],
+        });
+        assert_eq!(e.hint_text(), Some("check --token or HSM_TOKEN"));
     }
 }

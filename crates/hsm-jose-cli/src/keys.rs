@@ -444,16 +444,23 @@ mod tests {
             KeyRef::parse("pkcs11:token=t;object=k").unwrap(),
             KeyRef::Uri(_)
         ));
-        for bad in [
-            "",
-            "id:",
-            "id:0",
-            "id:zz",
-            "pkcs11:token=t",
-            "pkcs11:object=%zz",
+        for (bad, message) in [
+            ("", "--key needs a label, id:HEX or a pkcs11: URI"),
+            ("id:", "--key \"id:\": an empty id"),
+            ("id:0", "--key \"id:0\": an odd number of hex digits"),
+            ("id:zz", "--key \"id:zz\": not hex digits"),
+            (
+                "pkcs11:token=t",
+                "invalid PKCS#11 URI: the URI names no key: it needs an object= or id= attribute",
+            ),
+            (
+                "pkcs11:object=%zz",
+                "invalid PKCS#11 URI: bad percent-encoding in object",
+            ),
         ] {
             let e = KeyRef::parse(bad).unwrap_err();
             assert_eq!(e.exit(), crate::error::Exit::Usage, "{bad}");
+            assert_eq!(e.message(), message, "{bad}");
         }
     }
 
