@@ -1,11 +1,12 @@
 //! Public JWKs as the command line prints them: the public members only, and `key_ops` limited
 //! to what a holder of the public key does with it.
 //!
-//! A key's `key_ops` may come from the private side: an HSM key's flags (`CKA_SIGN`,
-//! `CKA_DECRYPT`, `CKA_UNWRAP`, `CKA_DERIVE`, and whatever else a tool set on it), or a private
-//! JWK file. Published as they are, they would tell a verifier or a sender that the public key
-//! signs or decrypts. Each operation is replaced by its public counterpart, and only those a
-//! public key of that type performs are kept:
+//! A key's `key_ops` come from the private side: for `jwks --all`, an HSM key's flags
+//! (`CKA_SIGN`, `CKA_DECRYPT`, `CKA_UNWRAP`, `CKA_DERIVE`, and whatever else a tool set on it);
+//! for a JWK file, its own `key_ops`. Published as they are, they would tell a verifier or a
+//! sender that the public key signs or decrypts. Each operation is replaced by its public
+//! counterpart (`sign` by `verify`, `decrypt` by `encrypt`, `unwrapKey` by `wrapKey`,
+//! `deriveKey` by `deriveBits`), and only those a public key of that type performs are kept:
 //!
 //! | key type | public operations |
 //! |---|---|
@@ -17,6 +18,8 @@
 //! `deriveBits`, not `deriveKey`: the public key takes part in the sender's key agreement, and
 //! jose-core accepts either for ECDH-ES, so the narrower one is published.
 
+use hsm_core::{Capabilities, KeyInfo};
+use hsm_jose::HsmJwk;
 use jose_core::jwk::{KeyMaterial, KeyOp, OkpCurve};
 use jose_core::{Jwk, KeyBackend};
 use serde_json::Value;
@@ -26,10 +29,7 @@ use crate::error::{self, CliError, Result};
 /// The public JWK of `key` as printed: its `kid`, the `use` given (else its own), and only
 /// public `key_ops` (of that `use`, when there is one).
 pub(crate) fn public_jwk(key: &dyn KeyBackend, key_use: Option<&str>) -> Result<Value> {
-    let jwk: &Jwk = key.public_jwk().ok_or_else(|| {
-        CliError::setup(format!("{} has no public key to publish", key.describe()))
-            .hint("a secret (AES or HMAC) key is shared, never published")
-    })?;
+    let jwk = public_part(key)?;
     let mut value = jwk.to_public_value().map_err(error::producing)?;
     if let Some(u) = key_use {
         value["use"] = Value::from(u);
@@ -45,6 +45,63 @@ pub(crate) fn public_jwk(key: &dyn KeyBackend, key_use: Option<&str>) -> Result<
         value["key_ops"] = Value::from(ops);
     }
     Ok(value)
+}
+
+/// The public JWK of an HSM key as `jwks --all` publishes it: `key_ops` are the public
+/// counterparts of what the token lets the key do (its `CKA_SIGN`, `CKA_DECRYPT`, ... flags),
+/// and `use` is `sig` or `enc` when they all serve one of them.
+pub(crate) fn public_jwk_of_token_key(key: &HsmJwk) -> Result<Value> {
+    let jwk = public_part(key)?;
+    let mut value = jwk.to_public_value().map_err(error::producing)?;
+    let granted: Vec<String> = flags(key.info())
+        .iter()
+        .map(|op| op.as_str().to_owned())
+        .collect();
+    let ops = public_ops(jwk.material(), &granted);
+    let uses: Vec<&str> = ops.iter().map(|op| op.key_use()).collect();
+    match uses.first() {
+        Some(first) if uses.iter().all(|u| u == first) => value["use"] = Value::from(*first),
+        _ => {
+            if let Some(members) = value.as_object_mut() {
+                members.remove("use");
+            }
+        }
+    }
+    value["key_ops"] = Value::from(ops.iter().map(|op| op.as_str()).collect::<Vec<_>>());
+    Ok(value)
+}
+
+fn public_part(key: &dyn KeyBackend) -> Result<&Jwk> {
+    key.public_jwk().ok_or_else(|| {
+        CliError::setup(format!("{} has no public key to publish", key.describe()))
+            .hint("a secret (AES or HMAC) key is shared, never published")
+    })
+}
+
+/// The operations a key's PKCS#11 flags allow, by their JWK names: those of the private
+/// object, which completes what a holder of the public key starts (a verifier checks what it
+/// signs, a sender encrypts what it decrypts); a lone public object's own flags otherwise.
+fn flags(info: &KeyInfo) -> Vec<KeyOp> {
+    let c: &Capabilities = &info.capabilities;
+    let flags = if info.private.is_some() {
+        [
+            (c.sign, KeyOp::Sign),
+            (c.decrypt, KeyOp::Decrypt),
+            (c.unwrap, KeyOp::UnwrapKey),
+            (c.derive, KeyOp::DeriveKey),
+        ]
+    } else {
+        [
+            (c.verify, KeyOp::Verify),
+            (c.encrypt, KeyOp::Encrypt),
+            (c.wrap, KeyOp::WrapKey),
+            (c.derive, KeyOp::DeriveBits),
+        ]
+    };
+    flags
+        .into_iter()
+        .filter_map(|(on, op)| on.then_some(op))
+        .collect()
 }
 
 /// The operations a public key of this type performs, in the order they are printed.

@@ -666,15 +666,19 @@ fn jwks_all_publishes_only_operations_a_public_key_performs() {
             .collect()
     };
     let by_kid = |kid: &Value| keys.iter().find(|k| k["kid"] == *kid).unwrap();
-    assert_eq!(ops(by_kid(&planted["kid"])), ["verify"], "the EdDSA key");
+    let planted = by_kid(&planted["kid"]);
+    assert_eq!(ops(planted), ["verify"], "the EdDSA key: {planted}");
+    assert_eq!(planted["use"], "sig", "{planted}");
     for key in keys {
-        let expected: &[&str] = match (key["kty"].as_str().unwrap(), key["crv"].as_str()) {
-            ("RSA", _) => &["verify", "encrypt", "wrapKey"],
-            ("EC", _) => &["verify", "deriveBits"],
-            ("OKP", Some("Ed25519" | "Ed448")) => &["verify"],
-            other => panic!("unexpected key {other:?}: {key}"),
-        };
+        let (expected, key_use): (&[&str], Option<&str>) =
+            match (key["kty"].as_str().unwrap(), key["crv"].as_str()) {
+                ("RSA", _) => (&["verify", "encrypt", "wrapKey"], None),
+                ("EC", _) => (&["verify", "deriveBits"], None),
+                ("OKP", Some("Ed25519" | "Ed448")) => (&["verify"], Some("sig")),
+                other => panic!("unexpected key {other:?}: {key}"),
+            };
         assert_eq!(ops(key), expected, "{key}");
+        assert_eq!(key["use"].as_str(), key_use, "{key}");
     }
     // What is published serves a sender: ECDH-ES and RSA-OAEP to the published keys, decrypted
     // in the token.

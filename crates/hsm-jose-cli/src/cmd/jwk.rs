@@ -7,7 +7,7 @@ use crate::cli::{JwkArgs, JwksArgs};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Spinner, Stdin};
 use crate::keys::{self, Hsm, Purpose};
-use crate::publish::public_jwk;
+use crate::publish::{public_jwk, public_jwk_of_token_key};
 
 pub(crate) fn jwk(hsm: &Hsm<'_>, args: &JwkArgs) -> Result<()> {
     let key = args.key.producer(hsm, Stdin::Free, Purpose::Publish)?;
@@ -25,7 +25,7 @@ pub(crate) fn jwks(hsm: &Hsm<'_>, args: &JwksArgs) -> Result<()> {
         };
         let values = set
             .iter()
-            .map(|key| public_jwk(key, None))
+            .map(public_jwk_of_token_key)
             .collect::<Result<Vec<Value>>>()?;
         return io::print_line(&json!({ "keys": values }).to_string());
     }
