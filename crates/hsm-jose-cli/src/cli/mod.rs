@@ -664,4 +664,69 @@ mod tests {
         };
         assert_eq!(v.algs.alg, [JwsAlgorithm::ES256, JwsAlgorithm::EdDSA]);
     }
+
+    /// Each role's options give the key's source and `kid`.
+    #[test]
+    fn key_choices_give_the_source_and_kid_of_each_role() {
+        let nest = Cli::try_parse_from([
+            "hsm-jose",
+            "jwt",
+            "nest",
+            "--sign-key",
+            "signer",
+            "--sign-kid",
+            "s1",
+            "--sign-alg",
+            "ES256",
+            "--encrypt-jwk",
+            "r.jwk",
+            "--encrypt-kid",
+            "r1",
+            "--key-alg",
+            "ECDH-ES",
+            "--enc",
+            "A128GCM",
+            "--no-exp",
+        ])
+        .unwrap();
+        let Command::Jwt(JwtCommand::Nest(n)) = nest.command else {
+            panic!("not jwt nest")
+        };
+        assert_eq!(n.signer.source(), &KeySource::Hsm("signer".into()));
+        assert_eq!(n.signer.kid(), Some("s1"));
+        assert_eq!(n.recipient.source(), &KeySource::Jwk("r.jwk".into()));
+        assert_eq!(n.recipient.kid(), Some("r1"));
+
+        let unnest = Cli::try_parse_from([
+            "hsm-jose",
+            "jwt",
+            "unnest",
+            "--decrypt-jwks",
+            "d.json",
+            "--verify-key",
+            "v",
+        ])
+        .unwrap();
+        let Command::Jwt(JwtCommand::Unnest(u)) = unnest.command else {
+            panic!("not jwt unnest")
+        };
+        assert_eq!(u.decrypter.source(), &KeySource::Jwks("d.json".into()));
+        assert_eq!(u.verifier.source(), &KeySource::Hsm("v".into()));
+        assert_eq!(u.verifier.kid(), None);
+
+        // A producer takes no JWK Set, a consumer no --kid.
+        for args in [
+            &[
+                "hsm-jose", "encrypt", "--jwks", "s.json", "--alg", "A128KW", "--enc", "A128GCM",
+            ][..],
+            &["hsm-jose", "verify", "--key", "k", "--kid", "x"][..],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
+    }
 }
