@@ -243,7 +243,7 @@ pub(crate) fn hsm_key(
 }
 
 /// The warning for a key whose private or secret part is extractable, if it is.
-pub(crate) fn extractable_warning(info: &KeyInfo) -> Option<String> {
+fn extractable_warning(info: &KeyInfo) -> Option<String> {
     info.protection.extractable.then(|| {
         format!(
             "warning: key `{}` (id {}) is extractable (CKA_EXTRACTABLE): the token lets its \
