@@ -794,26 +794,17 @@ fn an_extractable_key_signs_and_decrypts_with_a_warning() {
     let _t = fixture::exclusive();
     let cli = cli("extractable");
     let label = "extractable-ec";
-    let id = vec![0x0e, 0x02];
     let _planted = plant_key_pair(
         &cli,
         label,
+        &[0x0e, 0x02],
         Mechanism::EccKeyPairGen,
         &[
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.clone()),
             Attribute::EcParams(EcCurve::P256.ec_params().to_vec()),
             Attribute::Verify(true),
         ],
         &[
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
             Attribute::Extractable(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id),
             Attribute::Sign(true),
             Attribute::Derive(true),
         ],

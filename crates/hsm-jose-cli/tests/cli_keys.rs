@@ -625,28 +625,19 @@ fn jwks_all_publishes_only_operations_a_public_key_performs() {
     let _t = fixture::exclusive();
     let cli = cli("jwks-key-ops");
     let label = "ed25519-every-flag";
-    let id = vec![0x0e, 0x01];
     let _planted = plant_key_pair(
         &cli,
         label,
+        &[0x0e, 0x01],
         Mechanism::EccEdwardsKeyPairGen,
         &[
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.clone()),
             Attribute::EcParams(EdCurve::Ed25519.ec_params().to_vec()),
             Attribute::Verify(true),
             Attribute::Encrypt(true),
             Attribute::Wrap(true),
         ],
         &[
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
             Attribute::Extractable(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id),
             Attribute::Sign(true),
             Attribute::Decrypt(true),
             Attribute::Unwrap(true),

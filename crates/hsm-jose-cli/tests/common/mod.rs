@@ -194,22 +194,41 @@ pub(crate) fn assert_failed(run: &Run, status: i32, message: &str, what: &str, s
     );
 }
 
-/// Creates a key pair in the suite's token the way other tools may, with the attribute
-/// templates given whole (hsm-core's own generation makes only hardened keys). The caller holds
-/// [`fixture::exclusive`]; the key, labelled `label`, is deleted when the guard is dropped, even
-/// when the test fails.
+/// Creates a key pair in the suite's token the way other tools may, with the attributes they
+/// choose (hsm-core's own generation makes only hardened keys): both objects are token objects
+/// labelled `label` with `CKA_ID` `id`, the public one public, the private one private and
+/// sensitive; `public` and `private` add the rest (curve, usage flags, `CKA_EXTRACTABLE`). The
+/// caller holds [`fixture::exclusive`]; the key is deleted when the guard is dropped, even when
+/// the test fails.
 pub(crate) fn plant_key_pair<'c>(
     cli: &'c Cli,
     label: &'c str,
+    id: &[u8],
     mechanism: hsm_core::cryptoki::mechanism::Mechanism<'_>,
     public: &[hsm_core::cryptoki::object::Attribute],
     private: &[hsm_core::cryptoki::object::Attribute],
 ) -> PlantedKey<'c> {
+    use hsm_core::cryptoki::object::Attribute;
+    let common = |private_object: bool| {
+        vec![
+            Attribute::Token(true),
+            Attribute::Private(private_object),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ]
+    };
+    let public = [common(false), public.to_vec()].concat();
+    let private = [
+        common(true),
+        vec![Attribute::Sensitive(true)],
+        private.to_vec(),
+    ]
+    .concat();
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let pool = cli.token.pool();
     let session = pool.session_rw().unwrap();
     session
-        .generate_key_pair(&mechanism, public, private)
+        .generate_key_pair(&mechanism, &public, &private)
         .unwrap_or_else(|e| panic!("cannot plant the key pair {label}: {e}"));
     PlantedKey { cli, label }
 }
