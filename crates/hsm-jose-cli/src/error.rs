@@ -91,6 +91,16 @@ impl CliError {
         self.exit
     }
 
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    #[cfg(test)]
+    pub(crate) fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
     pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.exit as u8)
     }
@@ -113,6 +123,9 @@ pub(crate) fn hsm(e: &hsm_core::Error) -> CliError {
             "check --module or HSM_MODULE (default: SoftHSM at its usual paths); SoftHSM also \
              reads SOFTHSM2_CONF",
         ),
+        // The module reads no token at all: SoftHSM answers so while another process rewrites
+        // its token files. A wrong label shows the labels that are there.
+        E::TokenNotFound { available, .. } if available.is_empty() => unreadable(e),
         E::TokenNotFound { .. } => error.hint("check --token or HSM_TOKEN"),
         E::PinIncorrect => error.hint(
             "check the PIN given by --pin-source, HSM_PIN or --pin; it was tried once and not \
@@ -144,6 +157,27 @@ pub(crate) fn hsm(e: &hsm_core::Error) -> CliError {
         }
         _ => error,
     }
+}
+
+/// A failure to open the token (find it, read its information, log in): what [`hsm`] says,
+/// except that a token the module could not read is said to be unreadable and maybe busy, not
+/// missing.
+pub(crate) fn opening(e: &hsm_core::Error) -> CliError {
+    use hsm_core::cryptoki::error::RvError;
+    match e.rv() {
+        Some(RvError::GeneralError | RvError::TokenNotPresent) => unreadable(e),
+        _ => hsm(e),
+    }
+}
+
+/// The token could not be read: most often it is busy (SoftHSM rereads its files without
+/// locking while another process writes them), not missing.
+fn unreadable(e: &hsm_core::Error) -> CliError {
+    CliError::setup(format!("the token could not be read and may be busy: {e}")).hint(
+        "another process may be using the token right now: try again. If it keeps failing, \
+         check the module (--module or HSM_MODULE; SoftHSM also reads SOFTHSM2_CONF), then \
+         --token or HSM_TOKEN",
+    )
 }
 
 /// A hsm-jose error while loading an HSM key.
@@ -307,9 +341,39 @@ mod tests {
             Exit::Setup
         );
         assert_eq!(hsm(&hsm_core::Error::PinIncorrect).exit(), Exit::Setup);
+        assert_eq!(unreadable_token_error().exit(), Exit::Setup);
         assert_eq!(
             hsm(&hsm_core::Error::InvalidUri { reason: "x".into() }).exit(),
             Exit::Usage
         );
+    }
+
+    fn unreadable_token_error() -> CliError {
+        hsm(&hsm_core::Error::TokenNotFound {
+            label: "ux".into(),
+            available: Vec::new(),
+        })
+    }
+
+    /// A module that reads no token at all: the token may be busy, not misnamed.
+    #[test]
+    fn a_token_the_module_cannot_read_is_said_to_be_busy() {
+        let e = unreadable_token_error();
+        assert_eq!(
+            e.message(),
+            "the token could not be read and may be busy: no token \"ux\" in this module; \
+             tokens present: none"
+        );
+        assert!(
+            e.hint_text()
+                .is_some_and(|h| h.starts_with("another process may be using the token")),
+            "{e:?}"
+        );
+        // A wrong label, among tokens that were read: check --token.
+        let e = hsm(&hsm_core::Error::TokenNotFound {
+            label: "ux".into(),
+            available: vec!["other".into()],
+        });
+        assert_eq!(e.hint_text(), Some("check --token or HSM_TOKEN"));
     }
 }

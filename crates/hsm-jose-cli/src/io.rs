@@ -1,7 +1,7 @@
 //! Bytes in, bytes out: standard input and output, files named on the command line, and
 //! progress on standard error when it is a terminal.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,6 +29,28 @@ fn say_when_waiting(what: &str) {
     if std::io::stdin().is_terminal() {
         eprintln!("hsm-jose: reading {what} from standard input (end with Ctrl-D)");
     }
+}
+
+/// Whether standard input is a terminal, where a person can answer a question.
+pub(crate) fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Asks `question` on standard error and reads the answer from standard input: true for `y`
+/// or `yes` (any case), false for anything else, an empty line or the end of input.
+pub(crate) fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .take(256)
+        .read_line(&mut answer)
+        .map_err(|e| error::io("cannot read the answer from standard input", &e))?;
+    Ok(is_yes(&answer))
+}
+
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// All of standard input, as bytes (payloads and plaintexts are binary-safe).
@@ -229,6 +251,21 @@ impl Drop for Counter {
     fn drop(&mut self) {
         if self.enabled && self.last.is_some() {
             eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for yes in ["y\n", "Y\n", "yes\n", " YES \r\n", "y"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n\n", "no\n", "yep\n", "y es\n", "oui\n"] {
+            assert!(!is_yes(no), "{no:?}");
         }
     }
 }

@@ -3,14 +3,14 @@
 
 use std::cell::OnceCell;
 
-use hsm_core::{KeySelector, Pin, PoolBuilder, SessionPool};
+use hsm_core::{KeyInfo, KeySelector, Pin, PoolBuilder, SessionPool};
 use hsm_jose::{HsmJwk, Pkcs11Uri};
 use jose_core::{
     Algorithm, ContentEncryption, JwkSet, JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, KeySet,
     KeyStore, SoftwareKey,
 };
 
-use crate::cli::{ConsumerArgs, TokenArgs};
+use crate::cli::{KeyChoice, KeySource, TokenArgs};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Stdin};
 
@@ -131,7 +131,7 @@ impl<'a> Hsm<'a> {
         if let Some(module) = &self.args.module {
             builder = builder.module(module);
         }
-        let pool = builder.build().map_err(|e| error::hsm(&e))?;
+        let pool = builder.build().map_err(|e| error::opening(&e))?;
         Ok(self.pool.get_or_init(|| pool))
     }
 
@@ -160,7 +160,7 @@ impl<'a> Hsm<'a> {
         if !names_pin {
             builder = builder.pin(self.pin()?);
         }
-        builder.build().map_err(|e| error::hsm(&e))
+        builder.build().map_err(|e| error::opening(&e))
     }
 
     /// The pool and selector a key reference names.
@@ -180,31 +180,78 @@ impl<'a> Hsm<'a> {
     }
 }
 
-/// What a key is loaded for: producers get a `kid` by default (so that a JWK Set verifier finds
-/// the key), consumers only when one is asked for (a consumer's `kid` would make it skip
-/// recipients and signatures that name another).
+/// What a key is loaded for. Producers (publish, sign, encrypt) get a `kid` by default, so
+/// that a JWK Set verifier finds the key; consumers (verify, decrypt) only when one is asked for
+/// (a consumer's `kid` would make it skip recipients and signatures that name another).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Produce,
-    Consume,
+pub(crate) enum Purpose {
+    /// Print its public JWK.
+    Publish,
+    /// Sign (JWS, JWT).
+    Sign,
+    /// Encrypt to it (JWE, JWT).
+    Encrypt,
+    /// Verify signatures.
+    Verify,
+    /// Decrypt.
+    Decrypt,
 }
 
-/// An HSM key with its `kid`: the one given, else (producing) its RFC 7638 thumbprint.
+impl Purpose {
+    fn produces(self) -> bool {
+        match self {
+            Purpose::Publish | Purpose::Sign | Purpose::Encrypt => true,
+            Purpose::Verify | Purpose::Decrypt => false,
+        }
+    }
+
+    /// Whether the private or secret part of `info` does the work: signing and decrypting
+    /// always, and everything a secret (AES or HMAC) key does, since it has no public part.
+    fn uses_secret(self, info: &KeyInfo) -> bool {
+        match self {
+            Purpose::Publish => false,
+            Purpose::Sign | Purpose::Decrypt => true,
+            Purpose::Encrypt | Purpose::Verify => info.secret.is_some(),
+        }
+    }
+}
+
+/// An HSM key with its `kid`: the one given, else (producing) its RFC 7638 thumbprint. When the
+/// key's private or secret part will be used and the token lets it be wrapped out
+/// (`CKA_EXTRACTABLE`), a warning says so on standard error.
 pub(crate) fn hsm_key(
     hsm: &Hsm<'_>,
     reference: &str,
     kid: Option<&str>,
-    role: Role,
+    purpose: Purpose,
 ) -> Result<HsmJwk> {
     let key = hsm.load(reference)?;
-    let kid = match (kid, role) {
-        (Some(kid), _) => Some(kid.to_owned()),
-        (None, Role::Produce) => key.thumbprint(),
-        (None, Role::Consume) => None,
+    if purpose.uses_secret(key.info()) {
+        if let Some(warning) = extractable_warning(key.info()) {
+            eprintln!("{warning}");
+        }
+    }
+    let kid = match kid {
+        Some(kid) => Some(kid.to_owned()),
+        None if purpose.produces() => key.thumbprint(),
+        None => None,
     };
     Ok(match kid {
         Some(kid) => key.with_kid(kid),
         None => key,
+    })
+}
+
+/// The warning for a key whose private or secret part is extractable, if it is.
+fn extractable_warning(info: &KeyInfo) -> Option<String> {
+    info.protection.extractable.then(|| {
+        format!(
+            "warning: key `{}` (id {}) is extractable (CKA_EXTRACTABLE): the token lets its \
+             secret part be wrapped out, so it may exist outside the HSM; `hsm-jose keys \
+             generate` makes keys that never are",
+            info.label,
+            hex(&info.id)
+        )
     })
 }
 
@@ -251,95 +298,75 @@ fn looks_like_a_set(text: &str) -> bool {
         .is_some_and(|v| v.get("keys").is_some_and(serde_json::Value::is_array))
 }
 
-/// One key that produces: an HSM key or a JWK file.
-pub(crate) fn producer(
-    hsm: &Hsm<'_>,
-    key: Option<&str>,
-    jwk: Option<&str>,
-    kid: Option<&str>,
-    stdin: Stdin,
-) -> Result<Box<dyn KeyBackend>> {
-    match (key, jwk) {
-        (Some(reference), _) => Ok(Box::new(hsm_key(hsm, reference, kid, Role::Produce)?)),
-        (None, Some(path)) => Ok(Box::new(software_key(path, stdin, kid)?)),
-        (None, None) => Err(CliError::usage("give --key REF or --jwk FILE")),
+impl<R> KeyChoice<R> {
+    /// One key that produces (`purpose`: publish, sign or encrypt), with the `kid` given if
+    /// any; `stdin` says whether a JWK may come from standard input.
+    pub(crate) fn producer(
+        &self,
+        hsm: &Hsm<'_>,
+        stdin: Stdin,
+        purpose: Purpose,
+    ) -> Result<Box<dyn KeyBackend>> {
+        match self.source() {
+            KeySource::Hsm(reference) => {
+                Ok(Box::new(hsm_key(hsm, reference, self.kid(), purpose)?))
+            }
+            KeySource::Jwk(path) => Ok(Box::new(software_key(path, stdin, self.kid())?)),
+            KeySource::Jwks(_) => Err(CliError::usage(
+                "a JWK Set holds several keys: give the one key that signs or encrypts with --jwk",
+            )),
+        }
+    }
+
+    /// The keys that consume (`purpose`: verify or decrypt). Standard input carries the
+    /// command's token, so no key file comes from there.
+    pub(crate) fn consumer(&self, hsm: &Hsm<'_>, purpose: Purpose) -> Result<Consumer> {
+        match self.source() {
+            KeySource::Hsm(reference) => Ok(Consumer::One(Box::new(hsm_key(
+                hsm,
+                reference,
+                self.kid(),
+                purpose,
+            )?))),
+            KeySource::Jwk(path) => Ok(Consumer::One(Box::new(software_key(
+                path,
+                Stdin::Busy,
+                self.kid(),
+            )?))),
+            KeySource::Jwks(path) => Ok(Consumer::Set(software_set(path, Stdin::Busy)?)),
+        }
     }
 }
 
 /// The keys that consume: one key, or a JWK Set whose keys are chosen by `kid`.
+#[derive(Debug)]
 pub(crate) enum Consumer {
     One(Box<dyn KeyBackend>),
     Set(KeySet),
 }
 
 impl Consumer {
-    /// Loads the key a command's `--key | --jwk | --jwks` group names.
-    pub(crate) fn from_args(hsm: &Hsm<'_>, args: &ConsumerArgs) -> Result<Self> {
-        Self::load(
-            hsm,
-            args.key.as_deref(),
-            args.jwk.as_deref(),
-            args.jwks.as_deref(),
-        )
-    }
-
-    /// Loads `--key`, `--jwk` or `--jwks` (standard input is the command's: never `-`).
-    pub(crate) fn load(
-        hsm: &Hsm<'_>,
-        key: Option<&str>,
-        jwk: Option<&str>,
-        jwks: Option<&str>,
-    ) -> Result<Self> {
-        match (key, jwk, jwks) {
-            (Some(reference), _, _) => Ok(Self::One(Box::new(hsm_key(
-                hsm,
-                reference,
-                None,
-                Role::Consume,
-            )?))),
-            (None, Some(path), _) => {
-                Ok(Self::One(Box::new(software_key(path, Stdin::Busy, None)?)))
-            }
-            (None, None, Some(path)) => Ok(Self::Set(software_set(path, Stdin::Busy)?)),
-            (None, None, None) => Err(CliError::usage("give --key REF, --jwk FILE or --jwks FILE")),
-        }
-    }
-
-    fn keys(&self) -> Vec<&dyn KeyBackend> {
-        match self {
-            Self::One(key) => vec![key.as_ref()],
-            Self::Set(set) => set.keys(),
-        }
-    }
-
-    /// The keys as a key store; one key serves whatever `kid` a token names, as when it is
+    /// Runs the one-key form of an operation (`one`) or its key-store form (`set`), whichever
+    /// fits: one key is used for whatever `kid` a token names, as jose-core does when it is
     /// given alone.
-    pub(crate) fn store(&self) -> Box<dyn KeyStore + '_> {
+    pub(crate) fn apply<T>(
+        &self,
+        one: impl FnOnce(&dyn KeyBackend) -> T,
+        set: impl FnOnce(&dyn KeyStore) -> T,
+    ) -> T {
         match self {
-            Self::One(key) => Box::new(Single(key.as_ref())),
-            Self::Set(set) => Box::new(StoreRef(set)),
+            Self::One(key) => one(key.as_ref()),
+            Self::Set(keys) => set(keys),
         }
     }
 
     /// The allowed JWS algorithms: those given, else every one the key (or set) serves.
     pub(crate) fn jws_algorithms(&self, given: &[JwsAlgorithm]) -> Result<Vec<JwsAlgorithm>> {
-        if !given.is_empty() {
-            return Ok(given.to_vec());
-        }
-        let mut algs: Vec<JwsAlgorithm> = Vec::new();
-        for key in self.keys() {
-            for alg in key.algorithms() {
-                if let Algorithm::Jws(a) = alg {
-                    if !algs.contains(a) {
-                        algs.push(*a);
-                    }
-                }
-            }
-        }
-        if algs.is_empty() {
-            return Err(CliError::setup("the key serves no signature algorithm"));
-        }
-        Ok(algs)
+        self.algorithms(given, |alg| match alg {
+            Algorithm::Jws(a) => Some(*a),
+            _ => None,
+        })
+        .ok_or_else(|| CliError::setup("the key serves no signature algorithm"))
     }
 
     /// The allowed key management algorithms: those given, else every one the key serves.
@@ -347,25 +374,50 @@ impl Consumer {
         &self,
         given: &[KeyManagementAlgorithm],
     ) -> Result<Vec<KeyManagementAlgorithm>> {
+        self.algorithms(given, |alg| match alg {
+            Algorithm::Jwe(a) => Some(*a),
+            _ => None,
+        })
+        .ok_or_else(|| CliError::setup("the key serves no key management algorithm"))
+    }
+
+    /// `given`, else the algorithms of the keys that `pick` keeps, each once; `None` when that
+    /// leaves none.
+    fn algorithms<A: Copy + PartialEq>(
+        &self,
+        given: &[A],
+        pick: impl Fn(&Algorithm) -> Option<A>,
+    ) -> Option<Vec<A>> {
         if !given.is_empty() {
-            return Ok(given.to_vec());
+            return Some(given.to_vec());
         }
-        let mut algs: Vec<KeyManagementAlgorithm> = Vec::new();
-        for key in self.keys() {
-            for alg in key.algorithms() {
-                if let Algorithm::Jwe(a) = alg {
-                    if !algs.contains(a) {
-                        algs.push(*a);
-                    }
+        let mut algs: Vec<A> = Vec::new();
+        for alg in self.keys().iter().flat_map(|key| key.algorithms()) {
+            if let Some(a) = pick(alg) {
+                if !algs.contains(&a) {
+                    algs.push(a);
                 }
             }
         }
-        if algs.is_empty() {
-            return Err(CliError::setup(
-                "the key serves no key management algorithm",
-            ));
+        (!algs.is_empty()).then_some(algs)
+    }
+}
+
+/// The consumer as a key store, for operations that take stores only (a nested JWT whose two
+/// sides are chosen differently): one key serves every `kid`.
+impl KeyStore for Consumer {
+    fn key_by_kid(&self, kid: &str) -> Option<&dyn KeyBackend> {
+        match self {
+            Self::One(key) => Some(key.as_ref()),
+            Self::Set(keys) => keys.key_by_kid(kid),
         }
-        Ok(algs)
+    }
+
+    fn keys(&self) -> Vec<&dyn KeyBackend> {
+        match self {
+            Self::One(key) => vec![key.as_ref()],
+            Self::Set(keys) => keys.keys(),
+        }
     }
 }
 
@@ -376,32 +428,6 @@ pub(crate) fn content_encryptions(given: &[ContentEncryption]) -> Vec<ContentEnc
         ContentEncryption::ALL.to_vec()
     } else {
         given.to_vec()
-    }
-}
-
-/// One key as a key store: it serves every `kid`.
-struct Single<'k>(&'k dyn KeyBackend);
-
-impl KeyStore for Single<'_> {
-    fn key_by_kid(&self, _kid: &str) -> Option<&dyn KeyBackend> {
-        Some(self.0)
-    }
-
-    fn keys(&self) -> Vec<&dyn KeyBackend> {
-        vec![self.0]
-    }
-}
-
-/// A borrowed key set as a key store.
-struct StoreRef<'k>(&'k KeySet);
-
-impl KeyStore for StoreRef<'_> {
-    fn key_by_kid(&self, kid: &str) -> Option<&dyn KeyBackend> {
-        self.0.key_by_kid(kid)
-    }
-
-    fn keys(&self) -> Vec<&dyn KeyBackend> {
-        self.0.keys()
     }
 }
 
@@ -418,16 +444,23 @@ mod tests {
             KeyRef::parse("pkcs11:token=t;object=k").unwrap(),
             KeyRef::Uri(_)
         ));
-        for bad in [
-            "",
-            "id:",
-            "id:0",
-            "id:zz",
-            "pkcs11:token=t",
-            "pkcs11:object=%zz",
+        for (bad, message) in [
+            ("", "--key needs a label, id:HEX or a pkcs11: URI"),
+            ("id:", "--key \"id:\": an empty id"),
+            ("id:0", "--key \"id:0\": an odd number of hex digits"),
+            ("id:zz", "--key \"id:zz\": not hex digits"),
+            (
+                "pkcs11:token=t",
+                "invalid PKCS#11 URI: the URI names no key: it needs an object= or id= attribute",
+            ),
+            (
+                "pkcs11:object=%zz",
+                "invalid PKCS#11 URI: bad percent-encoding in object",
+            ),
         ] {
             let e = KeyRef::parse(bad).unwrap_err();
             assert_eq!(e.exit(), crate::error::Exit::Usage, "{bad}");
+            assert_eq!(e.message(), message, "{bad}");
         }
     }
 

@@ -19,6 +19,7 @@ mod cmd;
 mod error;
 mod io;
 mod keys;
+mod publish;
 
 use std::process::ExitCode;
 

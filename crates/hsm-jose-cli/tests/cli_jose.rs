@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{Cli, cli, fixture};
+use common::{Cli, cli, fixture, plant_key_pair};
+use hsm_core::EcCurve;
+use hsm_core::cryptoki::mechanism::Mechanism;
+use hsm_core::cryptoki::object::Attribute;
 use jose_core::{
     ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url, jwe, jws,
 };
@@ -145,7 +148,12 @@ fn several_signatures_in_the_json_serialization_with_kids_and_header() {
     // A set whose kids name neither signer: no signature is acceptable.
     rsa["kid"] = "other".into();
     let only_rsa = cli.write("rsa.json", json!({ "keys": [rsa] }).to_string());
-    cli.fails(1, &["verify", "--jwks", &only_rsa], &token);
+    cli.fails(
+        1,
+        &["verify", "--jwks", &only_rsa],
+        &token,
+        "error: key: no key with kid `rsa-k`",
+    );
 
     // Several signatures need --json; one --alg per key.
     cli.fails(
@@ -154,6 +162,7 @@ fn several_signatures_in_the_json_serialization_with_kids_and_header() {
             "sign", "--key", "rsa-2048", "--alg", "PS256", "--key", "ec-p256", "--alg", "ES256",
         ],
         payload,
+        "error: several signatures need the JSON serialization: add --json",
     );
 }
 
@@ -177,12 +186,18 @@ fn detached_and_unencoded_payloads() {
     );
     assert_eq!(verified.stdout, payload);
     // Without the payload, or with another one: rejected.
-    cli.fails(1, &["verify", "--key", "ec-p256"], &detached);
+    cli.fails(
+        1,
+        &["verify", "--key", "ec-p256"],
+        &detached,
+        "error: signature verification failed",
+    );
     let other = cli.write("other.bin", b"another payload");
     cli.fails(
         1,
         &["verify", "--key", "ec-p256", "--payload", &other],
         &detached,
+        "error: signature verification failed",
     );
 
     // RFC 7797: b64 false, detached (the payload holds a '.').
@@ -210,15 +225,20 @@ fn detached_and_unencoded_payloads() {
     ];
     assert_eq!(cli.ok(&args, &unencoded).stdout, payload);
     // A verifier that does not accept unencoded payloads rejects it (crit: b64).
-    let stderr = cli.fails(1, &args[..5], &unencoded);
-    assert!(stderr.contains("b64"), "{stderr}");
+    cli.fails(
+        1,
+        &args[..5],
+        &unencoded,
+        "error: malformed input: the critical header parameter `b64` is not understood",
+    );
     // An unencoded compact payload with a '.' must be detached: a usage error that says so.
     let stderr = cli.fails(
         2,
         &["sign", "--key", "ed25519", "--alg", "EdDSA", "--b64-false"],
         payload,
+        "error: malformed input: an unencoded compact payload cannot contain '.'; detach it",
     );
-    assert!(stderr.contains("--detached"), "{stderr}");
+    assert!(stderr.contains("hint: add --detached"), "{stderr}");
     // Unencoded and attached, in JSON: fine.
     let json = cli
         .ok(
@@ -303,8 +323,12 @@ fn sign_and_verify_with_software_jwks() {
     let v = jws::verify_compact(token.trim_end(), &key, &[JwsAlgorithm::ES384]).unwrap();
     assert_eq!(v.kid(), Some("soft-384"));
     // A public JWK cannot sign: exit 3, and says why.
-    let stderr = cli.fails(3, &["sign", "--jwk", &public, "--alg", "ES384"], b"x");
-    assert!(stderr.contains("public key"), "{stderr}");
+    cli.fails(
+        3,
+        &["sign", "--jwk", &public, "--alg", "ES384"],
+        b"x",
+        "error: key: this is a public key; the operation needs the private key",
+    );
     // HMAC with a shared oct JWK.
     let oct = SoftwareKey::generate_oct(32).unwrap();
     let oct_path = cli.write("oct.jwk", oct.jwk().to_private_json().as_bytes());
@@ -334,23 +358,44 @@ fn every_rejected_jws_exits_1_with_nothing_on_stdout() {
     sig[10] ^= 1;
     let bad_sig = format!("{}.{}.{}", parts[0], parts[1], base64url::encode(&sig));
     let bad_payload = format!("{}.{}.{}", parts[0], base64url::encode(b"signeD"), parts[2]);
-    let stderr = cli.fails(1, &["verify", "--jwk", &public], &bad_sig);
-    assert!(stderr.contains("signature verification failed"), "{stderr}");
-    cli.fails(1, &["verify", "--key", "ec-p256"], &bad_payload);
-    // Another key of another curve: its algorithms do not include ES256.
-    let stderr = cli.fails(1, &["verify", "--key", "ec-p384"], token);
-    assert!(
-        stderr.contains("not in the allowed list") && stderr.contains("ES384"),
-        "{stderr}"
+    cli.fails(
+        1,
+        &["verify", "--jwk", &public],
+        &bad_sig,
+        "error: signature verification failed",
     );
+    cli.fails(
+        1,
+        &["verify", "--key", "ec-p256"],
+        &bad_payload,
+        "error: signature verification failed",
+    );
+    // Another key of another curve: its algorithms do not include ES256.
+    let stderr = cli.fails(
+        1,
+        &["verify", "--key", "ec-p384"],
+        token,
+        "error: algorithm: algorithm `ES256` is not in the allowed list",
+    );
+    assert!(stderr.contains("hint: allowed here: ES384;"), "{stderr}");
     // The caller's list excludes the token's algorithm.
-    cli.fails(1, &["verify", "--jwk", &public, "--alg", "ES384"], token);
+    cli.fails(
+        1,
+        &["verify", "--jwk", &public, "--alg", "ES384"],
+        token,
+        "error: algorithm: algorithm `ES256` is not in the allowed list",
+    );
 
-    // alg none, any case: refused.
+    // alg none, any case: refused (its empty signature is refused first).
     for none in ["none", "None", "NONE"] {
         let header = base64url::encode(format!(r#"{{"alg":"{none}"}}"#).as_bytes());
         let unsigned = format!("{header}.{}.", parts[1]);
-        cli.fails(1, &["verify", "--jwk", &public], &unsigned);
+        cli.fails(
+            1,
+            &["verify", "--jwk", &public],
+            &unsigned,
+            "error: malformed input: the signature is empty",
+        );
     }
     // HS256 keyed with the RSA public key's JWK text (CVE-2016-10555): the RSA key serves no
     // HS256, so nothing is verified.
@@ -360,21 +405,32 @@ fn every_rejected_jws_exits_1_with_nothing_on_stdout() {
     let forged = cli
         .ok(&["sign", "--jwk", &oct_path, "--alg", "HS256"], payload)
         .text();
-    let stderr = cli.fails(1, &["verify", "--jwk", &rsa_public], &forged);
-    assert!(stderr.contains("HS256"), "{stderr}");
+    cli.fails(
+        1,
+        &["verify", "--jwk", &rsa_public],
+        &forged,
+        "error: algorithm: algorithm `HS256` is not in the allowed list",
+    );
     cli.fails(
         1,
         &["verify", "--jwk", &rsa_public, "--alg", "HS256"],
         &forged,
+        "error: algorithm: algorithm `HS256` does not fit this key (RSA 2048)",
     );
 
     // A kid the JWK Set does not have.
     let mut other =
         serde_json::from_str::<Value>(&std::fs::read_to_string(&public).unwrap()).unwrap();
+    // The token names the key by its own kid (its thumbprint).
+    let kid = other["kid"].as_str().unwrap().to_owned();
     other["kid"] = "someone-else".into();
     let set = cli.write("set.json", json!({ "keys": [other] }).to_string());
-    let stderr = cli.fails(1, &["verify", "--jwks", &set], token);
-    assert!(stderr.contains("kid"), "{stderr}");
+    cli.fails(
+        1,
+        &["verify", "--jwks", &set],
+        token,
+        &format!("error: key: no key with kid `{kid}`"),
+    );
 
     // Not a JWS at all.
     let jwe = cli
@@ -391,20 +447,43 @@ fn every_rejected_jws_exits_1_with_nothing_on_stdout() {
             b"x",
         )
         .text();
-    for garbage in [
-        "".to_owned(),
-        "\n".to_owned(),
-        "not a token".to_owned(),
-        "a.b".to_owned(),
-        format!("{token}.extra"),
-        format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
-        "{\"payload\":".to_owned(),
-        jwe,
-        ".".repeat(1 << 20),
+    let three_parts = "error: malformed input: a compact JWS has 3 parts separated by dots";
+    for (garbage, message) in [
+        (
+            "".to_owned(),
+            "error: no JWS on standard input (it is empty)",
+        ),
+        (
+            "\n".to_owned(),
+            "error: no JWS on standard input (it is empty)",
+        ),
+        ("not a token".to_owned(), three_parts),
+        ("a.b".to_owned(), three_parts),
+        (format!("{token}.extra"), three_parts),
+        (
+            format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+            "error: malformed input: the protected header is not valid base64url",
+        ),
+        (
+            "{\"payload\":".to_owned(),
+            "error: malformed input: the JWS JSON serialization is not valid JSON",
+        ),
+        (jwe, three_parts),
+        (".".repeat(1 << 20), three_parts),
     ] {
-        cli.fails(1, &["verify", "--jwk", &public], garbage.as_bytes());
+        cli.fails(
+            1,
+            &["verify", "--jwk", &public],
+            garbage.as_bytes(),
+            message,
+        );
     }
-    cli.fails(1, &["verify", "--jwk", &public], [0xffu8, 0xfe, 0x2e]);
+    cli.fails(
+        1,
+        &["verify", "--jwk", &public],
+        [0xffu8, 0xfe, 0x2e],
+        "error: the JWS on standard input is not UTF-8 text",
+    );
 }
 
 #[test]
@@ -509,8 +588,12 @@ fn decrypt_with_software_jwks_chosen_by_kid() {
     assert_eq!(cli.ok(&["decrypt", "--jwks", &set], &to_a).stdout, b"for a");
     assert_eq!(cli.ok(&["decrypt", "--jwks", &set], &to_b).stdout, b"for b");
     // A public JWK cannot decrypt: exit 3.
-    let stderr = cli.fails(3, &["decrypt", "--jwk", &a_public], &to_a);
-    assert!(stderr.contains("public key"), "{stderr}");
+    cli.fails(
+        3,
+        &["decrypt", "--jwk", &a_public],
+        &to_a,
+        "error: key: this is a public key; the operation needs the private key",
+    );
 }
 
 /// Exit 1, nothing on standard output: a tampered JWE, one for another key, an algorithm
@@ -537,8 +620,16 @@ fn every_rejected_jwe_exits_1_with_nothing_on_stdout() {
         p.join(".")
     };
     for (what, bad) in [("iv", flip(2)), ("ciphertext", flip(3)), ("tag", flip(4))] {
-        let stderr = cli.fails(1, &["decrypt", "--key", "rsa-2048"], &bad);
-        assert!(stderr.contains("decryption failed"), "{what}: {stderr}");
+        let stderr = cli.fails(
+            1,
+            &["decrypt", "--key", "rsa-2048"],
+            &bad,
+            "error: decryption failed",
+        );
+        assert_eq!(
+            stderr, "error: decryption failed\n",
+            "{what}: nothing more is said"
+        );
     }
     // A tampered encrypted key, where the unwrap runs in software after ECDH in the token: the
     // same opaque failure. (Unwrapped in the token, by RSA-OAEP or AES: the ignored test below.)
@@ -557,8 +648,12 @@ fn every_rejected_jwe_exits_1_with_nothing_on_stdout() {
             b"ec",
         )
         .text();
-    let stderr = cli.fails(1, &["decrypt", "--key", "ec-p256"], flip_in(&ecdh, 1));
-    assert!(stderr.contains("decryption failed"), "{stderr}");
+    cli.fails(
+        1,
+        &["decrypt", "--key", "ec-p256"],
+        flip_in(&ecdh, 1),
+        "error: decryption failed",
+    );
     let aes = cli
         .ok(
             &[
@@ -567,21 +662,41 @@ fn every_rejected_jwe_exits_1_with_nothing_on_stdout() {
             b"aes",
         )
         .text();
-    let stderr = cli.fails(1, &["decrypt", "--key", "aes-128"], flip_in(&aes, 4));
-    assert!(stderr.contains("decryption failed"), "{stderr}");
+    cli.fails(
+        1,
+        &["decrypt", "--key", "aes-128"],
+        flip_in(&aes, 4),
+        "error: decryption failed",
+    );
     // Algorithms outside the allowed lists.
     cli.fails(
         1,
         &["decrypt", "--key", "rsa-2048", "--enc", "A128GCM"],
         &token,
+        "error: algorithm: algorithm `A256GCM` is not in the allowed list",
     );
-    cli.fails(1, &["decrypt", "--key", "ec-p256"], &token);
+    cli.fails(
+        1,
+        &["decrypt", "--key", "ec-p256"],
+        &token,
+        "error: algorithm: algorithm `RSA-OAEP` is not in the allowed list",
+    );
     // A JWS is not a JWE.
     let jws = cli
         .ok(&["sign", "--key", "ec-p256", "--alg", "ES256"], b"x")
         .text();
-    cli.fails(1, &["decrypt", "--key", "ec-p256"], &jws);
-    cli.fails(1, &["decrypt", "--key", "rsa-2048"], b"");
+    cli.fails(
+        1,
+        &["decrypt", "--key", "ec-p256"],
+        &jws,
+        "error: malformed input: a compact JWE has 5 parts separated by dots",
+    );
+    cli.fails(
+        1,
+        &["decrypt", "--key", "rsa-2048"],
+        b"",
+        "error: no JWE on standard input (it is empty)",
+    );
 
     // RSA-OAEP-256: SoftHSM 2.6.1 cannot do it in the token, so the key does not offer it (by
     // default it is not allowed: exit 1). Allowed explicitly, it is the token's limit, not a
@@ -600,18 +715,19 @@ fn every_rejected_jwe_exits_1_with_nothing_on_stdout() {
             b"x",
         )
         .text();
-    let stderr = cli.fails(1, &["decrypt", "--key", "rsa-2048"], &token256);
-    assert!(
-        stderr.contains("`RSA-OAEP-256` is not in the allowed list"),
-        "{stderr}"
+    cli.fails(
+        1,
+        &["decrypt", "--key", "rsa-2048"],
+        &token256,
+        "`RSA-OAEP-256` is not in the allowed list",
     );
     let stderr = cli.fails(
         3,
         &["decrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP-256"],
         &token256,
+        "not supported by this token",
     );
     assert!(stderr.contains("RSA-OAEP-256"), "{stderr}");
-    assert!(stderr.contains("not supported by this token"), "{stderr}");
 }
 
 /// Flips one bit of part `index` of a compact token.
@@ -669,7 +785,75 @@ fn an_encrypted_key_the_token_cannot_unwrap_is_an_opaque_decryption_failure() {
         ("aes-256", flip_in(&aes_kw, 1)),
         ("aes-256", flip_in(&aes_gcm_kw, 1)),
     ] {
-        let stderr = cli.fails(1, &["decrypt", "--key", key], &token);
-        assert!(stderr.contains("decryption failed"), "{key}: {stderr}");
+        cli.fails(
+            1,
+            &["decrypt", "--key", key],
+            &token,
+            "error: decryption failed",
+        );
     }
+}
+
+/// Issue 13 item 3: a key whose private part the token lets out (`CKA_EXTRACTABLE` true) still
+/// signs and decrypts, with a warning on standard error; publishing it or verifying with it,
+/// which use only the public key, say nothing. A hardened key never warns.
+#[test]
+fn an_extractable_key_signs_and_decrypts_with_a_warning() {
+    let _t = fixture::exclusive();
+    let cli = cli("extractable");
+    let label = "extractable-ec";
+    let _planted = plant_key_pair(
+        &cli,
+        label,
+        &[0x0e, 0x02],
+        Mechanism::EccKeyPairGen,
+        &[
+            Attribute::EcParams(EcCurve::P256.ec_params().to_vec()),
+            Attribute::Verify(true),
+        ],
+        &[
+            Attribute::Extractable(true),
+            Attribute::Sign(true),
+            Attribute::Derive(true),
+        ],
+    );
+    let warning = "warning: key `extractable-ec` (id 0e02) is extractable (CKA_EXTRACTABLE): \
+                   the token lets its secret part be wrapped out, so it may exist outside the HSM";
+    let warned = |run: &common::Run, what: &str| {
+        assert!(run.stderr.starts_with(warning), "{what}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{what}: {}", run.stderr);
+    };
+
+    let signed = cli.ok(&["sign", "--key", label, "--alg", "ES256"], b"signed");
+    warned(&signed, "sign");
+    let jwt = cli.ok(
+        &[
+            "jwt", "sign", "--key", label, "--alg", "ES256", "--exp-in", "60",
+        ],
+        "",
+    );
+    warned(&jwt, "jwt sign");
+
+    let published = cli.ok(&["jwk", "--key", label], "");
+    assert_eq!(published.stderr, "", "publishing uses the public key only");
+    let verified = cli.ok(&["verify", "--key", label], &signed.stdout);
+    assert_eq!(verified.stdout, b"signed");
+    assert_eq!(verified.stderr, "", "verifying uses the public key only");
+
+    let public = cli.write("extractable.jwk", &published.stdout);
+    let jwe = cli
+        .ok(
+            &[
+                "encrypt", "--jwk", &public, "--alg", "ECDH-ES", "--enc", "A128GCM",
+            ],
+            b"to an extractable key",
+        )
+        .stdout;
+    let decrypted = cli.ok(&["decrypt", "--key", label], &jwe);
+    assert_eq!(decrypted.stdout, b"to an extractable key");
+    warned(&decrypted, "decrypt");
+
+    // A hardened key (sensitive, never extractable): no warning.
+    let hardened = cli.ok(&["sign", "--key", "ec-p256", "--alg", "ES256"], b"x");
+    assert_eq!(hardened.stderr, "");
 }

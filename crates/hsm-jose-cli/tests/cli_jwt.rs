@@ -176,25 +176,47 @@ fn every_rejected_jwt_exits_1_with_nothing_on_stdout() {
     let now = now();
 
     let expired = sign(&format!(r#"{{"exp":{}}}"#, now - 3600));
-    let stderr = cli.fails(1, &verify, &expired);
-    assert!(stderr.contains("expired"), "{stderr}");
-
-    let no_exp = sign("{}");
-    let stderr = cli.fails(1, &verify, &no_exp);
-    assert!(
-        stderr.contains("exp") && stderr.contains("--exp-optional"),
-        "{stderr}"
+    cli.fails(
+        1,
+        &verify,
+        &expired,
+        "error: JWT claims: the token has expired",
     );
+
+    let no_exp = cli
+        .ok(
+            &[
+                "jwt", "sign", "--key", "ec-p384", "--alg", "ES384", "--no-exp",
+            ],
+            "",
+        )
+        .text();
+    let stderr = cli.fails(
+        1,
+        &verify,
+        &no_exp,
+        "error: JWT claims: claim `exp` is required",
+    );
+    assert!(stderr.contains("--exp-optional"), "{stderr}");
     cli.ok(&with(&["--exp-optional"]), &no_exp);
 
     // The leeway: 30 s past exp is tolerated by default (60 s), not with --leeway 0.
     let just_expired = sign(&format!(r#"{{"exp":{}}}"#, now - 30));
     cli.ok(&verify, &just_expired);
-    cli.fails(1, &with(&["--leeway", "0"]), &just_expired);
+    cli.fails(
+        1,
+        &with(&["--leeway", "0"]),
+        &just_expired,
+        "error: JWT claims: the token has expired",
+    );
 
     let not_yet = sign(&format!(r#"{{"exp":{},"nbf":{}}}"#, now + 7200, now + 3600));
-    let stderr = cli.fails(1, &verify, &not_yet);
-    assert!(stderr.contains("not yet valid"), "{stderr}");
+    cli.fails(
+        1,
+        &verify,
+        &not_yet,
+        "error: JWT claims: the token is not yet valid",
+    );
 
     let claims = sign(&format!(
         r#"{{"exp":{},"iss":"issuer","aud":"api","sub":"alice"}}"#,
@@ -204,22 +226,31 @@ fn every_rejected_jwt_exits_1_with_nothing_on_stdout() {
         &with(&["--iss", "issuer", "--aud", "api", "--sub", "alice"]),
         &claims,
     );
-    let stderr = cli.fails(1, &with(&["--iss", "someone", "--aud", "api"]), &claims);
-    assert!(stderr.contains("iss"), "{stderr}");
-    let stderr = cli.fails(1, &with(&["--aud", "web"]), &claims);
-    assert!(stderr.contains("aud"), "{stderr}");
-    let stderr = cli.fails(1, &verify, &claims);
+    cli.fails(
+        1,
+        &with(&["--iss", "someone", "--aud", "api"]),
+        &claims,
+        "error: JWT claims: claim `iss` does not have the expected value",
+    );
+    let aud = "error: JWT claims: claim `aud` does not have the expected value";
+    cli.fails(1, &with(&["--aud", "web"]), &claims, aud);
+    let stderr = cli.fails(1, &verify, &claims, aud);
     assert!(
-        stderr.contains("--aud"),
+        stderr.contains("given with --aud"),
         "a token with an aud needs --aud: {stderr}"
     );
-    cli.fails(1, &with(&["--aud", "api", "--sub", "bob"]), &claims);
-    let stderr = cli.fails(
+    cli.fails(
+        1,
+        &with(&["--aud", "api", "--sub", "bob"]),
+        &claims,
+        "error: JWT claims: claim `sub` does not have the expected value",
+    );
+    cli.fails(
         1,
         &with(&["--iss", "issuer"]),
         sign(r#"{"exp":4000000000}"#),
+        "error: JWT claims: claim `iss` is required",
     );
-    assert!(stderr.contains("iss"), "{stderr}");
 
     // A forged signature, another key, another algorithm.
     let good = sign(r#"{"exp":4000000000}"#);
@@ -227,17 +258,23 @@ fn every_rejected_jwt_exits_1_with_nothing_on_stdout() {
     let mut sig = base64url::decode("s", parts[2]).unwrap();
     sig[0] ^= 0x80;
     let forged = format!("{}.{}.{}", parts[0], parts[1], base64url::encode(&sig));
-    let stderr = cli.fails(1, &verify, &forged);
-    assert!(stderr.contains("signature verification failed"), "{stderr}");
+    let failed = "error: signature verification failed";
+    cli.fails(1, &verify, &forged, failed);
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
         base64url::encode(br#"{"exp":4000000000,"admin":true}"#),
         parts[2]
     );
-    cli.fails(1, &verify, &tampered);
-    cli.fails(1, &["jwt", "verify", "--key", "ec-p256"], &good);
-    cli.fails(1, &with(&["--alg", "ES256"]), &good);
+    cli.fails(1, &verify, &tampered, failed);
+    let not_allowed = "error: algorithm: algorithm `ES384` is not in the allowed list";
+    cli.fails(
+        1,
+        &["jwt", "verify", "--key", "ec-p256"],
+        &good,
+        not_allowed,
+    );
+    cli.fails(1, &with(&["--alg", "ES256"]), &good, not_allowed);
 
     // Not a signed compact JWT: a JWE, a JSON serialization, garbage.
     let rsa = public_jwk(&cli, "rsa-2048");
@@ -250,17 +287,36 @@ fn every_rejected_jwt_exits_1_with_nothing_on_stdout() {
             "",
         )
         .text();
-    let stderr = cli.fails(1, &verify, &encrypted);
-    assert!(stderr.contains("expected a JWS"), "{stderr}");
+    cli.fails(
+        1,
+        &verify,
+        &encrypted,
+        "error: JWT claims: expected a JWS, got a JWE",
+    );
     let json = cli
         .ok(
             &["sign", "--key", "ec-p384", "--alg", "ES384", "--json"],
             br#"{"exp":4000000000}"#,
         )
         .text();
-    cli.fails(1, &verify, &json);
-    cli.fails(1, &verify, "");
-    cli.fails(1, &verify, "x.y.z");
+    cli.fails(
+        1,
+        &verify,
+        &json,
+        "error: malformed input: JSON serialization: a JWT uses the compact serialization",
+    );
+    cli.fails(
+        1,
+        &verify,
+        "",
+        "error: no JWT on standard input (it is empty)",
+    );
+    cli.fails(
+        1,
+        &verify,
+        "x.y.z",
+        "error: malformed input: the protected header is not valid base64url",
+    );
 }
 
 #[test]
@@ -286,13 +342,19 @@ fn jwt_encrypt_then_decrypt_in_the_hsm() {
         )
         .json();
     assert_eq!(claims["sub"], "alice");
-    cli.fails(1, &["jwt", "decrypt", "--key", "rsa-2048"], &token);
+    cli.fails(
+        1,
+        &["jwt", "decrypt", "--key", "rsa-2048"],
+        &token,
+        "error: JWT claims: claim `aud` does not have the expected value",
+    );
     cli.fails(
         1,
         &[
             "jwt", "decrypt", "--key", "rsa-2048", "--aud", "api", "--enc", "A128GCM",
         ],
         &token,
+        "error: algorithm: algorithm `A256GCM` is not in the allowed list",
     );
 
     // A secret key in the token, both ways.
@@ -328,8 +390,12 @@ fn jwt_encrypt_then_decrypt_in_the_hsm() {
             "",
         )
         .text();
-    let stderr = cli.fails(1, &["jwt", "decrypt", "--key", "rsa-2048"], &signed);
-    assert!(stderr.contains("expected a JWE"), "{stderr}");
+    cli.fails(
+        1,
+        &["jwt", "decrypt", "--key", "rsa-2048"],
+        &signed,
+        "error: JWT claims: expected a JWE, got a JWS",
+    );
 }
 
 #[test]
@@ -402,13 +468,18 @@ fn jwt_nest_then_unnest() {
     // The inner JWT signed by another key than the expected one: rejected.
     let args = unnest(&["--verify-key", "ec-p384"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cli.fails(1, &args, &nested);
+    let not_allowed = "error: algorithm: algorithm `ES256` is not in the allowed list";
+    cli.fails(1, &args, &nested, not_allowed);
     let args = unnest(&["--verify-key", "ec-p256", "--sign-alg", "ES384"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cli.fails(1, &args, &nested);
+    cli.fails(1, &args, &nested, not_allowed);
     // A nested JWT is neither a signed nor a plain encrypted one, and the reverse.
-    let stderr = cli.fails(1, &["jwt", "decrypt", "--key", "rsa-2048"], &nested);
-    assert!(stderr.contains("nested"), "{stderr}");
+    cli.fails(
+        1,
+        &["jwt", "decrypt", "--key", "rsa-2048"],
+        &nested,
+        "error: JWT claims: expected a encrypted JWT, got a nested JWT",
+    );
     let encrypted = cli
         .ok(
             &[
@@ -420,7 +491,12 @@ fn jwt_nest_then_unnest() {
         .text();
     let args = unnest(&["--verify-key", "ec-p256"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cli.fails(1, &args, &encrypted);
+    cli.fails(
+        1,
+        &args,
+        &encrypted,
+        "error: JWT claims: expected a nested JWT, got a encrypted JWT",
+    );
 
     // Software keys on both sides; the signing JWK from standard input.
     let signer = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P521).unwrap();
@@ -479,5 +555,119 @@ fn jwt_nest_then_unnest() {
             "A128GCM",
         ],
         "",
+        "error: only one of --sign-jwk and --encrypt-jwk can be `-` (standard input)",
+    );
+}
+
+/// Issue 13 item 12: a JWT that never expires is issued only when asked for. `jwt sign`,
+/// `jwt encrypt` and `jwt nest` need --exp-in, an `exp` in --claims, or --no-exp.
+#[test]
+fn a_jwt_without_exp_is_issued_only_with_no_exp() {
+    let _t = fixture::shared();
+    let cli = cli("exp-required");
+    let never =
+        "error: a JWT without `exp` never expires: give --exp-in SECS (or an `exp` in --claims)";
+    let sign = ["jwt", "sign", "--key", "ec-p256", "--alg", "ES256"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        sign.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let stderr = cli.fails(2, &with(&["--sub", "alice"]), "", never);
+    assert!(
+        stderr.contains("hint: --no-exp issues a token that never expires"),
+        "{stderr}"
+    );
+    cli.fails(
+        2,
+        &[
+            "jwt", "encrypt", "--key", "aes-256", "--alg", "A256KW", "--enc", "A128GCM",
+        ],
+        "",
+        never,
+    );
+    cli.fails(
+        2,
+        &[
+            "jwt",
+            "nest",
+            "--sign-key",
+            "ec-p256",
+            "--sign-alg",
+            "ES256",
+            "--encrypt-key",
+            "aes-256",
+            "--key-alg",
+            "A256KW",
+            "--enc",
+            "A128GCM",
+        ],
+        "",
+        never,
+    );
+
+    // --no-exp: a token without `exp`, said so on the command line.
+    let token = cli.ok(&with(&["--no-exp", "--sub", "alice"]), "").text();
+    let claims = cli
+        .ok(
+            &["jwt", "verify", "--key", "ec-p256", "--exp-optional"],
+            &token,
+        )
+        .json();
+    assert!(claims.get("exp").is_none(), "{claims}");
+    assert_eq!(claims["sub"], "alice");
+    // An `exp` in --claims is as explicit as --exp-in.
+    let token = cli
+        .ok(&with(&["--claims", r#"{"exp":4000000000}"#]), "")
+        .text();
+    let claims = cli
+        .ok(&["jwt", "verify", "--key", "ec-p256"], &token)
+        .json();
+    assert_eq!(claims["exp"], 4_000_000_000u64);
+    // Contradictions.
+    cli.fails(
+        2,
+        &with(&["--no-exp", "--exp-in", "60"]),
+        "",
+        "error: the argument '--no-exp' cannot be used with '--exp-in <SECS>'",
+    );
+    cli.fails(
+        2,
+        &with(&["--no-exp", "--claims", r#"{"exp":4000000000}"#]),
+        "",
+        "error: --no-exp contradicts the `exp` in --claims",
+    );
+}
+
+/// Issue 13 item 12: a negative duration, written `--exp-in=-100`, issues a token that has
+/// already expired (to test verifiers).
+#[test]
+fn a_negative_exp_in_issues_an_expired_token() {
+    let _t = fixture::shared();
+    let cli = cli("exp-negative");
+    let token = cli
+        .ok(
+            &[
+                "jwt",
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--exp-in=-100",
+            ],
+            "",
+        )
+        .text();
+    let part = token.trim_end().split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64url::decode("claims", part).unwrap()).unwrap();
+    assert_eq!(
+        claims["exp"].as_i64().unwrap(),
+        claims["iat"].as_i64().unwrap() - 100
+    );
+    cli.fails(
+        1,
+        &["jwt", "verify", "--key", "ec-p256"],
+        &token,
+        "error: JWT claims: the token has expired",
     );
 }

@@ -5,8 +5,10 @@
 
 mod common;
 
-use common::{BIN, Cli, Run, assert_failed, cli, fixture};
-use hsm_core::{KeySelector, find_key};
+use common::{BIN, Cli, Run, assert_failed, cli, fixture, plant_key_pair};
+use hsm_core::cryptoki::mechanism::Mechanism;
+use hsm_core::cryptoki::object::Attribute;
+use hsm_core::{EdCurve, KeySelector, find_key};
 use hsm_jose_tests::FIXTURE_KEYS;
 use jose_core::{Jwk, SoftwareKey};
 use serde_json::Value;
@@ -56,67 +58,129 @@ fn help_on_every_command_shows_an_example_and_exits_0() {
     assert!(cli.ok(&["--version"], "").text().starts_with("hsm-jose "));
 }
 
+/// Usage errors, each with the message part that names it: the command line is wrong.
 #[test]
 fn usage_errors_exit_2() {
     let cli = cli("usage");
-    let cases: &[&[&str]] = &[
-        &[],
-        &["no-such-command"],
-        &["keys"],
-        &["sign", "--key", "ec-p256"],
-        &[
-            "sign", "--key", "ec-p256", "--jwk", "x.jwk", "--alg", "ES256",
-        ],
-        &["sign", "--key", "ec-p256", "--alg", "none"],
-        &[
-            "sign", "--key", "ec-p256", "--alg", "ES256", "--alg", "ES256",
-        ],
-        &[
-            "sign", "--key", "ec-p256", "--key", "ec-p384", "--alg", "ES256", "--alg", "ES384",
-        ],
-        &[
-            "sign",
-            "--key",
-            "ec-p256",
-            "--alg",
-            "ES256",
-            "--header",
-            "{not json",
-        ],
-        &["verify", "--jwk", "-"],
-        &["decrypt", "--key", "rsa-2048", "--alg", "RSA1_5"],
-        &["encrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP"],
-        &["jwk", "--key", "id:zz"],
-        &["jwk", "--key", "pkcs11:token=x"],
-        &["jwk", "--key", "rsa-2048", "--use", "both"],
-        &["keys", "generate", "--type", "rsa-1024", "--label", "x"],
-        &[
-            "keys", "generate", "--type", "ec-p256", "--label", "x", "--usage", "encrypt",
-        ],
-        &[
-            "keys", "generate", "--type", "ed25519", "--label", "x", "--id", "0g",
-        ],
-        &["--pin", "a", "--pin-source", "file:/p", "keys", "list"],
-        &[
-            "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--claims", "[1]",
-        ],
-        &[
-            "jwt",
-            "sign",
-            "--key",
-            "ec-p256",
-            "--alg",
-            "ES256",
-            "--claims",
-            "{\"exp\":\"never\"}",
-        ],
-        &[
-            "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--exp-in", "-5",
-        ],
+    let not_provided = "error: the following required arguments were not provided";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[],
+            "error: 'hsm-jose' requires a subcommand but one was not provided",
+        ),
+        (
+            &["no-such-command"],
+            "error: unrecognized subcommand 'no-such-command'",
+        ),
+        (&["keys"], "error: 'hsm-jose keys' requires a subcommand"),
+        (&["sign", "--key", "ec-p256"], not_provided),
+        (
+            &[
+                "sign", "--key", "ec-p256", "--jwk", "x.jwk", "--alg", "ES256",
+            ],
+            "error: the argument '--key <REF>' cannot be used with '--jwk <FILE>'",
+        ),
+        (
+            &["sign", "--key", "ec-p256", "--alg", "none"],
+            "error: invalid value 'none' for '--alg <ALG>'",
+        ),
+        (
+            &[
+                "sign", "--key", "ec-p256", "--alg", "ES256", "--alg", "ES256",
+            ],
+            "error: give one --alg per key (1 key(s), 2 --alg)",
+        ),
+        (
+            &[
+                "sign", "--key", "ec-p256", "--key", "ec-p384", "--alg", "ES256", "--alg", "ES384",
+            ],
+            "error: several signatures need the JSON serialization: add --json",
+        ),
+        (
+            &[
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--header",
+                "{not json",
+            ],
+            "error: --header is not valid JSON",
+        ),
+        (
+            &["verify", "--jwk", "-"],
+            "error: JWK cannot come from standard input (`-`): this command reads its input there",
+        ),
+        (
+            &["decrypt", "--key", "rsa-2048", "--alg", "RSA1_5"],
+            "error: invalid value 'RSA1_5' for '--alg <ALG>'",
+        ),
+        (
+            &["encrypt", "--key", "rsa-2048", "--alg", "RSA-OAEP"],
+            not_provided,
+        ),
+        (
+            &["jwk", "--key", "id:zz"],
+            "error: --key \"id:zz\": not hex digits",
+        ),
+        (
+            &["jwk", "--key", "pkcs11:token=x"],
+            "error: invalid PKCS#11 URI: the URI names no key",
+        ),
+        (
+            &["jwk", "--key", "rsa-2048", "--use", "both"],
+            "error: invalid value 'both' for '--use <USE>'",
+        ),
+        (
+            &["keys", "generate", "--type", "rsa-1024", "--label", "x"],
+            "error: invalid value 'rsa-1024' for '--type <TYPE>'",
+        ),
+        (
+            &[
+                "keys", "generate", "--type", "ec-p256", "--label", "x", "--usage", "encrypt",
+            ],
+            "error: ec-p256 keys cannot have usage encrypt; they can have: sign, derive",
+        ),
+        (
+            &[
+                "keys", "generate", "--type", "ed25519", "--label", "x", "--id", "0g",
+            ],
+            "error: --id \"0g\": not hex digits",
+        ),
+        (
+            &["--pin", "a", "--pin-source", "file:/p", "keys", "list"],
+            "error: the argument '--pin <PIN>' cannot be used with '--pin-source <file:PATH>'",
+        ),
+        (
+            &[
+                "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--claims", "[1]",
+            ],
+            "error: --claims: JWT claims: the claims are not a JSON object",
+        ),
+        (
+            &[
+                "jwt",
+                "sign",
+                "--key",
+                "ec-p256",
+                "--alg",
+                "ES256",
+                "--claims",
+                "{\"exp\":\"never\"}",
+            ],
+            "error: --claims: JWT claims: claim `exp` has the wrong type",
+        ),
+        // A negative duration is written --exp-in=-5: a separate `-5` is an unknown option.
+        (
+            &[
+                "jwt", "sign", "--key", "ec-p256", "--alg", "ES256", "--exp-in", "-5",
+            ],
+            "error: unexpected argument '-5' found",
+        ),
     ];
-    for args in cases {
-        let stderr = cli.fails(2, args, "payload");
-        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    for (args, message) in cases {
+        cli.fails(2, args, "payload", message);
     }
 }
 
@@ -291,13 +355,19 @@ fn keys_generate_every_type_inside_the_token_then_delete() {
         }
         assert_eq!(info.id.len(), 8, "a random 8-byte id by default");
 
-        let deleted = cli.ok(&["keys", "delete", "--key", &label], "").text();
+        let deleted = cli
+            .ok(&["keys", "delete", "--key", &label, "--yes"], "")
+            .text();
         assert!(
             deleted.starts_with("deleted ") && deleted.contains(&label),
             "{deleted}"
         );
-        let stderr = cli.fails(3, &["jwk", "--key", &label], "");
-        assert!(stderr.contains("no key found"), "{stderr}");
+        cli.fails(
+            3,
+            &["jwk", "--key", &label],
+            "",
+            &format!("error: no key found: label \"{label}\""),
+        );
     }
 }
 
@@ -355,11 +425,15 @@ fn keys_generate_with_id_and_usage_and_refusals() {
             plaintext,
         )
         .text();
-    let stderr = cli.fails(3, &["decrypt", "--key", "sign-only"], &jwe);
-    assert!(stderr.contains("may not be used"), "{stderr}");
+    cli.fails(
+        3,
+        &["decrypt", "--key", "sign-only"],
+        &jwe,
+        "error: key: the key may not be used to deriveKey",
+    );
 
     // An existing label or id is refused by the token layer: exit 3, the key is untouched.
-    let stderr = cli.fails(
+    cli.fails(
         3,
         &[
             "keys",
@@ -370,16 +444,16 @@ fn keys_generate_with_id_and_usage_and_refusals() {
             "sign-only",
         ],
         "",
+        "error: configuration error: the token already has an object with label \"sign-only\"",
     );
-    assert!(stderr.contains("already has an object"), "{stderr}");
-    let stderr = cli.fails(
+    cli.fails(
         3,
         &[
             "keys", "generate", "--type", "ec-p256", "--label", "other", "--id", "0a0b",
         ],
         "",
+        "error: configuration error: the token already has an object with id 0a0b",
     );
-    assert!(stderr.contains("already has an object"), "{stderr}");
     assert_eq!(cli.ok(&["jwk", "--key", "sign-only"], "").json(), jwk);
 
     cli.ok(
@@ -388,14 +462,17 @@ fn keys_generate_with_id_and_usage_and_refusals() {
             "delete",
             "--key",
             "pkcs11:object=sign-only;id=%0a%0b",
+            "--yes",
         ],
         "",
     );
-    let stderr = cli.fails(3, &["keys", "delete", "--key", "sign-only"], "");
-    assert!(
-        stderr.contains("no key found") && stderr.contains("keys list"),
-        "{stderr}"
+    let stderr = cli.fails(
+        3,
+        &["keys", "delete", "--key", "sign-only", "--yes"],
+        "",
+        "error: no key found: label \"sign-only\"",
     );
+    assert!(stderr.contains("hint: `hsm-jose keys list`"), "{stderr}");
 }
 
 #[test]
@@ -433,8 +510,12 @@ fn jwk_by_label_id_and_uri_with_kid_and_use() {
     assert_eq!(custom["e"], "AQAB");
 
     // A secret key has no public JWK: exit 3.
-    let stderr = cli.fails(3, &["jwk", "--key", "aes-128"], "");
-    assert!(stderr.contains("no public key"), "{stderr}");
+    cli.fails(
+        3,
+        &["jwk", "--key", "aes-128"],
+        "",
+        "error: AES-128 `aes-128` in the HSM has no public key to publish",
+    );
 }
 
 #[test]
@@ -451,10 +532,22 @@ fn jwk_of_a_software_key_prints_only_its_public_part() {
     assert!(from_file.get("d").is_none());
     // A JWK Set given as a JWK: exit 3, with the way out.
     let set = cli.write("set.json", format!("{{\"keys\":[{}]}}", from_file));
-    let stderr = cli.fails(3, &["jwk", "--jwk", &set], "");
-    assert!(stderr.contains("--jwks"), "{stderr}");
-    let stderr = cli.fails(3, &["jwk", "--jwk", "no-such-file.jwk"], "");
-    assert!(stderr.contains("no-such-file.jwk"), "{stderr}");
+    let stderr = cli.fails(
+        3,
+        &["jwk", "--jwk", &set],
+        "",
+        &format!("error: the JWK {set} cannot be used: key: the JWK lacks the member `kty`"),
+    );
+    assert!(
+        stderr.contains("hint: this file is a JWK Set: give it with --jwks"),
+        "{stderr}"
+    );
+    cli.fails(
+        3,
+        &["jwk", "--jwk", "no-such-file.jwk"],
+        "",
+        "error: cannot read the JWK no-such-file.jwk: No such file or directory",
+    );
 }
 
 #[test]
@@ -494,12 +587,222 @@ fn jwks_of_chosen_keys_and_of_the_whole_token() {
     }
     assert!(all.iter().any(|k| k["kid"] == keys[0]["kid"]));
 
-    let stderr = cli.fails(3, &["jwks", "--key", "rsa-2048", "--key", "aes-256"], "");
-    assert!(stderr.contains("no public key"), "{stderr}");
-    let stderr = cli.fails(3, &["jwks", "--key", "rsa-2048", "--key", "rsa-2048"], "");
-    assert!(stderr.contains("kid"), "{stderr}");
-    cli.fails(2, &["jwks", "--all", "--key", "rsa-2048"], "");
-    cli.fails(2, &["jwks"], "");
+    cli.fails(
+        3,
+        &["jwks", "--key", "rsa-2048", "--key", "aes-256"],
+        "",
+        "error: AES-256 `aes-256` in the HSM has no public key to publish",
+    );
+    cli.fails(
+        3,
+        &["jwks", "--key", "rsa-2048", "--key", "rsa-2048"],
+        "",
+        &format!(
+            "error: two keys have the kid `{}`: a verifier could not tell them apart",
+            keys[0]["kid"].as_str().unwrap()
+        ),
+    );
+    cli.fails(
+        2,
+        &["jwks", "--all", "--key", "rsa-2048"],
+        "",
+        "error: the argument '--all' cannot be used with '--key <REF>'",
+    );
+    cli.fails(
+        2,
+        &["jwks"],
+        "",
+        "error: the following required arguments were not provided",
+    );
+}
+
+/// Issue 13 item 11: `jwks --all` publishes only what a public key does (`verify`, `encrypt`,
+/// `wrapKey`, `deriveBits`), never `sign`, `decrypt`, `unwrapKey` or `deriveKey` from the
+/// private objects' flags, nor `encrypt`/`wrapKey` on an EdDSA key, here one made with every
+/// flag on, as `pkcs11-tool` makes it. What it publishes is usable by a sender.
+#[test]
+fn jwks_all_publishes_only_operations_a_public_key_performs() {
+    let _t = fixture::exclusive();
+    let cli = cli("jwks-key-ops");
+    let label = "ed25519-every-flag";
+    let _planted = plant_key_pair(
+        &cli,
+        label,
+        &[0x0e, 0x01],
+        Mechanism::EccEdwardsKeyPairGen,
+        &[
+            Attribute::EcParams(EdCurve::Ed25519.ec_params().to_vec()),
+            Attribute::Verify(true),
+            Attribute::Encrypt(true),
+            Attribute::Wrap(true),
+        ],
+        &[
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Decrypt(true),
+            Attribute::Unwrap(true),
+            Attribute::Derive(true),
+        ],
+    );
+    let planted = cli.ok(&["jwk", "--key", label], "").json();
+    let all = cli.ok(&["jwks", "--all"], "").json();
+    jose_core::JwkSet::from_json(&all.to_string()).unwrap();
+    let keys = all["keys"].as_array().unwrap();
+    let ops = |key: &Value| -> Vec<String> {
+        key["key_ops"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no key_ops: {key}"))
+            .iter()
+            .map(|op| op.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_kid = |kid: &Value| keys.iter().find(|k| k["kid"] == *kid).unwrap();
+    let planted = by_kid(&planted["kid"]);
+    assert_eq!(ops(planted), ["verify"], "the EdDSA key: {planted}");
+    assert_eq!(planted["use"], "sig", "{planted}");
+    for key in keys {
+        let (expected, key_use): (&[&str], Option<&str>) =
+            match (key["kty"].as_str().unwrap(), key["crv"].as_str()) {
+                ("RSA", _) => (&["verify", "encrypt", "wrapKey"], None),
+                ("EC", _) => (&["verify", "deriveBits"], None),
+                ("OKP", Some("Ed25519" | "Ed448")) => (&["verify"], Some("sig")),
+                other => panic!("unexpected key {other:?}: {key}"),
+            };
+        assert_eq!(ops(key), expected, "{key}");
+        assert_eq!(key["use"].as_str(), key_use, "{key}");
+    }
+    // What is published serves a sender: ECDH-ES and RSA-OAEP to the published keys, decrypted
+    // in the token.
+    for (label, alg) in [("ec-p256", "ECDH-ES"), ("rsa-2048", "RSA-OAEP")] {
+        let kid = cli.ok(&["jwk", "--key", label], "").json()["kid"].clone();
+        let published = cli.write("published.jwk", by_kid(&kid).to_string());
+        let jwe = cli
+            .ok(
+                &[
+                    "encrypt", "--jwk", &published, "--alg", alg, "--enc", "A128GCM",
+                ],
+                b"to the published key",
+            )
+            .stdout;
+        let plaintext = cli.ok(&["decrypt", "--key", label], &jwe).stdout;
+        assert_eq!(plaintext, b"to the published key", "{label}");
+    }
+    // A private JWK's key_ops are published as their public counterparts.
+    let software = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P384).unwrap();
+    let jwk = software.jwk().clone().with_key_ops(&[
+        jose_core::jwk::KeyOp::Sign,
+        jose_core::jwk::KeyOp::DeriveKey,
+    ]);
+    let path = cli.write("private.jwk", jwk.to_private_json().as_bytes());
+    let public = cli.ok(&["jwk", "--jwk", &path], "").json();
+    assert_eq!(ops(&public), ["verify", "deriveBits"]);
+    assert!(public.get("d").is_none());
+}
+
+/// Issue 13 item 12: `keys delete` asks first. Without a terminal to ask on (here standard
+/// input is a pipe), it refuses before opening the token, exit 2, unless --yes.
+#[test]
+fn keys_delete_refuses_without_a_terminal_unless_yes() {
+    let _t = fixture::exclusive();
+    let cli = cli("delete-confirm");
+    let label = "to-delete";
+    let jwk = cli
+        .ok(
+            &["keys", "generate", "--type", "ec-p256", "--label", label],
+            "",
+        )
+        .json();
+    let refused =
+        "error: keys delete needs --yes when standard input is not a terminal to confirm on";
+    // A `y` on a pipe is not a confirmation.
+    let stderr = cli.fails(2, &["keys", "delete", "--key", label], "y\n", refused);
+    assert!(
+        stderr.contains("hint: deleting a key cannot be undone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        cli.ok(&["jwk", "--key", label], "").json(),
+        jwk,
+        "still there"
+    );
+    // Refused before the token is opened: no token or PIN is needed to be told.
+    let mut cmd = bare(&cli);
+    cmd.args(["keys", "delete", "--key", label]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(
+        &run,
+        2,
+        refused,
+        "delete without a token",
+        cli.token.pin.expose_secret(),
+    );
+
+    let deleted = cli.ok(&["keys", "delete", "--key", label, "-y"], "").text();
+    assert!(
+        deleted.starts_with("deleted EC P-256 key `to-delete`"),
+        "{deleted}"
+    );
+    cli.fails(
+        3,
+        &["jwk", "--key", label],
+        "",
+        "error: no key found: label \"to-delete\"",
+    );
+}
+
+/// Issue 13 item 13: a token that cannot be read (SoftHSM rereading its files while another
+/// process writes them) is said to be unreadable and maybe busy, not missing: the operator is
+/// not sent to check --token.
+#[test]
+fn an_unreadable_token_is_said_to_be_busy_not_missing() {
+    let cli = cli("unreadable");
+    let busy = "error: the token could not be read and may be busy";
+    let hint = "hint: another process may be using the token right now: try again";
+    let pin = cli.token.pin.expose_secret().to_owned();
+
+    // The module reads no token at all (`tokens present: none`).
+    let tokens = cli.path("no-tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = cli.write(
+        "softhsm2.conf",
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    );
+    let mut cmd = cli.command();
+    cmd.env("SOFTHSM2_CONF", &conf).args(["keys", "list"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, busy, "with no readable token", &pin);
+    assert!(
+        run.stderr.contains(&format!(
+            "no token \"{}\" in this module; tokens present: none",
+            cli.token.label
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(hint), "{}", run.stderr);
+    assert!(!run.stderr.contains("check --token"), "{}", run.stderr);
+
+    // C_GetTokenInfo fails with CKR_GENERAL_ERROR, as SoftHSM's does for a moment.
+    let shim = p11_fault::harness::shim_path().expect("the p11-fault shim, built for this suite");
+    let rules = cli.write("rules", "C_GetTokenInfo always rv=CKR_GENERAL_ERROR\n");
+    let mut cmd = cli.command();
+    cmd.env("HSM_MODULE", &shim)
+        .env(p11_fault::harness::ENV_TARGET, &cli.token.module)
+        .env(p11_fault::harness::ENV_CONFIG, &rules)
+        .args(["jwk", "--key", "ec-p256"]);
+    let run = Cli::run_command(cmd, b"");
+    assert_failed(&run, 3, busy, "with C_GetTokenInfo failing", &pin);
+    assert!(
+        run.stderr
+            .contains("C_GetTokenInfo returned CKR_GENERAL_ERROR"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(hint), "{}", run.stderr);
+    assert!(!run.stderr.contains("check --token"), "{}", run.stderr);
 }
 
 /// The token options: flags, environment, pin-source files and URI attributes that override
@@ -528,11 +831,12 @@ fn token_pin_and_configuration_errors_exit_3_and_never_show_the_pin() {
     let mut cmd = bare(&cli);
     cmd.args(["--token", &label, "--pin", wrong, "jwk", "--key", "ec-p384"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, "with a wrong PIN", wrong);
-    assert!(
-        run.stderr.contains("refused the user PIN"),
-        "{}",
-        run.stderr
+    assert_failed(
+        &run,
+        3,
+        "error: the token refused the user PIN (not retried)",
+        "with a wrong PIN",
+        wrong,
     );
     assert!(!run.stderr.contains(&pin));
 
@@ -568,50 +872,62 @@ fn token_pin_and_configuration_errors_exit_3_and_never_show_the_pin() {
     );
     let uri = format!("pkcs11:token={label};object=ec-p384?pin-value={wrong}");
     let run = cli.run(&["jwk", "--key", &uri], "");
-    assert_failed(&run, 3, "with a wrong pin-value", wrong);
+    assert_failed(
+        &run,
+        3,
+        "error: the token refused the user PIN (not retried)",
+        "with a wrong pin-value",
+        wrong,
+    );
 
-    // Configuration: each is exit 3, with what to do.
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    // Configuration: each is exit 3, with what to do (the hint, where there is one).
+    let cases: Vec<(Vec<String>, &str, &str)> = vec![
         (
             args(&["--token", "no-such-token", "keys", "list"]),
-            "no token \"no-such-token\"",
+            "error: no token \"no-such-token\" in this module; tokens present: ",
+            "hint: check --token or HSM_TOKEN",
         ),
         (
             args(&["--module", "/no/such/module.so", "keys", "list"]),
-            "--module or HSM_MODULE",
+            "error: cannot load PKCS#11 module /no/such/module.so",
+            "hint: check --module or HSM_MODULE",
         ),
         (
             args(&["--pin-source", "file:/no/such/pin", "keys", "list"]),
-            "/no/such/pin",
+            "error: configuration error: cannot read the PIN from /no/such/pin",
+            "",
         ),
-        (args(&["jwk", "--key", "no-such-key"]), "no key found"),
+        (
+            args(&["jwk", "--key", "no-such-key"]),
+            "error: no key found: label \"no-such-key\"",
+            "hint: `hsm-jose keys list` shows the keys of the token",
+        ),
         (
             args(&["sign", "--key", "ec-p256", "--alg", "RS256"]),
-            "does not fit",
+            "error: algorithm: algorithm `RS256` does not fit this key (EC P-256 `ec-p256`",
+            "hint: choose an algorithm this key serves",
         ),
         (
             args(&["sign", "--jwk", "no-such.jwk", "--alg", "ES256"]),
-            "no-such.jwk",
+            "error: cannot read the JWK no-such.jwk: No such file or directory",
+            "",
         ),
     ];
-    for (args, expect) in &cases {
+    for (args, message, hint) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let stderr = cli.fails(3, &args, "payload");
-        assert!(
-            stderr.contains(expect),
-            "{args:?}: {expect:?} not in {stderr}"
-        );
+        let stderr = cli.fails(3, &args, "payload", message);
+        assert!(stderr.contains(hint), "{args:?}: {hint:?} not in {stderr}");
     }
     // No token or no PIN at all.
     let mut cmd = bare(&cli);
     cmd.args(["--pin", &pin, "keys", "list"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, "without a token", &pin);
+    assert_failed(&run, 3, "error: no token selected", "without a token", &pin);
     assert!(run.stderr.contains("HSM_TOKEN"), "{}", run.stderr);
     let mut cmd = bare(&cli);
     cmd.args(["--token", &label, "keys", "list"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, "without a PIN", &pin);
+    assert_failed(&run, 3, "error: no user PIN given", "without a PIN", &pin);
     assert!(run.stderr.contains("HSM_PIN"), "{}", run.stderr);
 }
 

@@ -44,7 +44,7 @@ fn the_readme_example_runs_as_written() {
         assert!(script.contains(step), "the example lost its step `{step}`");
     }
     // The example's key, from an earlier run against the same token, if any.
-    let _ = cli.run(&["keys", "delete", "--key", "service-2026"], "");
+    let _ = cli.run(&["keys", "delete", "--key", "service-2026", "--yes"], "");
 
     let bin_dir = std::path::Path::new(BIN).parent().unwrap();
     let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(

@@ -6,21 +6,15 @@ use crate::cli::{DecryptArgs, EncryptArgs};
 use crate::cmd::jws::header_argument;
 use crate::error::{self, Result};
 use crate::io::{self, Stdin};
-use crate::keys::{self, Consumer, Hsm};
+use crate::keys::{self, Hsm, Purpose};
 
 pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &EncryptArgs) -> Result<()> {
     let header = header_argument(args.header.as_deref())?;
-    let key = keys::producer(
-        hsm,
-        args.key.key.as_deref(),
-        args.key.jwk.as_deref(),
-        args.kid.kid.as_deref(),
-        Stdin::Busy,
-    )?;
+    let key = args.key.producer(hsm, Stdin::Busy, Purpose::Encrypt)?;
     let plaintext = zeroize::Zeroizing::new(io::read_stdin("the plaintext")?);
-    let jwe = JweBuilder::new(args.enc)
+    let jwe = JweBuilder::new(args.algs.enc)
         .protected(header)
-        .add_recipient(key.as_ref(), args.alg, None)
+        .add_recipient(key.as_ref(), args.algs.alg, None)
         .and_then(|b| b.encrypt(&plaintext))
         .map_err(error::producing)?;
     let token = if args.json {
@@ -33,16 +27,19 @@ pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &EncryptArgs) -> Result<()> {
 }
 
 pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &DecryptArgs) -> Result<()> {
-    let consumer = Consumer::from_args(hsm, &args.keys)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Decrypt)?;
     let algs = consumer.jwe_algorithms(&args.algs.alg)?;
     let encs = keys::content_encryptions(&args.algs.enc);
     let token = io::read_stdin_token("JWE")?;
     let decrypter = Decrypter::new(&algs, &encs);
-    let decrypted = match &consumer {
-        Consumer::One(key) => decrypter.decrypt(&token, key.as_ref()),
-        Consumer::Set(set) => decrypter.decrypt_with(&token, set),
-    }
-    .map_err(|e| error::consuming_allowed(e, &allowed_names(&algs, &encs), "--alg and --enc"))?;
+    let decrypted = consumer
+        .apply(
+            |key| decrypter.decrypt(&token, key),
+            |keys| decrypter.decrypt_with(&token, keys),
+        )
+        .map_err(|e| {
+            error::consuming_allowed(e, &allowed_names(&algs, &encs), "--alg and --enc")
+        })?;
     io::write_stdout(decrypted.plaintext())
 }
 

@@ -1,36 +1,17 @@
 //! `jwk` and `jwks`: public keys to publish.
 
 use hsm_jose::{HsmJwkSet, KidSource};
-use jose_core::{Jwk, KeyBackend};
 use serde_json::{Value, json};
 
 use crate::cli::{JwkArgs, JwksArgs};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Spinner, Stdin};
-use crate::keys::{self, Hsm, Role};
-
-/// The public JWK of a key, with its `kid` and the `use` asked for.
-fn public(key: &dyn KeyBackend, key_use: Option<&str>) -> Result<Value> {
-    let jwk: &Jwk = key.public_jwk().ok_or_else(|| {
-        CliError::setup(format!("{} has no public key to publish", key.describe()))
-            .hint("a secret (AES or HMAC) key is shared, never published")
-    })?;
-    let jwk = match key_use {
-        Some(u) => jwk.clone().with_use(u),
-        None => jwk.clone(),
-    };
-    jwk.to_public_value().map_err(error::producing)
-}
+use crate::keys::{self, Hsm, Purpose};
+use crate::publish::{public_jwk, public_jwk_of_token_key};
 
 pub(crate) fn jwk(hsm: &Hsm<'_>, args: &JwkArgs) -> Result<()> {
-    let key = keys::producer(
-        hsm,
-        args.key.key.as_deref(),
-        args.key.jwk.as_deref(),
-        args.kid.as_deref(),
-        Stdin::Free,
-    )?;
-    let value = public(key.as_ref(), args.key_use.map(|u| u.as_str()))?;
+    let key = args.key.producer(hsm, Stdin::Free, Purpose::Publish)?;
+    let value = public_jwk(key.as_ref(), args.key_use.map(|u| u.as_str()))?;
     io::print_line(&value.to_string())
 }
 
@@ -42,7 +23,11 @@ pub(crate) fn jwks(hsm: &Hsm<'_>, args: &JwksArgs) -> Result<()> {
                 Spinner::start(format!("reading the keys of token {}", pool.token_label()));
             HsmJwkSet::from_token(pool, KidSource::Thumbprint).map_err(error::hsm_jose)?
         };
-        return io::print_line(&set.jwks_json());
+        let values = set
+            .iter()
+            .map(public_jwk_of_token_key)
+            .collect::<Result<Vec<Value>>>()?;
+        return io::print_line(&json!({ "keys": values }).to_string());
     }
     let mut values: Vec<Value> = Vec::new();
     let mut kids: Vec<String> = Vec::new();
@@ -53,12 +38,12 @@ pub(crate) fn jwks(hsm: &Hsm<'_>, args: &JwksArgs) -> Result<()> {
         ));
     }
     for reference in &args.key {
-        let key = keys::hsm_key(hsm, reference, None, Role::Produce)?;
-        values.push(public(&key, None)?);
+        let key = keys::hsm_key(hsm, reference, None, Purpose::Publish)?;
+        values.push(public_jwk(&key, None)?);
     }
     for path in &args.jwk {
         let key = keys::software_key(path, Stdin::Free, None)?;
-        values.push(public(&key, None)?);
+        values.push(public_jwk(&key, None)?);
     }
     for value in &values {
         if let Some(kid) = value.get("kid").and_then(Value::as_str) {

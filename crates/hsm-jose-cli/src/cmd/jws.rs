@@ -6,7 +6,7 @@ use jose_core::{Header, KeyBackend};
 use crate::cli::{SignArgs, VerifyArgs};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Stdin};
-use crate::keys::{self, Consumer, Hsm, Role};
+use crate::keys::{self, Hsm, Purpose};
 
 /// A JSON object given on the command line (or `@FILE`), as header members.
 pub(crate) fn header_argument(value: Option<&str>) -> Result<Header> {
@@ -50,7 +50,7 @@ pub(crate) fn sign(hsm: &Hsm<'_>, args: &SignArgs) -> Result<()> {
             hsm,
             reference,
             kids(i),
-            Role::Produce,
+            Purpose::Sign,
         )?));
     }
     for (i, path) in args.keys.jwk.iter().enumerate() {
@@ -99,8 +99,8 @@ pub(crate) fn verify(hsm: &Hsm<'_>, args: &VerifyArgs) -> Result<()> {
             "--payload cannot be `-`: standard input carries the JWS",
         ));
     }
-    let consumer = Consumer::from_args(hsm, &args.keys)?;
-    let allowed = consumer.jws_algorithms(&args.alg)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Verify)?;
+    let allowed = consumer.jws_algorithms(&args.algs.alg)?;
     let detached =
         match &args.payload {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
@@ -116,10 +116,11 @@ pub(crate) fn verify(hsm: &Hsm<'_>, args: &VerifyArgs) -> Result<()> {
     if let Some(payload) = &detached {
         verifier = verifier.detached_payload(payload);
     }
-    let verified = match &consumer {
-        Consumer::One(key) => verifier.verify(&token, key.as_ref()),
-        Consumer::Set(set) => verifier.verify_with(&token, set),
-    }
-    .map_err(|e| error::consuming_allowed(e, &allowed, "--alg"))?;
+    let verified = consumer
+        .apply(
+            |key| verifier.verify(&token, key),
+            |keys| verifier.verify_with(&token, keys),
+        )
+        .map_err(|e| error::consuming_allowed(e, &allowed, "--alg"))?;
     io::write_stdout(verified.payload())
 }

@@ -4,6 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jose_core::jwt::{self, Claims, DEFAULT_LEEWAY, Validation};
 
+use crate::cli::KeySource;
 use crate::cli::{
     ChecksArgs, ClaimsArgs, JwtDecryptArgs, JwtEncryptArgs, JwtNestArgs, JwtSignArgs,
     JwtUnnestArgs, JwtVerifyArgs,
@@ -11,7 +12,7 @@ use crate::cli::{
 use crate::cmd::jwe::allowed_names;
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Stdin};
-use crate::keys::{self, Consumer, Hsm};
+use crate::keys::{self, Consumer, Hsm, Purpose};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -20,7 +21,8 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The claims: `--claims`, then the options over it, then `iat` (now) unless given.
+/// The claims: `--claims`, then the options over it, then `iat` (now) unless given. An `exp`
+/// is required (from --exp-in or --claims) unless --no-exp says that the token never expires.
 fn claims(args: &ClaimsArgs) -> Result<Claims> {
     let mut claims = match &args.claims {
         Some(value) => {
@@ -45,8 +47,25 @@ fn claims(args: &ClaimsArgs) -> Result<Claims> {
             claims.set("aud", many.to_vec());
         }
     }
-    if let Some(secs) = args.exp_in {
-        claims.set("exp", now + i64::from(secs));
+    match (args.exp_in, args.no_exp, claims.contains("exp")) {
+        (Some(secs), _, _) => {
+            let exp = now
+                .checked_add(secs)
+                .ok_or_else(|| CliError::usage(format!("--exp-in={secs} is out of range")))?;
+            claims.set("exp", exp);
+        }
+        (None, true, true) => {
+            return Err(CliError::usage(
+                "--no-exp contradicts the `exp` in --claims",
+            ));
+        }
+        (None, false, false) => {
+            return Err(CliError::usage(
+                "a JWT without `exp` never expires: give --exp-in SECS (or an `exp` in --claims)",
+            )
+            .hint("--no-exp issues a token that never expires, if that is intended"));
+        }
+        (None, true, false) | (None, false, true) => {}
     }
     if !claims.contains("iat") {
         claims.set("iat", now);
@@ -79,81 +98,62 @@ fn print_claims(jwt: &jwt::Jwt) -> Result<()> {
 
 pub(crate) fn sign(hsm: &Hsm<'_>, args: &JwtSignArgs) -> Result<()> {
     let claims = claims(&args.claims)?;
-    let key = keys::producer(
-        hsm,
-        args.key.key.as_deref(),
-        args.key.jwk.as_deref(),
-        args.kid.kid.as_deref(),
-        Stdin::Free,
-    )?;
+    let key = args.key.producer(hsm, Stdin::Free, Purpose::Sign)?;
     let token = jwt::sign(&claims, key.as_ref(), args.alg, None).map_err(error::producing)?;
     io::print_line(&token)
 }
 
 pub(crate) fn verify(hsm: &Hsm<'_>, args: &JwtVerifyArgs) -> Result<()> {
-    let consumer = Consumer::from_args(hsm, &args.keys)?;
-    let algs = consumer.jws_algorithms(&args.alg)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Verify)?;
+    let algs = consumer.jws_algorithms(&args.algs.alg)?;
     let token = io::read_stdin_token("JWT")?;
     let v = validation(&args.checks).jws_algorithms(&algs);
-    let jwt = match &consumer {
-        Consumer::One(key) => v.verify(&token, key.as_ref()),
-        Consumer::Set(set) => v.verify_with(&token, set),
-    }
-    .map_err(|e| error::consuming_allowed(e, &algs, "--alg"))?;
+    let jwt = consumer
+        .apply(
+            |key| v.verify(&token, key),
+            |keys| v.verify_with(&token, keys),
+        )
+        .map_err(|e| error::consuming_allowed(e, &algs, "--alg"))?;
     print_claims(&jwt)
 }
 
 pub(crate) fn encrypt(hsm: &Hsm<'_>, args: &JwtEncryptArgs) -> Result<()> {
     let claims = claims(&args.claims)?;
-    let key = keys::producer(
-        hsm,
-        args.key.key.as_deref(),
-        args.key.jwk.as_deref(),
-        args.kid.kid.as_deref(),
-        Stdin::Free,
-    )?;
-    let token =
-        jwt::encrypt(&claims, key.as_ref(), args.alg, args.enc, None).map_err(error::producing)?;
+    let key = args.key.producer(hsm, Stdin::Free, Purpose::Encrypt)?;
+    let token = jwt::encrypt(&claims, key.as_ref(), args.algs.alg, args.algs.enc, None)
+        .map_err(error::producing)?;
     io::print_line(&token)
 }
 
 pub(crate) fn decrypt(hsm: &Hsm<'_>, args: &JwtDecryptArgs) -> Result<()> {
-    let consumer = Consumer::from_args(hsm, &args.keys)?;
+    let consumer = args.keys.consumer(hsm, Purpose::Decrypt)?;
     let algs = consumer.jwe_algorithms(&args.algs.alg)?;
     let encs = keys::content_encryptions(&args.algs.enc);
     let token = io::read_stdin_token("JWT")?;
     let v = validation(&args.checks).jwe_algorithms(&algs, &encs);
-    let jwt = match &consumer {
-        Consumer::One(key) => v.decrypt(&token, key.as_ref()),
-        Consumer::Set(set) => v.decrypt_with(&token, set),
-    }
-    .map_err(|e| error::consuming_allowed(e, &allowed_names(&algs, &encs), "--alg and --enc"))?;
+    let jwt = consumer
+        .apply(
+            |key| v.decrypt(&token, key),
+            |keys| v.decrypt_with(&token, keys),
+        )
+        .map_err(|e| {
+            error::consuming_allowed(e, &allowed_names(&algs, &encs), "--alg and --enc")
+        })?;
     print_claims(&jwt)
 }
 
 pub(crate) fn nest(hsm: &Hsm<'_>, args: &JwtNestArgs) -> Result<()> {
-    if args.signer.sign_jwk.as_deref() == Some("-")
-        && args.recipient.encrypt_jwk.as_deref() == Some("-")
-    {
+    let from_stdin = |source: &KeySource| matches!(source, KeySource::Jwk(path) if path == "-");
+    if from_stdin(args.signer.source()) && from_stdin(args.recipient.source()) {
         return Err(CliError::usage(
             "only one of --sign-jwk and --encrypt-jwk can be `-` (standard input)",
         ));
     }
     let claims = claims(&args.claims)?;
-    let signer = keys::producer(
-        hsm,
-        args.signer.sign_key.as_deref(),
-        args.signer.sign_jwk.as_deref(),
-        args.sign_kid.as_deref(),
-        Stdin::Free,
-    )?;
-    let recipient = keys::producer(
-        hsm,
-        args.recipient.encrypt_key.as_deref(),
-        args.recipient.encrypt_jwk.as_deref(),
-        args.encrypt_kid.as_deref(),
-        Stdin::Free,
-    )?;
+    let signer = args.signer.producer(hsm, Stdin::Free, Purpose::Sign)?;
+    let recipient = args
+        .recipient
+        .producer(hsm, Stdin::Free, Purpose::Encrypt)?;
     let token = jwt::sign_then_encrypt(
         &claims,
         signer.as_ref(),
@@ -167,18 +167,8 @@ pub(crate) fn nest(hsm: &Hsm<'_>, args: &JwtNestArgs) -> Result<()> {
 }
 
 pub(crate) fn unnest(hsm: &Hsm<'_>, args: &JwtUnnestArgs) -> Result<()> {
-    let decrypter = Consumer::load(
-        hsm,
-        args.decrypter.decrypt_key.as_deref(),
-        args.decrypter.decrypt_jwk.as_deref(),
-        args.decrypter.decrypt_jwks.as_deref(),
-    )?;
-    let verifier = Consumer::load(
-        hsm,
-        args.verifier.verify_key.as_deref(),
-        args.verifier.verify_jwk.as_deref(),
-        args.verifier.verify_jwks.as_deref(),
-    )?;
+    let decrypter = args.decrypter.consumer(hsm, Purpose::Decrypt)?;
+    let verifier = args.verifier.consumer(hsm, Purpose::Verify)?;
     let key_algs = decrypter.jwe_algorithms(&args.key_alg)?;
     let encs = keys::content_encryptions(&args.enc);
     let sign_algs = verifier.jws_algorithms(&args.sign_alg)?;
@@ -190,11 +180,7 @@ pub(crate) fn unnest(hsm: &Hsm<'_>, args: &JwtUnnestArgs) -> Result<()> {
         (Consumer::One(d), Consumer::One(s)) => {
             v.decrypt_and_verify(&token, d.as_ref(), s.as_ref())
         }
-        _ => v.decrypt_and_verify_with(
-            &token,
-            decrypter.store().as_ref(),
-            verifier.store().as_ref(),
-        ),
+        _ => v.decrypt_and_verify_with(&token, &decrypter, &verifier),
     };
     let mut allowed = allowed_names(&key_algs, &encs);
     allowed.extend(sign_algs.iter().map(ToString::to_string));

@@ -3,7 +3,8 @@
 use clap::ValueEnum;
 use hsm_core::{
     Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, Protection,
-    SecretSpec, SessionPool, delete_key_by, generate_key_pair, generate_secret_key, list_keys,
+    SecretSpec, SessionPool, delete_key_by, find_key, generate_key_pair, generate_secret_key,
+    list_keys,
 };
 use hsm_jose::HsmJwk;
 use jose_core::KeyBackend;
@@ -13,6 +14,7 @@ use crate::cli::{DeleteArgs, GenerateArgs, KeyType, ListArgs, Usage};
 use crate::error::{self, CliError, Result};
 use crate::io::{self, Counter, Spinner};
 use crate::keys::{Hsm, hex, parse_hex};
+use crate::publish::public_jwk;
 
 /// One row of `keys list`.
 struct Row {
@@ -323,16 +325,35 @@ pub(crate) fn generate(hsm: &Hsm<'_>, args: &GenerateArgs) -> Result<()> {
         Some(kid) => key.with_kid(kid),
         None => key,
     };
-    let public = key.public_json().map_err(error::hsm_jose)?;
-    io::print_line(&public)
+    io::print_line(&public_jwk(&key, None)?.to_string())
 }
 
 pub(crate) fn delete(hsm: &Hsm<'_>, args: &DeleteArgs) -> Result<()> {
+    // Without --yes, a terminal to ask on is needed before the token is even opened.
+    let ask = !args.yes;
+    if ask && !io::stdin_is_terminal() {
+        return Err(CliError::usage(
+            "keys delete needs --yes when standard input is not a terminal to confirm on",
+        )
+        .hint("deleting a key cannot be undone: check `hsm-jose keys list`, then add --yes"));
+    }
     let (pool, selector) = hsm.locate(&args.key)?;
-    let deleted = {
-        let session = pool.session_rw().map_err(|e| error::hsm(&e))?;
-        delete_key_by(&session, &selector).map_err(|e| error::hsm(&e))?
-    };
+    let session = pool.session_rw().map_err(|e| error::hsm(&e))?;
+    if ask {
+        let info = find_key(&session, &selector).map_err(|e| error::hsm(&e))?;
+        let question = format!(
+            "delete {} key `{}` (id {}) from token {}, for good?",
+            kind_name(&info.kind),
+            info.label,
+            hex(&info.id),
+            pool.token_label()
+        );
+        if !io::confirm(&question)? {
+            return Err(CliError::usage("not deleted: not confirmed"));
+        }
+    }
+    let deleted = delete_key_by(&session, &selector).map_err(|e| error::hsm(&e))?;
+    drop(session);
     io::print_line(&format!(
         "deleted {} key `{}` (id {}) from token {}",
         kind_name(&deleted.kind),

@@ -144,13 +144,21 @@ impl Cli {
         run
     }
 
-    /// Runs and expects exit `status` with nothing on standard output and a message on
-    /// standard error that never contains the PIN; returns standard error.
-    pub(crate) fn fails(&self, status: i32, args: &[&str], stdin: impl AsRef<[u8]>) -> String {
+    /// Runs and expects exit `status` with nothing on standard output and, on standard
+    /// error, a message that contains `message` (the part that names the error) and never the
+    /// PIN; returns standard error.
+    pub(crate) fn fails(
+        &self,
+        status: i32,
+        args: &[&str],
+        stdin: impl AsRef<[u8]>,
+        message: &str,
+    ) -> String {
         let run = self.run(args, stdin);
         assert_failed(
             &run,
             status,
+            message,
             &format!("{args:?}"),
             self.token.pin.expose_secret(),
         );
@@ -159,8 +167,8 @@ impl Cli {
 }
 
 /// Checks a failed run: the exit status, nothing on standard output, a message on standard
-/// error, and never the PIN (nor any other secret given) anywhere.
-pub(crate) fn assert_failed(run: &Run, status: i32, what: &str, secret: &str) {
+/// error that contains `message`, and never the PIN (nor any other secret given) anywhere.
+pub(crate) fn assert_failed(run: &Run, status: i32, message: &str, what: &str, secret: &str) {
     assert_eq!(
         run.status, status,
         "hsm-jose {what}: expected exit {status}, got {}; stderr:\n{}",
@@ -171,11 +179,78 @@ pub(crate) fn assert_failed(run: &Run, status: i32, what: &str, secret: &str) {
         "hsm-jose {what}: printed on stdout: {:?}",
         String::from_utf8_lossy(&run.stdout)
     );
-    assert!(!run.stderr.trim().is_empty(), "hsm-jose {what}: no message");
+    assert!(
+        !message.is_empty(),
+        "hsm-jose {what}: name the expected message"
+    );
+    assert!(
+        run.stderr.contains(message),
+        "hsm-jose {what}: expected {message:?} in the message:\n{}",
+        run.stderr
+    );
     assert!(
         !run.stderr.contains(secret),
         "hsm-jose {what}: the PIN appears in the message"
     );
+}
+
+/// Creates a key pair in the suite's token the way other tools may, with the attributes they
+/// choose (hsm-core's own generation makes only hardened keys): both objects are token objects
+/// labelled `label` with `CKA_ID` `id`, the public one public, the private one private and
+/// sensitive; `public` and `private` add the rest (curve, usage flags, `CKA_EXTRACTABLE`). The
+/// caller holds [`fixture::exclusive`]; the key is deleted when the guard is dropped, even when
+/// the test fails.
+pub(crate) fn plant_key_pair<'c>(
+    cli: &'c Cli,
+    label: &'c str,
+    id: &[u8],
+    mechanism: hsm_core::cryptoki::mechanism::Mechanism<'_>,
+    public: &[hsm_core::cryptoki::object::Attribute],
+    private: &[hsm_core::cryptoki::object::Attribute],
+) -> PlantedKey<'c> {
+    use hsm_core::cryptoki::object::Attribute;
+    let common = |private_object: bool| {
+        vec![
+            Attribute::Token(true),
+            Attribute::Private(private_object),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ]
+    };
+    let public = [common(false), public.to_vec()].concat();
+    let private = [
+        common(true),
+        vec![Attribute::Sensitive(true)],
+        private.to_vec(),
+    ]
+    .concat();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let pool = cli.token.pool();
+    let session = pool.session_rw().unwrap();
+    session
+        .generate_key_pair(&mechanism, &public, &private)
+        .unwrap_or_else(|e| panic!("cannot plant the key pair {label}: {e}"));
+    PlantedKey { cli, label }
+}
+
+/// A key [`plant_key_pair`] made; deleted when dropped.
+pub(crate) struct PlantedKey<'c> {
+    cli: &'c Cli,
+    label: &'c str,
+}
+
+impl Drop for PlantedKey<'_> {
+    fn drop(&mut self) {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = self.cli.token.pool();
+        let deleted = pool.session_rw().and_then(|session| {
+            hsm_core::delete_key_by(&session, &hsm_core::KeySelector::label(self.label))
+        });
+        // Not a panic while a failed test unwinds: say it, so the next run knows why.
+        if let Err(e) = deleted {
+            eprintln!("cannot delete the planted key {}: {e}", self.label);
+        }
+    }
 }
 
 /// A [`Cli`] on the suite's token (the token named after the test file: `env!` here expands

@@ -8,6 +8,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jose_core::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
 use zeroize::Zeroizing;
 
+mod key_choice;
+
+pub(crate) use key_choice::{
+    Consumer, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner, NestVerifier,
+    Producer, Publisher,
+};
+
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success
@@ -109,20 +116,21 @@ pub(crate) enum KeysCommand {
     /// Generate a key inside the token (sensitive, never extractable); print its public JWK
     #[command(after_help = examples::KEYS_GENERATE)]
     Generate(GenerateArgs),
-    /// Delete a key from the token (every object of it: private, public or secret)
+    /// Delete a key from the token (every object of it: private, public or secret); asks
+    /// first unless --yes
     #[command(after_help = examples::KEYS_DELETE)]
     Delete(DeleteArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JwtCommand {
-    /// Sign claims as a JWT (adds `iat`)
+    /// Sign claims as a JWT (adds `iat`; needs --exp-in, or --no-exp for one that never expires)
     #[command(after_help = examples::JWT_SIGN)]
     Sign(JwtSignArgs),
     /// Verify a signed JWT on standard input and check its claims; print the claims as JSON
     #[command(after_help = examples::JWT_VERIFY)]
     Verify(JwtVerifyArgs),
-    /// Encrypt claims as a JWT (adds `iat`)
+    /// Encrypt claims as a JWT (adds `iat`; needs --exp-in, or --no-exp)
     #[command(after_help = examples::JWT_ENCRYPT)]
     Encrypt(JwtEncryptArgs),
     /// Decrypt an encrypted JWT on standard input and check its claims; print the claims as JSON
@@ -142,7 +150,7 @@ mod examples {
 Example:
   hsm-jose keys list
   hsm-jose keys generate --type rsa-3072 --label rsa-2026
-  hsm-jose keys delete --key rsa-2026";
+  hsm-jose keys delete --key rsa-2026 --yes";
 
     pub(super) const KEYS_LIST: &str = "\
 Example:
@@ -160,8 +168,8 @@ Example:
 
     pub(super) const KEYS_DELETE: &str = "\
 Example:
-  hsm-jose keys delete --key rsa-2026
-  hsm-jose keys delete --key 'pkcs11:object=rsa-2026;id=%0a%01'";
+  hsm-jose keys delete --key rsa-2026          # asks on the terminal
+  hsm-jose keys delete --key 'pkcs11:object=rsa-2026;id=%0a%01' --yes";
 
     pub(super) const JWK: &str = "\
 Example:
@@ -226,41 +234,6 @@ Example:
 }
 
 // ----- key selection -----
-
-/// One key that produces (signs or encrypts).
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub(crate) struct KeyArgs {
-    /// An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI
-    #[arg(long, value_name = "REF")]
-    pub(crate) key: Option<String>,
-    /// A software key: a JWK file (`-`: standard input)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) jwk: Option<String>,
-}
-
-/// The keys that consume (verify or decrypt): one key, or a JWK Set chosen by `kid`.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub(crate) struct ConsumerArgs {
-    /// An HSM key: a label, id:HEX, label:NAME, or a pkcs11: URI
-    #[arg(long, value_name = "REF")]
-    pub(crate) key: Option<String>,
-    /// A software key: a JWK file
-    #[arg(long, value_name = "FILE")]
-    pub(crate) jwk: Option<String>,
-    /// A JWK Set file; the token's kid chooses the key
-    #[arg(long, value_name = "FILE")]
-    pub(crate) jwks: Option<String>,
-}
-
-/// `--kid`, for the key that produces.
-#[derive(Debug, Args)]
-pub(crate) struct KidArgs {
-    /// The kid to put in the header [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) kid: Option<String>,
-}
 
 // ----- keys -----
 
@@ -338,6 +311,10 @@ pub(crate) struct DeleteArgs {
     /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
     #[arg(long, value_name = "REF")]
     pub(crate) key: String,
+    /// Delete without asking. Without it, the command asks on a terminal and refuses (exit 2)
+    /// when standard input is not one
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
 }
 
 // ----- jwk, jwks -----
@@ -345,10 +322,7 @@ pub(crate) struct DeleteArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwkArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
-    /// The kid to publish [default: an HSM key's RFC 7638 thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) kid: Option<String>,
+    pub(crate) key: KeyChoice<Publisher>,
     /// Restrict the published key to signatures or to encryption
     #[arg(long = "use", value_name = "USE")]
     pub(crate) key_use: Option<KeyUse>,
@@ -424,13 +398,20 @@ pub(crate) struct SignArgs {
     pub(crate) b64_false: bool,
 }
 
+/// The JWS algorithms a consumer accepts.
 #[derive(Debug, Args)]
-pub(crate) struct VerifyArgs {
-    #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+pub(crate) struct JwsAllowArgs {
     /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
     pub(crate) alg: Vec<JwsAlgorithm>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) keys: KeyChoice<Consumer>,
+    #[command(flatten)]
+    pub(crate) algs: JwsAllowArgs,
     /// The payload of a detached JWS, from this file
     #[arg(long, value_name = "FILE")]
     pub(crate) payload: Option<PathBuf>,
@@ -441,18 +422,23 @@ pub(crate) struct VerifyArgs {
 
 // ----- JWE -----
 
+/// The JWE algorithms of a producer.
 #[derive(Debug, Args)]
-pub(crate) struct EncryptArgs {
-    #[command(flatten)]
-    pub(crate) key: KeyArgs,
-    #[command(flatten)]
-    pub(crate) kid: KidArgs,
+pub(crate) struct JweAlgArgs {
     /// The key management algorithm
     #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
     pub(crate) alg: KeyManagementAlgorithm,
     /// The content encryption algorithm
     #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
     pub(crate) enc: ContentEncryption,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EncryptArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyChoice<Producer>,
+    #[command(flatten)]
+    pub(crate) algs: JweAlgArgs,
     /// More protected header members, a JSON object or @FILE (`{"cty":"text/plain"}`)
     #[arg(long, value_name = "JSON")]
     pub(crate) header: Option<String>,
@@ -464,7 +450,7 @@ pub(crate) struct EncryptArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DecryptArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+    pub(crate) keys: KeyChoice<Consumer>,
     #[command(flatten)]
     pub(crate) algs: JweAllowArgs,
 }
@@ -499,9 +485,14 @@ pub(crate) struct ClaimsArgs {
     /// An audience (`aud`; repeatable)
     #[arg(long, value_name = "S")]
     pub(crate) aud: Vec<String>,
-    /// Expires this many seconds from now (`exp`)
-    #[arg(long, value_name = "SECS")]
-    pub(crate) exp_in: Option<u32>,
+    /// Expires this many seconds from now (`exp`); a negative number, written
+    /// `--exp-in=-100`, makes a token that has already expired (for tests)
+    #[arg(long, value_name = "SECS", conflicts_with = "no_exp")]
+    pub(crate) exp_in: Option<i64>,
+    /// Issue a token without `exp`, one that never expires. A JWT needs --exp-in, an `exp` in
+    /// --claims, or this
+    #[arg(long)]
+    pub(crate) no_exp: bool,
 }
 
 /// The claim checks of a JWT being consumed.
@@ -529,9 +520,7 @@ pub(crate) struct ChecksArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtSignArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
-    #[command(flatten)]
-    pub(crate) kid: KidArgs,
+    pub(crate) key: KeyChoice<Producer>,
     /// The signature algorithm
     #[arg(long, value_name = "ALG", value_parser = jws_alg())]
     pub(crate) alg: JwsAlgorithm,
@@ -542,10 +531,9 @@ pub(crate) struct JwtSignArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtVerifyArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
-    /// An allowed algorithm (repeatable, or comma-separated) [default: those the key serves]
-    #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
-    pub(crate) alg: Vec<JwsAlgorithm>,
+    pub(crate) keys: KeyChoice<Consumer>,
+    #[command(flatten)]
+    pub(crate) algs: JwsAllowArgs,
     #[command(flatten)]
     pub(crate) checks: ChecksArgs,
 }
@@ -553,15 +541,9 @@ pub(crate) struct JwtVerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtEncryptArgs {
     #[command(flatten)]
-    pub(crate) key: KeyArgs,
+    pub(crate) key: KeyChoice<Producer>,
     #[command(flatten)]
-    pub(crate) kid: KidArgs,
-    /// The key management algorithm
-    #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
-    pub(crate) alg: KeyManagementAlgorithm,
-    /// The content encryption algorithm
-    #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
-    pub(crate) enc: ContentEncryption,
+    pub(crate) algs: JweAlgArgs,
     #[command(flatten)]
     pub(crate) claims: ClaimsArgs,
 }
@@ -569,88 +551,28 @@ pub(crate) struct JwtEncryptArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtDecryptArgs {
     #[command(flatten)]
-    pub(crate) keys: ConsumerArgs,
+    pub(crate) keys: KeyChoice<Consumer>,
     #[command(flatten)]
     pub(crate) algs: JweAllowArgs,
     #[command(flatten)]
     pub(crate) checks: ChecksArgs,
 }
 
-/// The key that signs the inner JWT of a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "signing_key", required = true, multiple = false)]
-pub(crate) struct SignKeyArgs {
-    /// The signing HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) sign_key: Option<String>,
-    /// The signing software key, a JWK file (`-`: standard input)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) sign_jwk: Option<String>,
-}
-
-/// The recipient of a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "recipient_key", required = true, multiple = false)]
-pub(crate) struct EncryptKeyArgs {
-    /// The recipient's HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) encrypt_key: Option<String>,
-    /// The recipient's key, a JWK file (its public part is enough)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) encrypt_jwk: Option<String>,
-}
-
-/// The keys that decrypt a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "decrypting_keys", required = true, multiple = false)]
-pub(crate) struct DecryptKeysArgs {
-    /// The decrypting HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) decrypt_key: Option<String>,
-    /// The decrypting software key, a JWK file
-    #[arg(long, value_name = "FILE")]
-    pub(crate) decrypt_jwk: Option<String>,
-    /// The decrypting keys, a JWK Set file chosen by kid
-    #[arg(long, value_name = "FILE")]
-    pub(crate) decrypt_jwks: Option<String>,
-}
-
-/// The keys that verify the inner JWT of a nested JWT.
-#[derive(Debug, Args)]
-#[group(id = "verifying_keys", required = true, multiple = false)]
-pub(crate) struct VerifyKeysArgs {
-    /// The verifying HSM key
-    #[arg(long, value_name = "REF")]
-    pub(crate) verify_key: Option<String>,
-    /// The verifying key, a JWK file (its public part is enough)
-    #[arg(long, value_name = "FILE")]
-    pub(crate) verify_jwk: Option<String>,
-    /// The verifying keys, a JWK Set file chosen by kid
-    #[arg(long, value_name = "FILE")]
-    pub(crate) verify_jwks: Option<String>,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct JwtNestArgs {
     #[command(flatten)]
-    pub(crate) signer: SignKeyArgs,
+    pub(crate) signer: KeyChoice<NestSigner>,
     /// The signature algorithm of the inner JWT
     #[arg(long, value_name = "ALG", value_parser = jws_alg())]
     pub(crate) sign_alg: JwsAlgorithm,
-    /// The kid of the signing key [default: an HSM key's thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) sign_kid: Option<String>,
     #[command(flatten)]
-    pub(crate) recipient: EncryptKeyArgs,
+    pub(crate) recipient: KeyChoice<NestRecipient>,
     /// The key management algorithm of the outer JWE
     #[arg(long, value_name = "ALG", value_parser = jwe_alg())]
     pub(crate) key_alg: KeyManagementAlgorithm,
     /// The content encryption algorithm of the outer JWE
     #[arg(long, value_name = "ENC", value_parser = jwe_enc())]
     pub(crate) enc: ContentEncryption,
-    /// The kid of the recipient's key [default: an HSM key's thumbprint; a JWK's own kid]
-    #[arg(long, value_name = "KID")]
-    pub(crate) encrypt_kid: Option<String>,
     #[command(flatten)]
     pub(crate) claims: ClaimsArgs,
 }
@@ -658,7 +580,7 @@ pub(crate) struct JwtNestArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtUnnestArgs {
     #[command(flatten)]
-    pub(crate) decrypter: DecryptKeysArgs,
+    pub(crate) decrypter: KeyChoice<NestDecrypter>,
     /// An allowed key management algorithm of the outer JWE (repeatable, or comma-separated)
     /// [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jwe_alg())]
@@ -667,7 +589,7 @@ pub(crate) struct JwtUnnestArgs {
     #[arg(long, value_name = "ENC", value_delimiter = ',', value_parser = jwe_enc())]
     pub(crate) enc: Vec<ContentEncryption>,
     #[command(flatten)]
-    pub(crate) verifier: VerifyKeysArgs,
+    pub(crate) verifier: KeyChoice<NestVerifier>,
     /// An allowed signature algorithm of the inner JWT (repeatable, or comma-separated)
     /// [default: those the key serves]
     #[arg(long, value_name = "ALG", value_delimiter = ',', value_parser = jws_alg())]
@@ -740,6 +662,71 @@ mod tests {
         let Command::Verify(v) = ok.command else {
             panic!("not verify")
         };
-        assert_eq!(v.alg, [JwsAlgorithm::ES256, JwsAlgorithm::EdDSA]);
+        assert_eq!(v.algs.alg, [JwsAlgorithm::ES256, JwsAlgorithm::EdDSA]);
+    }
+
+    /// Each role's options give the key's source and `kid`.
+    #[test]
+    fn key_choices_give_the_source_and_kid_of_each_role() {
+        let nest = Cli::try_parse_from([
+            "hsm-jose",
+            "jwt",
+            "nest",
+            "--sign-key",
+            "signer",
+            "--sign-kid",
+            "s1",
+            "--sign-alg",
+            "ES256",
+            "--encrypt-jwk",
+            "r.jwk",
+            "--encrypt-kid",
+            "r1",
+            "--key-alg",
+            "ECDH-ES",
+            "--enc",
+            "A128GCM",
+            "--no-exp",
+        ])
+        .unwrap();
+        let Command::Jwt(JwtCommand::Nest(n)) = nest.command else {
+            panic!("not jwt nest")
+        };
+        assert_eq!(n.signer.source(), &KeySource::Hsm("signer".into()));
+        assert_eq!(n.signer.kid(), Some("s1"));
+        assert_eq!(n.recipient.source(), &KeySource::Jwk("r.jwk".into()));
+        assert_eq!(n.recipient.kid(), Some("r1"));
+
+        let unnest = Cli::try_parse_from([
+            "hsm-jose",
+            "jwt",
+            "unnest",
+            "--decrypt-jwks",
+            "d.json",
+            "--verify-key",
+            "v",
+        ])
+        .unwrap();
+        let Command::Jwt(JwtCommand::Unnest(u)) = unnest.command else {
+            panic!("not jwt unnest")
+        };
+        assert_eq!(u.decrypter.source(), &KeySource::Jwks("d.json".into()));
+        assert_eq!(u.verifier.source(), &KeySource::Hsm("v".into()));
+        assert_eq!(u.verifier.kid(), None);
+
+        // A producer takes no JWK Set, a consumer no --kid.
+        for args in [
+            &[
+                "hsm-jose", "encrypt", "--jwks", "s.json", "--alg", "A128KW", "--enc", "A128GCM",
+            ][..],
+            &["hsm-jose", "verify", "--key", "k", "--kid", "x"][..],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
     }
 }
