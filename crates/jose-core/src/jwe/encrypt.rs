@@ -7,11 +7,11 @@ use crate::b64;
 use crate::backend::{KeyBackend, WrappedKey, check_key};
 use crate::error::{AlgorithmError, KeyError, Malformed, Result};
 use crate::header::Header;
-use crate::jwe::alg::{aeskw, ecdh_es, software_wrap};
+use crate::jwe::alg::{aeskw, ecdh_es, rsaes};
 use crate::jwe::parse::additional_data;
 use crate::jwe::{enc, zip_refused};
+use crate::jwk::parsed::{self, Parsed};
 use crate::jwk::{Jwk, SecretBytes};
-use crate::keys::SoftwareKey;
 use crate::rng;
 
 /// Encrypts `plaintext` to one key and returns the compact serialization.
@@ -331,8 +331,14 @@ impl<'k> JweBuilder<'k> {
                 ) => {
                     // Hybrid use: encrypt to the public JWK, wherever the private key lives.
                     let public = r.key.public_jwk().ok_or(KeyError::NoPublicKey)?;
-                    let public = SoftwareKey::from_jwk(public.to_public()?)?;
-                    encrypted_key = software_wrap(&public, a, &cek)?.encrypted_key;
+                    let Parsed::Rsa { public, .. } = parsed::parse(public.material())? else {
+                        return Err(AlgorithmError::KeyMismatch {
+                            alg: a.to_string(),
+                            key: r.key.describe(),
+                        }
+                        .into());
+                    };
+                    encrypted_key = rsaes::encrypt(&public, a, &cek)?;
                 }
                 (a, None) => {
                     let w = r.key.wrap_key(a, &cek)?;

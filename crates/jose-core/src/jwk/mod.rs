@@ -18,6 +18,7 @@
 //! ```
 
 mod generate;
+pub(crate) mod parsed;
 mod set;
 mod validate;
 
