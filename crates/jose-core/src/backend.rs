@@ -154,8 +154,6 @@ pub(crate) fn ops_for(alg: Algorithm, producing: bool) -> &'static [KeyOp] {
         (Algorithm::Jwe(a), _) if a.is_ecdh() => &[KeyOp::DeriveKey, KeyOp::DeriveBits],
         (Algorithm::Jwe(_), true) => &[KeyOp::WrapKey, KeyOp::Encrypt],
         (Algorithm::Jwe(_), false) => &[KeyOp::UnwrapKey, KeyOp::Decrypt],
-        #[allow(unreachable_patterns)]
-        _ => &[],
     }
 }
 
@@ -257,8 +255,8 @@ pub(crate) fn select_key<'k>(
     }
 }
 
-#[allow(dead_code)]
-fn _object_safe(_: &dyn KeyBackend, _: &dyn KeyStore) {}
+/// Both traits stay object safe (jose-core takes them as `&dyn`).
+const _: Option<(&dyn KeyBackend, &dyn KeyStore)> = None;
 
 /// Convenience: the error for a private operation on a public-only key.
 pub(crate) fn public_only() -> Error {

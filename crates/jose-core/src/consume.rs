@@ -104,3 +104,32 @@ pub(crate) fn first_success<I, T>(
         _ => Err(failure()),
     }
 }
+
+/// Refuses, for verification, a set of keys holding both symmetric keys (no public part: HMAC)
+/// and asymmetric ones: a verifier given such a set cannot tell which kind a token should use,
+/// and a token naming a symmetric `alg` must never meet a key that was published.
+pub(crate) fn one_kind<'k>(keys: impl IntoIterator<Item = &'k dyn KeyBackend>) -> Result<()> {
+    let name = |k: &dyn KeyBackend| match k.kid() {
+        Some(kid) => format!("kid `{kid}`"),
+        None => k.describe(),
+    };
+    let (mut symmetric, mut asymmetric) = (None, None);
+    for k in keys {
+        let slot = if k.public_jwk().is_some() {
+            &mut asymmetric
+        } else {
+            &mut symmetric
+        };
+        if slot.is_none() {
+            *slot = Some(name(k));
+        }
+        if let (Some(s), Some(a)) = (&symmetric, &asymmetric) {
+            return Err(KeyError::MixedKeyKinds {
+                symmetric: s.clone(),
+                asymmetric: a.clone(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::error::{Malformed, Result};
 
@@ -107,23 +108,48 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Strict)? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
+        let mut out = Value::Array(Vec::new());
+        let filled = (|| {
+            while let Some(v) = seq.next_element_seed(Strict)? {
+                if let Value::Array(items) = &mut out {
+                    items.push(v);
+                }
+            }
+            Ok(())
+        })();
+        // A document that fails to parse may still hold private key members read so far.
+        filled.inspect_err(|_| wipe(&mut out)).map(|()| out)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                // The NUL ends the name; serde_json appends the position after it.
-                return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
+        let mut out = Value::Object(Map::new());
+        let filled = (|| {
+            while let Some(key) = map.next_key::<String>()? {
+                let Value::Object(members) = &mut out else {
+                    break;
+                };
+                if members.contains_key(&key) {
+                    // The NUL ends the name; serde_json appends the position after it.
+                    return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
+                }
+                let value = map.next_value_seed(Strict)?;
+                if let Value::Object(members) = &mut out {
+                    members.insert(key, value);
+                }
             }
-            let value = map.next_value_seed(Strict)?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
+            Ok(())
+        })();
+        filled.inspect_err(|_| wipe(&mut out)).map(|()| out)
+    }
+}
+
+/// Overwrites every string inside `value` with zeros (the value is dropped afterwards): for
+/// parsed JSON that may hold private key members (`d`, `k`...) on a path that discards it.
+pub(crate) fn wipe(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(members) => members.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 

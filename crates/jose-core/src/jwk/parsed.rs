@@ -59,6 +59,9 @@ pub(crate) fn rsa_public(k: &RsaKey) -> Result<PublicKey> {
     if !e_odd || crate::jwk::bit_len(&k.e) < 2 || k.e.len() > 8 {
         return Err(KeyError::RsaExponent.into());
     }
+    if super::has_roca_fingerprint(&k.n) {
+        return Err(KeyError::RocaFingerprint.into());
+    }
     PublicKey::new_with_size_limits(uint(&k.n), uint(&k.e), 2048..=16384).map_err(|_| {
         KeyError::InvalidMember {
             member: "n",

@@ -47,18 +47,32 @@ impl JwkSet {
         }
     }
 
-    fn from_map(map: Map<String, Value>) -> Result<Self> {
-        let Some(Value::Array(items)) = map.get("keys") else {
+    fn from_map(mut map: Map<String, Value>) -> Result<Self> {
+        let Some(Value::Array(items)) = map.remove("keys") else {
+            crate::json::wipe(&mut Value::Object(map));
             return Err(KeyError::MissingMember("keys").into());
         };
+        // Each key object is moved into its JWK, never copied: the parsed private members end
+        // in zeroizing buffers or are wiped, on every path.
         let mut keys = Vec::with_capacity(items.len());
-        for item in items {
-            match Jwk::from_value(item) {
+        let mut items = items.into_iter();
+        for item in items.by_ref() {
+            let parsed = match item {
+                Value::Object(obj) => Jwk::from_map(obj),
+                mut other => {
+                    crate::json::wipe(&mut other);
+                    Err(KeyError::Json("not a JSON object".into()).into())
+                }
+            };
+            match parsed {
                 Ok(jwk) => keys.push(jwk),
                 Err(Error::Key(
                     KeyError::UnsupportedKeyType(_) | KeyError::UnsupportedCurve(_),
                 )) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    items.for_each(|mut rest| crate::json::wipe(&mut rest));
+                    return Err(e);
+                }
             }
         }
         Ok(Self { keys })

@@ -201,7 +201,10 @@ impl<'a> Verifier<'a> {
     }
 
     /// Verifies a JWS with the key its `kid` selects from `keys`. A token without `kid` is
-    /// accepted only when exactly one key in the store can serve its algorithm.
+    /// accepted only when exactly one key in the store can serve its algorithm. A store that
+    /// holds both symmetric and asymmetric keys is refused ([`KeyError::MixedKeyKinds`]).
+    ///
+    /// [`KeyError::MixedKeyKinds`]: crate::error::KeyError::MixedKeyKinds
     pub fn verify_with(&self, token: &str, keys: &dyn KeyStore) -> Result<Verified> {
         self.verify_as(token, Serialization::Detect, Keys::Store(keys))
     }
@@ -212,6 +215,9 @@ impl<'a> Verifier<'a> {
         form: Serialization,
         keys: Keys<'_>,
     ) -> Result<Verified> {
+        if let Keys::Store(store) = keys {
+            consume::one_kind(store.keys())?;
+        }
         let raw = consume::parse(token, self.max_len, form, parse::compact, parse::json)?;
         self.run(raw, keys)
     }

@@ -35,6 +35,9 @@ pub struct SoftwareKey {
     public: Option<Jwk>,
     parsed: Parsed,
     algorithms: Vec<Algorithm>,
+    /// For a symmetric key whose `alg` names a content encryption (`"alg":"A256GCM"`): the one
+    /// `enc` it may serve with `dir`.
+    dir_enc: Option<ContentEncryption>,
 }
 
 impl SoftwareKey {
@@ -44,11 +47,16 @@ impl SoftwareKey {
         let parsed = parsed::parse(jwk.material())?;
         let algorithms = algorithms_for(&jwk, &parsed);
         let public = jwk.to_public().ok();
+        let dir_enc = jwk
+            .alg()
+            .filter(|_| matches!(parsed, Parsed::Oct(_)))
+            .and_then(|a| a.parse::<ContentEncryption>().ok());
         Ok(Self {
             jwk,
             public,
             parsed,
             algorithms,
+            dir_enc,
         })
     }
 
@@ -220,7 +228,13 @@ impl KeyBackend for SoftwareKey {
             {
                 aesgcmkw::unwrap(k, encrypted_key, header)
             }
-            (Parsed::Oct(k), K::Dir) => direct::cek(k, encrypted_key, enc),
+            (Parsed::Oct(k), K::Dir) => {
+                // A key bound to one content encryption serves only that one.
+                if self.dir_enc.is_some_and(|bound| bound != enc) {
+                    return Err(self.mismatch(format!("dir with {enc}")));
+                }
+                direct::cek(k, encrypted_key, enc)
+            }
             _ => Err(self.mismatch(alg.to_string())),
         }
     }
