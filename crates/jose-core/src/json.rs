@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Malformed, Result};
 
@@ -15,6 +15,49 @@ use crate::error::{Malformed, Result};
 /// Serializing string keys and JSON values into a `String` cannot fail.
 pub(crate) fn object_to_string(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).unwrap_or_default()
+}
+
+/// A JSON value holding secrets as compact text, written into a buffer that is wiped when it
+/// grows and when it is dropped (a `String` that grows frees its old copies unwiped).
+pub(crate) fn to_secret_string(value: &Value) -> Zeroizing<String> {
+    let mut out = SecretBuf(Zeroizing::new(Vec::with_capacity(256)));
+    // Writing a `Value` into memory cannot fail; the text is UTF-8 JSON.
+    let _ = serde_json::to_writer(&mut out, value);
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *out.0)).unwrap_or_default())
+}
+
+/// Pieces of secret text joined into one wiped buffer.
+pub(crate) fn join_secret<'a>(parts: impl IntoIterator<Item = &'a str>) -> Zeroizing<String> {
+    let mut out = SecretBuf(Zeroizing::new(Vec::with_capacity(256)));
+    for p in parts {
+        out.push(p.as_bytes());
+    }
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *out.0)).unwrap_or_default())
+}
+
+struct SecretBuf(Zeroizing<Vec<u8>>);
+
+impl SecretBuf {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.0.len() + bytes.len() > self.0.capacity() {
+            let want = (self.0.len() + bytes.len()).max(2 * self.0.capacity());
+            let mut bigger = Zeroizing::new(Vec::with_capacity(want));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is wiped as it is dropped here.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl std::io::Write for SecretBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.push(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Parses `bytes` as a JSON object, rejecting duplicate members anywhere inside it.

@@ -567,7 +567,7 @@ impl Jwk {
     /// The full JWK, private members included, as JSON text in a zeroizing buffer.
     pub fn to_private_json(&self) -> Zeroizing<String> {
         let mut members = Value::Object(self.members(true));
-        let text = Zeroizing::new(members.to_string());
+        let text = crate::json::to_secret_string(&members);
         crate::json::wipe(&mut members);
         text
     }

@@ -153,15 +153,17 @@ impl JwkSet {
 
     /// The whole set, private members included, in a zeroizing buffer.
     pub fn to_private_json(&self) -> zeroize::Zeroizing<String> {
-        let mut out = String::from(r#"{"keys":["#);
-        for (i, k) in self.keys.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&k.to_private_json());
-        }
-        out.push_str("]}");
-        zeroize::Zeroizing::new(out)
+        let keys: Vec<zeroize::Zeroizing<String>> =
+            self.keys.iter().map(Jwk::to_private_json).collect();
+        let parts = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(i, k)| [if i == 0 { "" } else { "," }, k.as_str()]);
+        crate::json::join_secret(
+            std::iter::once(r#"{"keys":["#)
+                .chain(parts)
+                .chain(std::iter::once("]}")),
+        )
     }
 }
 
