@@ -2,7 +2,7 @@
 //! RFC 8037 Ed25519 example: produced byte-for-byte where the algorithm is deterministic,
 //! verified in every case.
 
-use jose_core::error::{Error, Malformed};
+use jose_core::error::{Error, KeyError, Malformed};
 use jose_core::{Header, Jwk, JwkSet, JwsAlgorithm, KeyBackend, SoftwareKey, base64url, jws};
 use serde_json::Value;
 
@@ -361,13 +361,26 @@ fn a_jwk_set_selects_the_verifying_key_by_kid() {
     let token = jws::sign_compact(&rsa, JwsAlgorithm::RS256, b"by kid", None).unwrap();
     let mut ks = jose_core::KeySet::new();
     ks.push(rsa).unwrap();
-    ks.push(key(&v["input"]["key"][2])).unwrap();
-    let got = jws::Verifier::new(&[JwsAlgorithm::RS256])
-        .verify_with(&token, &ks)
-        .unwrap();
+    ks.push(
+        SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P256)
+            .unwrap()
+            .with_kid("another"),
+    )
+    .unwrap();
+    let verifier = jws::Verifier::new(&[JwsAlgorithm::RS256]);
+    let got = verifier.verify_with(&token, &ks).unwrap();
     assert_eq!(got.payload(), b"by kid");
+    // With the RFC's HMAC key as well, the set mixes kinds and is refused for verification.
+    ks.push(key(&v["input"]["key"][2])).unwrap();
+    assert!(matches!(
+        verifier.verify_with(&token, &ks),
+        Err(Error::Key(KeyError::MixedKeyKinds { .. }))
+    ));
     assert!(
-        ks.push(key(&v["input"]["key"][1])).is_err(),
+        matches!(
+            ks.push(key(&v["input"]["key"][1])),
+            Err(Error::Key(KeyError::DuplicateKid(kid))) if kid == "bilbo.baggins@hobbiton.example"
+        ),
         "a second key with the same kid"
     );
 }
