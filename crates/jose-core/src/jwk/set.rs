@@ -13,7 +13,10 @@ use crate::error::{Error, KeyError, Result};
 /// let mut set = JwkSet::new();
 /// set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a"))?;
 /// set.push(Jwk::generate_ec(EcCurve::P384)?.with_kid("b"))?;
-/// assert!(set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a")).is_err(), "duplicate kid");
+/// assert!(matches!( // a duplicate kid
+///     set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a")),
+///     Err(jose_core::Error::Key(jose_core::error::KeyError::DuplicateKid(_)))
+/// ));
 /// let published = set.to_public_json();          // for /.well-known/jwks.json
 /// let parsed = JwkSet::from_json(&published)?;
 /// assert_eq!(parsed.get("b")?.describe(), "EC P-384");
