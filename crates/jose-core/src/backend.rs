@@ -93,7 +93,9 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     /// Signs the JWS signing input (`BASE64URL(header) || '.' || payload`) with `alg`.
     ///
     /// The input is not hashed: the backend hashes it as the algorithm requires. ECDSA
-    /// signatures are returned as fixed-length `r || s`.
+    /// signatures are returned as fixed-length `r || s`, in the low-S form (a backend whose
+    /// device may return either form passes them through
+    /// [`jws::ecdsa_normalize_s`](crate::jws::ecdsa_normalize_s)).
     fn sign(&self, alg: JwsAlgorithm, signing_input: &[u8]) -> Result<Vec<u8>>;
 
     /// Verifies a signature over the signing input. Any failure of the check itself is
