@@ -58,11 +58,16 @@ static GLOBAL: Watch = Watch;
 /// `SECRET` in base64url (48 bytes: 64 characters, no padding).
 const TEXT: &str = "paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWl";
 
+/// Held by each test for its whole run: the watch sees every thread's frees, so no other test
+/// may build or drop secrets while one is watching.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `f` with the allocator watching; returns how many freed blocks held the secret.
 fn leaks(f: impl FnOnce()) -> usize {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     LEAKS.store(0, Ordering::SeqCst);
     WATCHING.store(true, Ordering::SeqCst);
     f();
@@ -72,6 +77,7 @@ fn leaks(f: impl FnOnce()) -> usize {
 
 #[test]
 fn wire_10_the_marker_is_what_the_watch_looks_for() {
+    let _serial = serial();
     assert_eq!(base64url::encode(&SECRET), TEXT);
     // A copy of the secret freed without wiping is seen.
     assert_eq!(leaks(|| drop(String::from(TEXT))), 1);
@@ -79,6 +85,7 @@ fn wire_10_the_marker_is_what_the_watch_looks_for() {
 
 #[test]
 fn wire_10_parsing_a_jwk_set_wipes_private_members() {
+    let _serial = serial();
     let text = format!(r#"{{"keys":[{{"kty":"oct","kid":"a","k":"{TEXT}"}}]}}"#);
     let text = zeroize::Zeroizing::new(text);
     assert_eq!(
@@ -94,6 +101,7 @@ fn wire_10_parsing_a_jwk_set_wipes_private_members() {
 
 #[test]
 fn wire_10_failed_parses_wipe_private_members() {
+    let _serial = serial();
     for doc in [
         // A duplicate member: the parser stops with the first `k` read.
         format!(r#"{{"kty":"oct","k":"{TEXT}","k":"AA"}}"#),
@@ -118,6 +126,7 @@ fn wire_10_failed_parses_wipe_private_members() {
 
 #[test]
 fn wire_10_software_keys_and_exports_wipe_private_members() {
+    let _serial = serial();
     let doc = zeroize::Zeroizing::new(format!(r#"{{"kty":"oct","k":"{TEXT}"}}"#));
     assert_eq!(
         leaks(|| {

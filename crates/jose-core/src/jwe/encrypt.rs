@@ -7,6 +7,7 @@ use crate::b64;
 use crate::backend::{KeyBackend, WrappedKey, check_key};
 use crate::error::{AlgorithmError, KeyError, Malformed, Result};
 use crate::header::Header;
+use crate::jwe::alg::rsaes::OaepHash;
 use crate::jwe::alg::{aeskw, ecdh_es, rsaes};
 use crate::jwe::parse::additional_data;
 use crate::jwe::{enc, zip_refused};
@@ -338,7 +339,11 @@ impl<'k> JweBuilder<'k> {
                         }
                         .into());
                     };
-                    encrypted_key = rsaes::encrypt(&public, a, &cek)?;
+                    let hash = OaepHash::of(a).ok_or_else(|| AlgorithmError::KeyMismatch {
+                        alg: a.to_string(),
+                        key: r.key.describe(),
+                    })?;
+                    encrypted_key = rsaes::encrypt(&public, hash, &cek)?;
                 }
                 (a, None) => {
                     let w = r.key.wrap_key(a, &cek)?;

@@ -7,6 +7,7 @@ use crate::alg::{Algorithm, ContentEncryption, JwsAlgorithm, KeyManagementAlgori
 use crate::backend::{KeyBackend, WrappedKey, public_only};
 use crate::error::{AlgorithmError, Error, Result};
 use crate::header::Header;
+use crate::jwe::alg::rsaes::OaepHash;
 use crate::jwe::alg::{aesgcmkw, aeskw, direct, ecdh_es, rsaes};
 use crate::jwk::parsed::{self, Parsed};
 use crate::jwk::{EcCurve, Jwk, KeyOp, OkpCurve, SecretBytes};
@@ -216,7 +217,8 @@ impl KeyBackend for SoftwareKey {
         match (&self.parsed, alg) {
             (Parsed::Rsa { private, .. }, K::RsaOaep | K::RsaOaep256) => {
                 let private = private.as_deref().ok_or_else(public_only)?;
-                rsaes::decrypt(private, alg, encrypted_key)
+                let hash = OaepHash::of(alg).ok_or_else(|| self.mismatch(alg.to_string()))?;
+                rsaes::decrypt(private, hash, encrypted_key)
             }
             (Parsed::Oct(k), K::A128KW | K::A192KW | K::A256KW)
                 if alg.aes_kw_key_len() == Some(k.len()) =>
@@ -242,10 +244,13 @@ impl KeyBackend for SoftwareKey {
     fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<WrappedKey> {
         use KeyManagementAlgorithm as K;
         match (&self.parsed, alg) {
-            (Parsed::Rsa { public, .. }, K::RsaOaep | K::RsaOaep256) => Ok(WrappedKey {
-                encrypted_key: rsaes::encrypt(public, alg, cek)?,
-                header: Default::default(),
-            }),
+            (Parsed::Rsa { public, .. }, K::RsaOaep | K::RsaOaep256) => {
+                let hash = OaepHash::of(alg).ok_or_else(|| self.mismatch(alg.to_string()))?;
+                Ok(WrappedKey {
+                    encrypted_key: rsaes::encrypt(public, hash, cek)?,
+                    header: Default::default(),
+                })
+            }
             (Parsed::Oct(k), K::A128KW | K::A192KW | K::A256KW)
                 if alg.aes_kw_key_len() == Some(k.len()) =>
             {
