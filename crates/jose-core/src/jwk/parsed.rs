@@ -208,12 +208,7 @@ fn parse_okp(k: &OkpKey) -> Result<Parsed> {
             let private = match &k.d {
                 None => None,
                 Some(d) => {
-                    let d: Zeroizing<[u8; 32]> = Zeroizing::new(
-                        d.as_slice()
-                            .try_into()
-                            .map_err(|_| KeyError::Inconsistent)?,
-                    );
-                    let sk = ed25519_dalek::SigningKey::from_bytes(&d);
+                    let sk = ed25519_dalek::SigningKey::from_bytes(&*secret32(d)?);
                     if sk.verifying_key() != public {
                         return Err(KeyError::Inconsistent.into());
                     }
@@ -250,12 +245,7 @@ fn parse_okp(k: &OkpKey) -> Result<Parsed> {
             let private = match &k.d {
                 None => None,
                 Some(d) => {
-                    let d: Zeroizing<[u8; 32]> = Zeroizing::new(
-                        d.as_slice()
-                            .try_into()
-                            .map_err(|_| KeyError::Inconsistent)?,
-                    );
-                    let sk = x25519_dalek::StaticSecret::from(*d);
+                    let sk = x25519_dalek::StaticSecret::from(*secret32(d)?);
                     if x25519_dalek::PublicKey::from(&sk) != public {
                         return Err(KeyError::Inconsistent.into());
                     }
@@ -265,4 +255,10 @@ fn parse_okp(k: &OkpKey) -> Result<Parsed> {
             Parsed::X25519 { public, private }
         }
     })
+}
+
+/// A 32-byte private key (Ed25519, X25519) as an array that is wiped when dropped.
+fn secret32(d: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+    let d: [u8; 32] = d.try_into().map_err(|_| KeyError::Inconsistent)?;
+    Ok(Zeroizing::new(d))
 }
