@@ -1,6 +1,7 @@
 //! Verifying JWS under a caller's policy.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use crate::alg::{Algorithm, JwsAlgorithm};
 use crate::b64;
@@ -242,13 +243,17 @@ impl<'a> Verifier<'a> {
             .into());
         }
         let several = raw.signatures.len() > 1;
-        // The signing input of each distinct protected header, built on first use.
-        let mut inputs: Vec<(usize, Vec<u8>)> = Vec::new();
+        // Built on first use, once per token: the encoded detached payload, and the signing
+        // input of each distinct protected header.
+        let mut shared = Shared {
+            encoded_detached: OnceCell::new(),
+            inputs: Vec::new(),
+        };
         let (alg, payload, i) = consume::first_success(
             0..raw.signatures.len(),
             || Error::Verification,
             |i| {
-                let (alg, payload) = self.one(&raw, i, keys, several, &mut inputs)?;
+                let (alg, payload) = self.one(&raw, i, keys, several, &mut shared)?;
                 Ok((alg, payload, i))
             },
         )?;
@@ -269,7 +274,7 @@ impl<'a> Verifier<'a> {
         i: usize,
         keys: Keys<'_>,
         several: bool,
-        inputs: &mut Vec<(usize, Vec<u8>)>,
+        shared: &mut Shared,
     ) -> Result<(JwsAlgorithm, Vec<u8>)> {
         let sig: &RawSignature = &raw.signatures[i];
         let mut understood: Vec<&str> = self.understood.iter().map(String::as_str).collect();
@@ -296,7 +301,12 @@ impl<'a> Verifier<'a> {
             }
             (Some(d), _) => {
                 if b64 {
-                    Cow::Owned(b64::encode(d).into_bytes())
+                    Cow::Borrowed(
+                        shared
+                            .encoded_detached
+                            .get_or_init(|| b64::encode(d))
+                            .as_bytes(),
+                    )
                 } else {
                     Cow::Borrowed(d)
                 }
@@ -316,6 +326,7 @@ impl<'a> Verifier<'a> {
         // Signatures that share a protected header share its signing input.
         let same_header =
             |&(j, _): &(usize, Vec<u8>)| raw.signatures[j].protected_b64 == sig.protected_b64;
+        let inputs = &mut shared.inputs;
         let input = match inputs.iter().position(same_header) {
             Some(at) => &inputs[at].1,
             None => {
@@ -340,4 +351,12 @@ impl<'a> Verifier<'a> {
         };
         Ok((alg, payload))
     }
+}
+
+/// What the signatures of one token share, built once.
+struct Shared {
+    /// A detached payload, base64url-encoded (when `b64` is true).
+    encoded_detached: OnceCell<String>,
+    /// The signing input per protected header: (index of a signature with it, input).
+    inputs: Vec<(usize, Vec<u8>)>,
 }
