@@ -315,18 +315,12 @@ mod tests {
         assert!(
             "PBES2-HS256+A128KW"
                 .parse::<KeyManagementAlgorithm>()
-                .is_err_and(|e| matches!(
-                    e,
-                    crate::error::Error::Algorithm(crate::error::AlgorithmError::Unknown(_))
-                ))
+                .is_err_and(|e| matches!(e, Error::Algorithm(AlgorithmError::Unknown(_))))
         );
         assert!(
             "a128gcm"
                 .parse::<ContentEncryption>()
-                .is_err_and(|e| matches!(
-                    e,
-                    crate::error::Error::Algorithm(crate::error::AlgorithmError::Unknown(_))
-                ))
+                .is_err_and(|e| matches!(e, Error::Algorithm(AlgorithmError::Unknown(_))))
         );
     }
 }

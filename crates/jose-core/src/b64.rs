@@ -18,6 +18,7 @@ pub fn decode(part: &'static str, text: &str) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn round_trip() {
@@ -37,10 +38,8 @@ mod tests {
                 continue;
             }
             assert!(
-                decode("x", bad).is_err_and(|e| matches!(
-                    e,
-                    crate::error::Error::Malformed(crate::error::Malformed::Base64("x"))
-                )),
+                decode("x", bad)
+                    .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Base64("x")))),
                 "{bad:?} must be rejected"
             );
         }

@@ -246,26 +246,26 @@ mod tests {
 
     #[test]
     fn typed_members_are_checked() {
-        assert!(parse(r#"{"alg":1}"#).is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Header { .. })
-        )));
-        assert!(parse(r#"{"kid":{"a":1}}"#).is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Header { .. })
-        )));
-        assert!(parse(r#"{"b64":"false"}"#).is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Header { .. })
-        )));
-        assert!(parse(r#"{"crit":[]}"#).is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Header { .. })
-        )));
-        assert!(parse(r#"{"crit":"b64"}"#).is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Header { .. })
-        )));
+        assert!(
+            parse(r#"{"alg":1}"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { .. })))
+        );
+        assert!(
+            parse(r#"{"kid":{"a":1}}"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { .. })))
+        );
+        assert!(
+            parse(r#"{"b64":"false"}"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { .. })))
+        );
+        assert!(
+            parse(r#"{"crit":[]}"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { .. })))
+        );
+        assert!(
+            parse(r#"{"crit":"b64"}"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { .. })))
+        );
         assert!(parse(r#"{"alg":"ES256","kid":"a","b64":false,"crit":["b64"],"x":[1]}"#).is_ok());
     }
 
@@ -293,7 +293,7 @@ mod tests {
         assert!(
             check_crit(&h(r#"{"crit":["exp"]}"#), &[], &["exp"]).is_err_and(|e| matches!(
                 e,
-                crate::error::Error::Malformed(crate::error::Malformed::Header {
+                Error::Malformed(Malformed::Header {
                     reason: "lists a name absent from the header",
                     ..
                 })
@@ -304,7 +304,7 @@ mod tests {
             check_crit(&h(r#"{"crit":["alg"],"alg":"HS256"}"#), &[], &["alg"]).is_err_and(
                 |e| matches!(
                     e,
-                    crate::error::Error::Malformed(crate::error::Malformed::Header {
+                    Error::Malformed(Malformed::Header {
                         reason: "lists a registered header name",
                         ..
                     })
@@ -316,7 +316,7 @@ mod tests {
         assert!(
             check_crit(&h("{}"), &[&unprot], &["exp"]).is_err_and(|e| matches!(
                 e,
-                crate::error::Error::Malformed(crate::error::Malformed::Header {
+                Error::Malformed(Malformed::Header {
                     reason: "must be integrity protected",
                     ..
                 })

@@ -226,35 +226,29 @@ mod tests {
     fn deep_nesting_is_a_clean_error() {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(
-            parse_value("claims", deep.as_bytes()).is_err_and(|e| matches!(
-                e,
-                crate::error::Error::Malformed(crate::error::Malformed::Json { .. })
-            ))
+            parse_value("claims", deep.as_bytes())
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
         );
         let deep_obj = r#"{"a":"#.repeat(10_000) + "1" + &"}".repeat(10_000);
         assert!(
-            parse_object("claims", deep_obj.as_bytes()).is_err_and(|e| matches!(
-                e,
-                crate::error::Error::Malformed(crate::error::Malformed::Json { .. })
-            ))
+            parse_object("claims", deep_obj.as_bytes())
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
         );
     }
 
     #[test]
     fn rejects_trailing_data_and_non_objects() {
         assert!(
-            parse_object("header", br#"{"a":1} x"#).is_err_and(|e| matches!(
-                e,
-                crate::error::Error::Malformed(crate::error::Malformed::Json { .. })
-            ))
+            parse_object("header", br#"{"a":1} x"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
         );
-        assert!(parse_object("header", b"[1]").is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Json { .. })
-        )));
-        assert!(parse_object("header", b"").is_err_and(|e| matches!(
-            e,
-            crate::error::Error::Malformed(crate::error::Malformed::Json { .. })
-        )));
+        assert!(
+            parse_object("header", b"[1]")
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
+        assert!(
+            parse_object("header", b"")
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
     }
 }

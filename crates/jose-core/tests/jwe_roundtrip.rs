@@ -154,16 +154,14 @@ fn general_json_with_four_kinds_of_recipient_and_all_headers() {
         .encrypt(b"four ways")
         .unwrap();
     assert!(
-        jwe.compact().is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Malformed(jose_core::error::Malformed::Serialization(_))
-        )),
+        jwe.compact()
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Serialization(_)))),
         "several recipients have no compact form"
     );
-    assert!(jwe.flattened_json().is_err_and(|e| matches!(
-        e,
-        jose_core::Error::Malformed(jose_core::error::Malformed::Serialization(_))
-    )));
+    assert!(
+        jwe.flattened_json()
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Serialization(_))))
+    );
     let token = jwe.general_json().unwrap();
     let v: Value = serde_json::from_str(&token).unwrap();
     assert_eq!(v["recipients"].as_array().unwrap().len(), 4);

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use jose_core::error::Error;
+use jose_core::error::{Error, Malformed};
 use jose_core::jwk::EcCurve;
 use jose_core::{Header, JwsAlgorithm, KeyBackend, SoftwareKey, base64url, jws};
 use serde_json::Value;
@@ -105,10 +105,7 @@ fn check(alg: JwsAlgorithm, key: &SoftwareKey) {
         assert!(
             jws::Verifier::new(&[alg])
                 .verify(&bad, key)
-                .is_err_and(|e| matches!(
-                    e,
-                    jose_core::Error::Malformed(jose_core::error::Malformed::Json { .. })
-                )),
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. }))),
             "{alg} {form} header"
         );
         // A header that still parses but differs: the signature check fails.

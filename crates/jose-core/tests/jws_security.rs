@@ -30,10 +30,8 @@ fn security_01_alg_none_is_always_rejected() {
         // Empty signature, as an unsecured JWS has.
         let token = format!("{header}.{payload}.");
         assert!(
-            jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256]).is_err_and(|e| matches!(
-                e,
-                jose_core::Error::Malformed(jose_core::error::Malformed::Empty("signature"))
-            )),
+            jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256])
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Empty("signature")))),
             "{name}"
         );
         // With a signature present, the algorithm itself is refused.
@@ -45,10 +43,11 @@ fn security_01_alg_none_is_always_rejected() {
         );
     }
     // And no API can produce one: the name does not parse into an algorithm.
-    assert!("none".parse::<JwsAlgorithm>().is_err_and(|e| matches!(
-        e,
-        jose_core::Error::Algorithm(jose_core::error::AlgorithmError::Refused(_))
-    )));
+    assert!(
+        "none"
+            .parse::<JwsAlgorithm>()
+            .is_err_and(|e| matches!(e, Error::Algorithm(AlgorithmError::Refused(_))))
+    );
 }
 
 #[test]
@@ -146,8 +145,7 @@ fn security_04_invalid_ecdsa_signatures_are_rejected() {
         assert!(
             jws::verify_compact(&token, &key, &[JwsAlgorithm::ES256]).is_err_and(|e| matches!(
                 e,
-                jose_core::Error::Verification
-                    | jose_core::Error::Malformed(jose_core::error::Malformed::Empty("signature"))
+                Error::Verification | Error::Malformed(Malformed::Empty("signature"))
             )),
             "{what}"
         );
@@ -219,11 +217,9 @@ fn security_05_malformed_compact_tokens_are_rejected_in_bounded_time() {
         assert!(
             jws::verify_compact(&token, &key, &allowed).is_err_and(|e| matches!(
                 e,
-                jose_core::Error::Verification
-                    | jose_core::Error::Malformed(
-                        jose_core::error::Malformed::Base64(_)
-                            | jose_core::error::Malformed::Empty(_)
-                            | jose_core::error::Malformed::Parts { .. }
+                Error::Verification
+                    | Error::Malformed(
+                        Malformed::Base64(_) | Malformed::Empty(_) | Malformed::Parts { .. }
                     )
             )),
             "{what}"
@@ -246,10 +242,7 @@ fn security_05_malformed_compact_tokens_are_rejected_in_bounded_time() {
         jws::Verifier::new(&allowed)
             .max_token_len(10)
             .verify(&good, &key)
-            .is_err_and(|e| matches!(
-                e,
-                jose_core::Error::Malformed(jose_core::error::Malformed::TooLarge { .. })
-            ))
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::TooLarge { .. })))
     );
 }
 
@@ -289,10 +282,8 @@ fn security_06_duplicate_members_are_rejected() {
         JwsAlgorithm::HS256,
     );
     assert!(
-        jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256]).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Malformed(jose_core::error::Malformed::DuplicateMember { .. })
-        ))
+        jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256])
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::DuplicateMember { .. })))
     );
     // In a JSON serialization document too.
     let good = jws::JwsBuilder::new(b"{}")
@@ -306,10 +297,8 @@ fn security_06_duplicate_members_are_rejected() {
     ));
     // And in keys.
     assert!(
-        Jwk::from_json(r#"{"kty":"oct","k":"AAAA","k":"BBBB"}"#).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Key(jose_core::error::KeyError::Json(_))
-        ))
+        Jwk::from_json(r#"{"kty":"oct","k":"AAAA","k":"BBBB"}"#)
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::Json(_))))
     );
 }
 
@@ -348,7 +337,7 @@ fn security_07_crit_is_enforced() {
         r#"{"alg":"HS256","crit":["alg"]}"#,
         r#"{"alg":"HS256","crit":"exp","exp":1}"#,
     ] {
-        assert!(verify(header).is_err_and(|e| matches!(e, jose_core::Error::Malformed(jose_core::error::Malformed::Header { member, .. }) if member == "crit")), "{header}");
+        assert!(verify(header).is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { member, .. }) if member == "crit")), "{header}");
     }
     // crit in an unprotected header.
     let doc = json!({
@@ -361,7 +350,7 @@ fn security_07_crit_is_enforced() {
         jws::Verifier::new(&allowed)
             .understand("exp")
             .verify(&doc.to_string(), &key)
-            .is_err_and(|e| matches!(e, jose_core::Error::Malformed(jose_core::error::Malformed::Header { member, .. }) if member == "crit"))
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Header { member, .. }) if member == "crit"))
     );
 }
 
@@ -377,14 +366,13 @@ fn security_08_b64_false_rules() {
     assert!(
         unencoded
             .verify(&format!("{input}.{sig}"), &key)
-            .is_err_and(|e| matches!(
-                e,
-                jose_core::Error::Malformed(jose_core::error::Malformed::Parts { .. })
-            ))
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Parts { .. })))
     );
     // b64:false in an unprotected header.
     let doc = json!({"payload": "$.02", "protected": b64(r#"{"alg":"HS256"}"#), "header": {"b64": false}, "signature": sig});
-    assert!(unencoded.verify(&doc.to_string(), &key).is_err_and(|e| matches!(e, jose_core::Error::Malformed(jose_core::error::Malformed::Header { member, .. }) if member == "b64")));
+    assert!(unencoded.verify(&doc.to_string(), &key).is_err_and(
+        |e| matches!(e, Error::Malformed(Malformed::Header { member, .. }) if member == "b64")
+    ));
     // Both present: accepted when the caller supports RFC 7797, refused otherwise.
     let header = r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#;
     let input = format!("{}.$02", b64(header));
@@ -392,20 +380,18 @@ fn security_08_b64_false_rules() {
     let token = format!("{input}.{sig}");
     assert_eq!(unencoded.verify(&token, &key).unwrap().payload(), b"$02");
     assert!(
-        jws::verify_compact(&token, &key, &allowed).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Malformed(jose_core::error::Malformed::Critical(_))
-        ))
+        jws::verify_compact(&token, &key, &allowed)
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Critical(_))))
     );
     // The builder refuses a compact unencoded payload containing '.'.
     let b = jws::JwsBuilder::new(b"a.b")
         .unencoded()
         .add_signature(&key, JwsAlgorithm::HS256, Header::new(), None)
         .unwrap();
-    assert!(b.compact().is_err_and(|e| matches!(
-        e,
-        jose_core::Error::Malformed(jose_core::error::Malformed::Payload(_))
-    )));
+    assert!(
+        b.compact()
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Payload(_))))
+    );
 }
 
 #[test]
@@ -449,12 +435,8 @@ fn security_09_json_headers_cannot_override_and_only_the_verified_header_is_repo
     let mut mixed: serde_json::Value = serde_json::from_str(&token).unwrap();
     mixed["signature"] = json!("AAAA");
     assert!(
-        jws::verify_json(&mixed.to_string(), &key, &[JwsAlgorithm::HS256]).is_err_and(
-            |e| matches!(
-                e,
-                jose_core::Error::Malformed(jose_core::error::Malformed::Serialization(_))
-            )
-        )
+        jws::verify_json(&mixed.to_string(), &key, &[JwsAlgorithm::HS256])
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Serialization(_))))
     );
 }
 
@@ -468,10 +450,8 @@ fn security_13_deeply_nested_json_is_a_clean_error() {
     );
     let token = forge(&deep, "{}", &key, JwsAlgorithm::HS256);
     assert!(
-        jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256]).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Malformed(jose_core::error::Malformed::Json { .. })
-        ))
+        jws::verify_compact(&token, &key, &[JwsAlgorithm::HS256])
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
     );
     let doc = format!(
         r#"{{"payload":"e30","signatures":{}{}}}"#,
@@ -479,20 +459,15 @@ fn security_13_deeply_nested_json_is_a_clean_error() {
         "]".repeat(10_000)
     );
     assert!(
-        jws::verify_json(&doc, &key, &[JwsAlgorithm::HS256]).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Malformed(jose_core::error::Malformed::Json { .. })
-        ))
+        jws::verify_json(&doc, &key, &[JwsAlgorithm::HS256])
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
     );
     assert!(
         Jwk::from_json(&format!(
             r#"{{"kty":"oct","k":{}}}"#,
             "{\"a\":".repeat(10_000)
         ))
-        .is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Key(jose_core::error::KeyError::Json(_))
-        ))
+        .is_err_and(|e| matches!(e, Error::Key(KeyError::Json(_))))
     );
 }
 
@@ -545,7 +520,7 @@ fn security_14_keys_are_bound_to_their_use() {
         Jwk::from_json(r#"{"kty":"oct","k":"AAAA","use":"enc","key_ops":["sign"]}"#).is_err_and(
             |e| matches!(
                 e,
-                jose_core::Error::Key(jose_core::error::KeyError::InvalidMember {
+                Error::Key(KeyError::InvalidMember {
                     member: "key_ops",
                     ..
                 })
@@ -584,23 +559,21 @@ fn security_14_weak_and_invalid_keys_are_rejected_on_import() {
     // Coordinates of the wrong length (a P-256 x on the P-521 curve).
     let mut short = v.clone();
     short["x"] = json!(base64url::encode(&[1u8; 32]));
-    assert!(Jwk::from_value(&short).is_err_and(|e| matches!(
-        e,
-        jose_core::Error::Key(jose_core::error::KeyError::InvalidMember { member: "x", .. })
-    )));
+    assert!(
+        Jwk::from_value(&short)
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::InvalidMember { member: "x", .. })))
+    );
     // The same coordinates claimed for another curve.
     let mut other = v;
     other["crv"] = json!("P-256");
-    assert!(Jwk::from_value(&other).is_err_and(|e| matches!(
-        e,
-        jose_core::Error::Key(jose_core::error::KeyError::InvalidMember { member: "x", .. })
-    )));
+    assert!(
+        Jwk::from_value(&other)
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::InvalidMember { member: "x", .. })))
+    );
     // Ed25519 with a wrong-length key, and an unknown curve.
     assert!(
-        Jwk::from_json(r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Key(jose_core::error::KeyError::InvalidMember { member: "x", .. })
-        ))
+        Jwk::from_json(r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#)
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::InvalidMember { member: "x", .. })))
     );
     assert!(matches!(
         Jwk::from_json(r#"{"kty":"EC","crv":"P-192","x":"AAAA","y":"AAAA"}"#),

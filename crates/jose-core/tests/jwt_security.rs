@@ -5,7 +5,7 @@
 
 mod jwe_support;
 
-use jose_core::error::{ClaimsError, Malformed};
+use jose_core::error::{AlgorithmError, ClaimsError, Malformed};
 use jose_core::jwk::EcCurve;
 use jose_core::jwt::{self, Claims, Validation};
 use jose_core::{
@@ -168,10 +168,7 @@ fn security_11_nested_jwt_with_wrong_inner_key_rejected() {
     // Verifying with the decryption key instead of the signer's key fails too.
     assert!(
         val.decrypt_and_verify(&good, &recipient, &recipient)
-            .is_err_and(|e| matches!(
-                e,
-                jose_core::Error::Algorithm(jose_core::error::AlgorithmError::KeyMismatch { .. })
-            ))
+            .is_err_and(|e| matches!(e, Error::Algorithm(AlgorithmError::KeyMismatch { .. })))
     );
 }
 
@@ -264,29 +261,20 @@ fn malformed_jwts_never_panic() {
     ] {
         assert!(val.verify(t, &key).is_err_and(|e| matches!(
             e,
-            jose_core::Error::Claims(jose_core::error::ClaimsError::WrongKind { .. })
-                | jose_core::Error::Malformed(
-                    jose_core::error::Malformed::Empty(_)
-                        | jose_core::error::Malformed::Parts { .. }
-                )
+            Error::Claims(ClaimsError::WrongKind { .. })
+                | Error::Malformed(Malformed::Empty(_) | Malformed::Parts { .. })
         )));
         assert!(val.decrypt(t, &key).is_err_and(|e| matches!(
             e,
-            jose_core::Error::Claims(jose_core::error::ClaimsError::WrongKind { .. })
-                | jose_core::Error::Malformed(
-                    jose_core::error::Malformed::Empty(_)
-                        | jose_core::error::Malformed::Parts { .. }
-                )
+            Error::Claims(ClaimsError::WrongKind { .. })
+                | Error::Malformed(Malformed::Empty(_) | Malformed::Parts { .. })
         )));
         assert!(
             val.decrypt_and_verify(t, &key, &key)
                 .is_err_and(|e| matches!(
                     e,
-                    jose_core::Error::Claims(jose_core::error::ClaimsError::WrongKind { .. })
-                        | jose_core::Error::Malformed(
-                            jose_core::error::Malformed::Empty(_)
-                                | jose_core::error::Malformed::Parts { .. }
-                        )
+                    Error::Claims(ClaimsError::WrongKind { .. })
+                        | Error::Malformed(Malformed::Empty(_) | Malformed::Parts { .. })
                 ))
         );
     }

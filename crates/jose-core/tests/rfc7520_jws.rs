@@ -79,10 +79,8 @@ fn section_3_keys_parse_and_export_their_public_parts() {
         let k = Jwk::from_json(sym).unwrap();
         assert_eq!(vector(&k.to_private_json()), vector(sym));
         assert!(
-            k.to_public_value().is_err_and(|e| matches!(
-                e,
-                jose_core::Error::Key(jose_core::error::KeyError::NoPublicKey)
-            )),
+            k.to_public_value()
+                .is_err_and(|e| matches!(e, Error::Key(KeyError::NoPublicKey))),
             "a symmetric key has no public export"
         );
     }
@@ -204,8 +202,7 @@ fn section_4_5_detached_content_is_reproduced_and_verified() {
                 .verify(&token, &k)
                 .is_err_and(|e| matches!(
                     e,
-                    jose_core::Error::Verification
-                        | jose_core::Error::Malformed(jose_core::error::Malformed::Payload(_))
+                    Error::Verification | Error::Malformed(Malformed::Payload(_))
                 ))
         );
     }
@@ -358,10 +355,7 @@ fn a_jwk_set_selects_the_verifying_key_by_kid() {
     assert_eq!(set.duplicate_kids(), vec!["bilbo.baggins@hobbiton.example"]);
     assert!(
         set.get("bilbo.baggins@hobbiton.example")
-            .is_err_and(|e| matches!(
-                e,
-                jose_core::Error::Key(jose_core::error::KeyError::DuplicateKid(_))
-            ))
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::DuplicateKid(_))))
     );
     let hmac = set.get("018c0ae5-4d9b-471b-bfd6-eef314bc7037").unwrap();
     assert_eq!(hmac.kty(), "oct");
@@ -404,10 +398,8 @@ fn rsa_private_key_with_inconsistent_crt_values_is_rejected() {
     let dp = v["dq"].clone();
     v["dp"] = dp;
     assert!(
-        SoftwareKey::from_jwk(Jwk::from_value(&v).unwrap()).is_err_and(|e| matches!(
-            e,
-            jose_core::Error::Key(jose_core::error::KeyError::Inconsistent)
-        ))
+        SoftwareKey::from_jwk(Jwk::from_value(&v).unwrap())
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::Inconsistent)))
     );
     let k = key(&vector(RSA_PRIVATE));
     assert_eq!(k.describe(), "RSA 2048");

@@ -106,22 +106,22 @@ mod tests {
             assert_eq!(pt.as_slice(), b"hello");
             assert!(
                 decrypt(&key, &iv, b"aaD", &sealed.ciphertext, &sealed.tag)
-                    .is_err_and(|e| matches!(e, crate::error::Error::Decryption))
+                    .is_err_and(|e| matches!(e, Error::Decryption))
             );
             assert!(
                 decrypt(&key, &iv, b"aad", &sealed.ciphertext, &sealed.tag[..15])
-                    .is_err_and(|e| matches!(e, crate::error::Error::Decryption))
+                    .is_err_and(|e| matches!(e, Error::Decryption))
             );
         }
         assert!(
             encrypt(&[0; 17], &[0; 12], b"", b"").is_err_and(|e| matches!(
                 e,
-                crate::error::Error::Key(crate::error::KeyError::InvalidMember { member: "k", .. })
+                Error::Key(KeyError::InvalidMember { member: "k", .. })
             ))
         );
         assert!(
             decrypt(&[0; 16], &[0; 11], b"", b"", &[0; 16])
-                .is_err_and(|e| matches!(e, crate::error::Error::Decryption))
+                .is_err_and(|e| matches!(e, Error::Decryption))
         );
     }
 }
