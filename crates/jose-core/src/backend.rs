@@ -118,9 +118,11 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
         Err(AlgorithmError::Unsupported(alg.to_string()).into())
     }
 
-    /// Encrypts a content encryption key for this key (the sender's side). Asymmetric keys need
-    /// not implement it: jose-core encrypts to their public JWK. Symmetric keys (AES key wrap,
-    /// AES-GCM key encryption, `dir`) do it here.
+    /// Encrypts a content encryption key for this key (the sender's side). Symmetric keys (AES
+    /// key wrap, AES-GCM key encryption, `dir`) do it here. Asymmetric keys need not implement
+    /// it: for RSA-OAEP jose-core asks here first (a key that holds its parsed public key
+    /// encrypts with it) and, on [`AlgorithmError::Unsupported`], encrypts to the public JWK;
+    /// ECDH-ES always agrees with the public JWK.
     fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<WrappedKey> {
         let _ = cek;
         Err(AlgorithmError::Unsupported(alg.to_string()).into())
