@@ -1,9 +1,9 @@
 //! JSON JWS (general and flattened): parse and verify any input with every RFC 7520 signing
-//! key, alone and as a key set selected by `kid`. No panic; what verifies through the plain
+//! key, alone and as key sets (one per kind) selected by `kid`. No panic; what verifies through the plain
 //! entry point verifies through the detecting `Verifier` to the same payload.
 #![no_main]
 
-use hsm_jose_fuzz::{ALL_JWS, jws_key_set, jws_keys, text};
+use hsm_jose_fuzz::{ALL_JWS, jws_key_sets, jws_keys, text};
 use jose_core::jws;
 use libfuzzer_sys::fuzz_target;
 
@@ -18,5 +18,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(verified.payload(), again.payload());
         }
     }
-    let _ = verifier.verify_with(token, jws_key_set());
+    for set in jws_key_sets() {
+        let _ = verifier.verify_with(token, set);
+    }
 });

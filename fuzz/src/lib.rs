@@ -8,7 +8,8 @@
 use std::sync::OnceLock;
 
 use jose_core::{
-    ContentEncryption, Jwk, JwsAlgorithm, KeyManagementAlgorithm, KeySet, SoftwareKey, base64url,
+    ContentEncryption, Jwk, JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, KeySet, SoftwareKey,
+    base64url,
 };
 use serde_json::Value;
 
@@ -78,24 +79,30 @@ pub fn jwe_keys() -> &'static [SoftwareKey] {
     KEYS.get_or_init(|| keys_of(JWE_VECTORS))
 }
 
-fn set_of(vectors: &[&str]) -> KeySet {
+fn set_of(vectors: &[&str], keep: impl Fn(&SoftwareKey) -> bool) -> KeySet {
     let mut set = KeySet::new();
-    for key in keys_of(vectors) {
+    for key in keys_of(vectors).into_iter().filter(|k| keep(k)) {
         let _ = set.push(key); // a key without a `kid` is left out
     }
     set
 }
 
-/// The JWS keys as a set selected by `kid`.
-pub fn jws_key_set() -> &'static KeySet {
-    static SET: OnceLock<KeySet> = OnceLock::new();
-    SET.get_or_init(|| set_of(JWS_VECTORS))
+/// The JWS keys as sets selected by `kid`: the asymmetric keys, then the symmetric ones (a
+/// verifier refuses a set that mixes both kinds).
+pub fn jws_key_sets() -> &'static [KeySet; 2] {
+    static SETS: OnceLock<[KeySet; 2]> = OnceLock::new();
+    SETS.get_or_init(|| {
+        [
+            set_of(JWS_VECTORS, |k| k.public_jwk().is_some()),
+            set_of(JWS_VECTORS, |k| k.public_jwk().is_none()),
+        ]
+    })
 }
 
 /// The JWE keys as a set selected by `kid`.
 pub fn jwe_key_set() -> &'static KeySet {
     static SET: OnceLock<KeySet> = OnceLock::new();
-    SET.get_or_init(|| set_of(JWE_VECTORS))
+    SET.get_or_init(|| set_of(JWE_VECTORS, |_| true))
 }
 
 /// The HMAC key of RFC 7520 section 4.4 (HS256).

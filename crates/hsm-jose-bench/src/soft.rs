@@ -321,6 +321,59 @@ fn decrypt_row(plan: &Plan, enc: Enc) -> SoftRow {
     }
 }
 
+/// JWS JSON verification of a token near the signature cap (16): 15 HS256 signatures by other
+/// keys, then one by the verifier's key, over a payload of `len` bytes; and the same token
+/// with all 16 signatures forged (no `kid`, so every one is tried and fails). jose-core alone
+/// (the peers have no general JSON serialization). The cost must grow with the token's size:
+/// the rows at 64 KiB and 1 MiB differ by about 16x, and the forged token costs at most the
+/// cap times one HMAC over the payload.
+fn json_many_signatures_row(plan: &Plan, len: usize, forged: bool) -> SoftRow {
+    use jose_core::{Header, jws};
+    let payload = vec![0x5a; len];
+    let mine = ok(SoftwareKey::generate_oct(32), "HMAC key").with_kid("mine");
+    let mut builder = jws::JwsBuilder::new(&payload);
+    for i in 0..jws::DEFAULT_MAX_SIGNATURES {
+        // The builder puts each key's `kid` into its header; a forged signature's key has
+        // none, so a verifier must try it.
+        let other = ok(SoftwareKey::generate_oct(32), "HMAC key");
+        let other = if forged {
+            other
+        } else {
+            other.with_kid(format!("other-{i}"))
+        };
+        let key = if !forged && i + 1 == jws::DEFAULT_MAX_SIGNATURES {
+            &mine
+        } else {
+            &other
+        };
+        builder = ok(
+            builder.add_signature(key, JwsAlgorithm::HS256, Header::new(), None),
+            "signature",
+        );
+    }
+    let token = ok(builder.general_json(), "JWS JSON");
+    let verify = || jws::verify_json(&token, &mine, &[JwsAlgorithm::HS256]);
+    match (forged, verify()) {
+        (false, Ok(v)) => assert_eq!(v.payload().len(), len),
+        (true, Err(jose_core::Error::Verification)) => {}
+        (_, other) => fail(&format!("unexpected verification result: {other:?}")),
+    }
+    let mut ops: Vec<Op<'_>> = vec![Box::new(|| {
+        let _ = std::hint::black_box(verify());
+    })];
+    let rates = interleaved(plan, &mut ops);
+    let what = if forged {
+        "16 forged signatures, refused"
+    } else {
+        "16 signatures"
+    };
+    row(
+        format!("HS256 JSON verify, {what}, {} KiB", len / 1024),
+        rates,
+        false,
+    )
+}
+
 fn row(operation: String, rates: Vec<Rate>, with_jwt: bool) -> SoftRow {
     let mut rates = rates.into_iter();
     let jose_core = rates.next().unwrap_or_else(|| fail("rate"));
@@ -375,6 +428,16 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<SoftRow> {
     step("EdDSA verify", &mut || {
         verify_row(plan, JwsAlgorithm::EdDSA, ed(), &claims)
     });
+    for (len, forged) in [(64 << 10, false), (1 << 20, false), (1 << 20, true)] {
+        step(
+            &format!(
+                "HS256 JSON verify {} KiB{}",
+                len >> 10,
+                if forged { " forged" } else { "" }
+            ),
+            &mut || json_many_signatures_row(plan, len, forged),
+        );
+    }
     step("A256GCM decrypt", &mut || decrypt_row(plan, Enc::A256Gcm));
     step("A128CBC-HS256 decrypt", &mut || {
         decrypt_row(plan, Enc::A128CbcHs256)

@@ -93,7 +93,9 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     /// Signs the JWS signing input (`BASE64URL(header) || '.' || payload`) with `alg`.
     ///
     /// The input is not hashed: the backend hashes it as the algorithm requires. ECDSA
-    /// signatures are returned as fixed-length `r || s`.
+    /// signatures are returned as fixed-length `r || s`, in the low-S form (a backend whose
+    /// device may return either form passes them through
+    /// [`jws::ecdsa_normalize_s`](crate::jws::ecdsa_normalize_s)).
     fn sign(&self, alg: JwsAlgorithm, signing_input: &[u8]) -> Result<Vec<u8>>;
 
     /// Verifies a signature over the signing input. Any failure of the check itself is
@@ -116,9 +118,11 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
         Err(AlgorithmError::Unsupported(alg.to_string()).into())
     }
 
-    /// Encrypts a content encryption key for this key (the sender's side). Asymmetric keys need
-    /// not implement it: jose-core encrypts to their public JWK. Symmetric keys (AES key wrap,
-    /// AES-GCM key encryption, `dir`) do it here.
+    /// Encrypts a content encryption key for this key (the sender's side). Symmetric keys (AES
+    /// key wrap, AES-GCM key encryption, `dir`) do it here. Asymmetric keys need not implement
+    /// it: for RSA-OAEP jose-core asks here first (a key that holds its parsed public key
+    /// encrypts with it) and, on [`AlgorithmError::Unsupported`], encrypts to the public JWK;
+    /// ECDH-ES always agrees with the public JWK.
     fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<WrappedKey> {
         let _ = cek;
         Err(AlgorithmError::Unsupported(alg.to_string()).into())
@@ -154,8 +158,6 @@ pub(crate) fn ops_for(alg: Algorithm, producing: bool) -> &'static [KeyOp] {
         (Algorithm::Jwe(a), _) if a.is_ecdh() => &[KeyOp::DeriveKey, KeyOp::DeriveBits],
         (Algorithm::Jwe(_), true) => &[KeyOp::WrapKey, KeyOp::Encrypt],
         (Algorithm::Jwe(_), false) => &[KeyOp::UnwrapKey, KeyOp::Decrypt],
-        #[allow(unreachable_patterns)]
-        _ => &[],
     }
 }
 
@@ -257,8 +259,8 @@ pub(crate) fn select_key<'k>(
     }
 }
 
-#[allow(dead_code)]
-fn _object_safe(_: &dyn KeyBackend, _: &dyn KeyStore) {}
+/// Both traits stay object safe (jose-core takes them as `&dyn`).
+const _: Option<(&dyn KeyBackend, &dyn KeyStore)> = None;
 
 /// Convenience: the error for a private operation on a public-only key.
 pub(crate) fn public_only() -> Error {

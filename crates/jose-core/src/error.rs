@@ -132,6 +132,25 @@ pub enum KeyError {
     /// An RSA public exponent that is not an odd number greater than 1.
     #[error("RSA public exponent must be odd and greater than 1")]
     RsaExponent,
+
+    /// The RSA modulus has the ROCA fingerprint (CVE-2017-15361): its primes came from the
+    /// Infineon RSALib and can be recovered from the public key.
+    #[error("the RSA modulus has the ROCA fingerprint (CVE-2017-15361): the key can be factored")]
+    RocaFingerprint,
+
+    /// A key set meant for verification holds both symmetric (HMAC) and asymmetric keys: a
+    /// verifier given such a set cannot tell which kind a token should use (the HMAC-with-a-
+    /// public-key confusion).
+    #[error(
+        "the key set mixes symmetric and asymmetric keys ({symmetric} and {asymmetric}); \
+         a verification key set holds one kind"
+    )]
+    MixedKeyKinds {
+        /// The first symmetric key of the set (its `kid`, or its description).
+        symmetric: String,
+        /// The first asymmetric key of the set (its `kid`, or its description).
+        asymmetric: String,
+    },
     /// An elliptic-curve point that is not on the named curve.
     #[error("the public point is not on curve {0}")]
     PointNotOnCurve(&'static str),
@@ -376,6 +395,12 @@ mod tests {
             KeyError::UnsupportedCurve("P-192".into()).into(),
             KeyError::RsaModulusTooSmall(1024).into(),
             KeyError::RsaExponent.into(),
+            KeyError::RocaFingerprint.into(),
+            KeyError::MixedKeyKinds {
+                symmetric: "kid `a`".into(),
+                asymmetric: "kid `b`".into(),
+            }
+            .into(),
             KeyError::PointNotOnCurve("P-256").into(),
             KeyError::Inconsistent.into(),
             KeyError::NotPermitted {

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Malformed, Result};
 
@@ -14,6 +15,49 @@ use crate::error::{Malformed, Result};
 /// Serializing string keys and JSON values into a `String` cannot fail.
 pub(crate) fn object_to_string(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).unwrap_or_default()
+}
+
+/// A JSON value holding secrets as compact text, written into a buffer that is wiped when it
+/// grows and when it is dropped (a `String` that grows frees its old copies unwiped).
+pub(crate) fn to_secret_string(value: &Value) -> Zeroizing<String> {
+    let mut out = SecretBuf(Zeroizing::new(Vec::with_capacity(256)));
+    // Writing a `Value` into memory cannot fail; the text is UTF-8 JSON.
+    let _ = serde_json::to_writer(&mut out, value);
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *out.0)).unwrap_or_default())
+}
+
+/// Pieces of secret text joined into one wiped buffer.
+pub(crate) fn join_secret<'a>(parts: impl IntoIterator<Item = &'a str>) -> Zeroizing<String> {
+    let mut out = SecretBuf(Zeroizing::new(Vec::with_capacity(256)));
+    for p in parts {
+        out.push(p.as_bytes());
+    }
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *out.0)).unwrap_or_default())
+}
+
+struct SecretBuf(Zeroizing<Vec<u8>>);
+
+impl SecretBuf {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.0.len() + bytes.len() > self.0.capacity() {
+            let want = (self.0.len() + bytes.len()).max(2 * self.0.capacity());
+            let mut bigger = Zeroizing::new(Vec::with_capacity(want));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is wiped as it is dropped here.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl std::io::Write for SecretBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.push(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Parses `bytes` as a JSON object, rejecting duplicate members anywhere inside it.
@@ -107,23 +151,48 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Strict)? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
+        let mut out = Value::Array(Vec::new());
+        let filled = (|| {
+            while let Some(v) = seq.next_element_seed(Strict)? {
+                if let Value::Array(items) = &mut out {
+                    items.push(v);
+                }
+            }
+            Ok(())
+        })();
+        // A document that fails to parse may still hold private key members read so far.
+        filled.inspect_err(|_| wipe(&mut out)).map(|()| out)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                // The NUL ends the name; serde_json appends the position after it.
-                return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
+        let mut out = Value::Object(Map::new());
+        let filled = (|| {
+            while let Some(key) = map.next_key::<String>()? {
+                let Value::Object(members) = &mut out else {
+                    break;
+                };
+                if members.contains_key(&key) {
+                    // The NUL ends the name; serde_json appends the position after it.
+                    return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
+                }
+                let value = map.next_value_seed(Strict)?;
+                if let Value::Object(members) = &mut out {
+                    members.insert(key, value);
+                }
             }
-            let value = map.next_value_seed(Strict)?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
+            Ok(())
+        })();
+        filled.inspect_err(|_| wipe(&mut out)).map(|()| out)
+    }
+}
+
+/// Overwrites every string inside `value` with zeros (the value is dropped afterwards): for
+/// parsed JSON that may hold private key members (`d`, `k`...) on a path that discards it.
+pub(crate) fn wipe(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(members) => members.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -156,15 +225,30 @@ mod tests {
     #[test]
     fn deep_nesting_is_a_clean_error() {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-        assert!(parse_value("claims", deep.as_bytes()).is_err());
+        assert!(
+            parse_value("claims", deep.as_bytes())
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
         let deep_obj = r#"{"a":"#.repeat(10_000) + "1" + &"}".repeat(10_000);
-        assert!(parse_object("claims", deep_obj.as_bytes()).is_err());
+        assert!(
+            parse_object("claims", deep_obj.as_bytes())
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
     }
 
     #[test]
     fn rejects_trailing_data_and_non_objects() {
-        assert!(parse_object("header", br#"{"a":1} x"#).is_err());
-        assert!(parse_object("header", b"[1]").is_err());
-        assert!(parse_object("header", b"").is_err());
+        assert!(
+            parse_object("header", br#"{"a":1} x"#)
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
+        assert!(
+            parse_object("header", b"[1]")
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
+        assert!(
+            parse_object("header", b"")
+                .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
+        );
     }
 }

@@ -34,6 +34,7 @@
 pub mod alg;
 mod b64;
 pub mod backend;
+mod consume;
 pub mod error;
 mod header;
 mod json;

@@ -154,10 +154,14 @@ fn general_json_with_four_kinds_of_recipient_and_all_headers() {
         .encrypt(b"four ways")
         .unwrap();
     assert!(
-        jwe.compact().is_err(),
+        jwe.compact()
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Serialization(_)))),
         "several recipients have no compact form"
     );
-    assert!(jwe.flattened_json().is_err());
+    assert!(
+        jwe.flattened_json()
+            .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Serialization(_))))
+    );
     let token = jwe.general_json().unwrap();
     let v: Value = serde_json::from_str(&token).unwrap();
     assert_eq!(v["recipients"].as_array().unwrap().len(), 4);
@@ -513,4 +517,56 @@ fn recipients_are_bounded_and_secrets_stay_out_of_debug() {
         !shown.contains("116, 111, 112") && shown.contains("plaintext_len: 10"),
         "{shown}"
     );
+}
+
+/// A backend that implements only the required methods: `wrap_key` keeps its default
+/// (`AlgorithmError::Unsupported`).
+#[derive(Debug)]
+struct SignOnly(SoftwareKey);
+
+impl KeyBackend for SignOnly {
+    fn kid(&self) -> Option<&str> {
+        self.0.kid()
+    }
+    fn public_jwk(&self) -> Option<&Jwk> {
+        self.0.public_jwk()
+    }
+    fn algorithms(&self) -> &[Algorithm] {
+        self.0.algorithms()
+    }
+    fn permits(&self, op: KeyOp) -> bool {
+        self.0.permits(op)
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn sign(&self, alg: JwsAlgorithm, input: &[u8]) -> Result<Vec<u8>, Error> {
+        self.0.sign(alg, input)
+    }
+    fn verify(&self, alg: JwsAlgorithm, input: &[u8], sig: &[u8]) -> Result<(), Error> {
+        self.0.verify(alg, input, sig)
+    }
+}
+
+#[test]
+fn rsa_oaep_encrypts_with_the_backends_parsed_key_or_else_its_public_jwk() {
+    let key = rsa_key();
+    for alg in [Alg::RsaOaep, Alg::RsaOaep256] {
+        // A `SoftwareKey` encrypts with the key it parsed once (through `wrap_key`)...
+        let token = jwe::encrypt_compact(&key, alg, Enc::A128Gcm, b"parsed", None).unwrap();
+        let d = jwe::decrypt_compact(&token, &key, &[alg], &[Enc::A128Gcm]).unwrap();
+        assert_eq!(d.plaintext(), b"parsed");
+        // ...and a backend without `wrap_key` is encrypted to from its public JWK.
+        let public = SoftwareKey::from_jwk(key.jwk().to_public().unwrap()).unwrap();
+        let bare = SignOnly(public);
+        assert!(matches!(
+            bare.wrap_key(alg, &[0; 16]),
+            Err(Error::Algorithm(
+                jose_core::error::AlgorithmError::Unsupported(_)
+            ))
+        ));
+        let token = jwe::encrypt_compact(&bare, alg, Enc::A128Gcm, b"jwk", None).unwrap();
+        let d = jwe::decrypt_compact(&token, &key, &[alg], &[Enc::A128Gcm]).unwrap();
+        assert_eq!(d.plaintext(), b"jwk");
+    }
 }

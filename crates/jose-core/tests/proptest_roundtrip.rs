@@ -9,6 +9,7 @@
 
 use std::sync::OnceLock;
 
+use jose_core::error::Error;
 use jose_core::jwk::{EcCurve, OkpCurve};
 use jose_core::{
     ContentEncryption as Enc, Header, Jwk, JwsAlgorithm, KeyManagementAlgorithm as Alg,
@@ -210,7 +211,7 @@ proptest! {
         let token = jws::sign_compact(key, alg, &payload, Some(&header)).unwrap();
         let flipped = flip(&token, index, bit);
         let result = jws::verify_compact(&flipped, key, JWS_ALGS);
-        prop_assert!(result.is_err(), "{} verified after a flip: {}", flipped, token);
+        prop_assert!(result.is_err_and(|e| matches!(e, Error::Verification | Error::Malformed(_) | Error::Algorithm(_) | Error::Key(_))), "{} verified after a flip: {}", flipped, token);
     }
 
     /// Encrypt, then decrypt (compact, flattened and general JSON): the plaintext and the
@@ -257,6 +258,6 @@ proptest! {
         let flipped = flip(&token, index, bit);
         let all_algs: Vec<Alg> = JWE_ALGS.iter().map(|(a, _)| *a).collect();
         let result = jwe::decrypt_compact(&flipped, recipient, &all_algs, Enc::ALL);
-        prop_assert!(result.is_err(), "{} decrypted after a flip: {}", flipped, token);
+        prop_assert!(result.is_err_and(|e| matches!(e, Error::Decryption | Error::Malformed(_) | Error::Algorithm(_) | Error::Key(_))), "{} decrypted after a flip: {}", flipped, token);
     }
 }

@@ -2,7 +2,7 @@
 //! RFC 8037 Ed25519 example: produced byte-for-byte where the algorithm is deterministic,
 //! verified in every case.
 
-use jose_core::error::{Error, Malformed};
+use jose_core::error::{Error, KeyError, Malformed};
 use jose_core::{Header, Jwk, JwkSet, JwsAlgorithm, KeyBackend, SoftwareKey, base64url, jws};
 use serde_json::Value;
 
@@ -79,7 +79,8 @@ fn section_3_keys_parse_and_export_their_public_parts() {
         let k = Jwk::from_json(sym).unwrap();
         assert_eq!(vector(&k.to_private_json()), vector(sym));
         assert!(
-            k.to_public_value().is_err(),
+            k.to_public_value()
+                .is_err_and(|e| matches!(e, Error::Key(KeyError::NoPublicKey))),
             "a symmetric key has no public export"
         );
     }
@@ -199,7 +200,10 @@ fn section_4_5_detached_content_is_reproduced_and_verified() {
         assert!(
             jws::Verifier::new(&[JwsAlgorithm::HS256])
                 .verify(&token, &k)
-                .is_err()
+                .is_err_and(|e| matches!(
+                    e,
+                    Error::Verification | Error::Malformed(Malformed::Payload(_))
+                ))
         );
     }
     let wrong = jws::Verifier::new(&[JwsAlgorithm::HS256]).detached_payload(b"another payload");
@@ -349,7 +353,10 @@ fn a_jwk_set_selects_the_verifying_key_by_kid() {
     // Two of the RFC's keys share a kid: the set reports it.
     let set = JwkSet::from_value(&serde_json::json!({ "keys": v["input"]["key"] })).unwrap();
     assert_eq!(set.duplicate_kids(), vec!["bilbo.baggins@hobbiton.example"]);
-    assert!(set.get("bilbo.baggins@hobbiton.example").is_err());
+    assert!(
+        set.get("bilbo.baggins@hobbiton.example")
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::DuplicateKid(_))))
+    );
     let hmac = set.get("018c0ae5-4d9b-471b-bfd6-eef314bc7037").unwrap();
     assert_eq!(hmac.kty(), "oct");
     // The public export leaves out the symmetric key and every private member.
@@ -361,13 +368,26 @@ fn a_jwk_set_selects_the_verifying_key_by_kid() {
     let token = jws::sign_compact(&rsa, JwsAlgorithm::RS256, b"by kid", None).unwrap();
     let mut ks = jose_core::KeySet::new();
     ks.push(rsa).unwrap();
-    ks.push(key(&v["input"]["key"][2])).unwrap();
-    let got = jws::Verifier::new(&[JwsAlgorithm::RS256])
-        .verify_with(&token, &ks)
-        .unwrap();
+    ks.push(
+        SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P256)
+            .unwrap()
+            .with_kid("another"),
+    )
+    .unwrap();
+    let verifier = jws::Verifier::new(&[JwsAlgorithm::RS256]);
+    let got = verifier.verify_with(&token, &ks).unwrap();
     assert_eq!(got.payload(), b"by kid");
+    // With the RFC's HMAC key as well, the set mixes kinds and is refused for verification.
+    ks.push(key(&v["input"]["key"][2])).unwrap();
+    assert!(matches!(
+        verifier.verify_with(&token, &ks),
+        Err(Error::Key(KeyError::MixedKeyKinds { .. }))
+    ));
     assert!(
-        ks.push(key(&v["input"]["key"][1])).is_err(),
+        matches!(
+            ks.push(key(&v["input"]["key"][1])),
+            Err(Error::Key(KeyError::DuplicateKid(kid))) if kid == "bilbo.baggins@hobbiton.example"
+        ),
         "a second key with the same kid"
     );
 }
@@ -377,7 +397,10 @@ fn rsa_private_key_with_inconsistent_crt_values_is_rejected() {
     let mut v = vector(RSA_PRIVATE);
     let dp = v["dq"].clone();
     v["dp"] = dp;
-    assert!(SoftwareKey::from_jwk(Jwk::from_value(&v).unwrap()).is_err());
+    assert!(
+        SoftwareKey::from_jwk(Jwk::from_value(&v).unwrap())
+            .is_err_and(|e| matches!(e, Error::Key(KeyError::Inconsistent)))
+    );
     let k = key(&vector(RSA_PRIVATE));
     assert_eq!(k.describe(), "RSA 2048");
 }

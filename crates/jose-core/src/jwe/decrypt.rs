@@ -4,7 +4,8 @@ use zeroize::Zeroizing;
 
 use crate::alg::{Algorithm, ContentEncryption, KeyManagementAlgorithm};
 use crate::backend::{KeyBackend, KeyStore, check_key};
-use crate::error::{AlgorithmError, Error, KeyError, Malformed, Result};
+use crate::consume::{self, Keys, Serialization};
+use crate::error::{AlgorithmError, Error, Malformed, Result};
 use crate::header::{Header, check_crit};
 use crate::jwe::alg::{aeskw, direct, ecdh_es};
 use crate::jwe::parse::{self, RawJwe, RawRecipient};
@@ -128,11 +129,6 @@ pub struct Decrypter {
 /// The default limit on the number of recipients of a JWE given to a decrypter.
 pub const DEFAULT_MAX_RECIPIENTS: usize = 16;
 
-enum Keys<'k> {
-    One(&'k dyn KeyBackend),
-    Store(&'k dyn KeyStore),
-}
-
 /// Decrypts a compact JWE with one key; `algs` and `encs` list the acceptable algorithms.
 pub fn decrypt_compact(
     token: &str,
@@ -140,9 +136,7 @@ pub fn decrypt_compact(
     algs: &[KeyManagementAlgorithm],
     encs: &[ContentEncryption],
 ) -> Result<Decrypted> {
-    let d = Decrypter::new(algs, encs);
-    d.check_len(token)?;
-    d.run(parse::compact(strip_newline(token))?, &Keys::One(key))
+    Decrypter::new(algs, encs).decrypt_as(token, Serialization::Compact, Keys::One(key))
 }
 
 /// Decrypts a JWE in either JSON serialization with one key.
@@ -152,16 +146,7 @@ pub fn decrypt_json(
     algs: &[KeyManagementAlgorithm],
     encs: &[ContentEncryption],
 ) -> Result<Decrypted> {
-    let d = Decrypter::new(algs, encs);
-    d.check_len(token)?;
-    d.run(parse::json(token)?, &Keys::One(key))
-}
-
-fn strip_newline(token: &str) -> &str {
-    token
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(token)
+    Decrypter::new(algs, encs).decrypt_as(token, Serialization::Json, Keys::One(key))
 }
 
 impl Decrypter {
@@ -194,31 +179,28 @@ impl Decrypter {
         self
     }
 
-    fn check_len(&self, token: &str) -> Result<()> {
-        crate::json::check_token_len(token, self.max_len)
-    }
-
-    fn parse(&self, token: &str) -> Result<RawJwe> {
-        self.check_len(token)?;
-        if crate::json::is_json_serialization(token) {
-            parse::json(token)
-        } else {
-            parse::compact(strip_newline(token))
-        }
-    }
-
     /// Decrypts a JWE (compact or JSON, detected) with one key.
     pub fn decrypt(&self, token: &str, key: &dyn KeyBackend) -> Result<Decrypted> {
-        self.run(self.parse(token)?, &Keys::One(key))
+        self.decrypt_as(token, Serialization::Detect, Keys::One(key))
     }
 
     /// Decrypts a JWE with the key its `kid` selects from `keys`. A recipient without `kid`
     /// is tried only when exactly one key in the store can serve its algorithm.
     pub fn decrypt_with(&self, token: &str, keys: &dyn KeyStore) -> Result<Decrypted> {
-        self.run(self.parse(token)?, &Keys::Store(keys))
+        self.decrypt_as(token, Serialization::Detect, Keys::Store(keys))
     }
 
-    fn run(&self, raw: RawJwe, keys: &Keys<'_>) -> Result<Decrypted> {
+    pub(crate) fn decrypt_as(
+        &self,
+        token: &str,
+        form: Serialization,
+        keys: Keys<'_>,
+    ) -> Result<Decrypted> {
+        let raw = consume::parse(token, self.max_len, form, parse::compact, parse::json)?;
+        self.run(raw, keys)
+    }
+
+    fn run(&self, raw: RawJwe, keys: Keys<'_>) -> Result<Decrypted> {
         if self.algs.is_empty() || self.encs.is_empty() {
             return Err(AlgorithmError::NotAllowed("(the allowed list is empty)".into()).into());
         }
@@ -237,29 +219,19 @@ impl Decrypter {
                 return Err(zip_refused());
             }
         }
-        let mut first_error = None;
-        let mut attempted = false;
         let several = raw.recipients.len() > 1;
-        for r in &raw.recipients {
-            match self.one(&raw, r, keys, several) {
-                Ok(d) => return Ok(d),
-                Err(Error::Decryption) => attempted = true,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match (attempted, first_error) {
-            (false, Some(e)) => Err(e),
-            _ => Err(Error::Decryption),
-        }
+        consume::first_success(
+            &raw.recipients,
+            || Error::Decryption,
+            |r| self.one(&raw, r, keys, several),
+        )
     }
 
     fn one(
         &self,
         raw: &RawJwe,
         r: &RawRecipient,
-        keys: &Keys<'_>,
+        keys: Keys<'_>,
         several: bool,
     ) -> Result<Decrypted> {
         let unprotected: Vec<&Header> = raw.unprotected.iter().chain(r.header.as_ref()).collect();
@@ -278,20 +250,7 @@ impl Decrypter {
         if !self.encs.contains(&enc) {
             return Err(AlgorithmError::NotAllowed(enc_name.to_owned()).into());
         }
-        let key = match keys {
-            Keys::One(k) => {
-                // With several recipients, one key serves only the recipient that names it.
-                if let (true, Some(want), Some(have)) = (several, joint.kid(), k.kid()) {
-                    if want != have {
-                        return Err(KeyError::KidNotFound(want.to_owned()).into());
-                    }
-                }
-                *k
-            }
-            Keys::Store(store) => {
-                crate::backend::select_key(*store, joint.kid(), Algorithm::Jwe(alg))?
-            }
-        };
+        let key = keys.select(joint.kid(), Algorithm::Jwe(alg), several)?;
         check_key(key, Algorithm::Jwe(alg), false)?;
         let cek = cek(key, alg, enc, &joint, &r.encrypted_key)?;
         let plaintext = enc::decrypt(

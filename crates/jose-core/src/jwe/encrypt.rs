@@ -5,13 +5,14 @@ use serde_json::{Map, Value};
 use crate::alg::{Algorithm, ContentEncryption, KeyManagementAlgorithm};
 use crate::b64;
 use crate::backend::{KeyBackend, WrappedKey, check_key};
-use crate::error::{AlgorithmError, KeyError, Malformed, Result};
+use crate::error::{AlgorithmError, Error, KeyError, Malformed, Result};
 use crate::header::Header;
-use crate::jwe::alg::{aeskw, ecdh_es, software_wrap};
+use crate::jwe::alg::rsaes::OaepHash;
+use crate::jwe::alg::{aeskw, ecdh_es, rsaes};
 use crate::jwe::parse::additional_data;
 use crate::jwe::{enc, zip_refused};
+use crate::jwk::parsed::{self, Parsed};
 use crate::jwk::{Jwk, SecretBytes};
-use crate::keys::SoftwareKey;
 use crate::rng;
 
 /// Encrypts `plaintext` to one key and returns the compact serialization.
@@ -329,10 +330,17 @@ impl<'k> JweBuilder<'k> {
                     a @ (KeyManagementAlgorithm::RsaOaep | KeyManagementAlgorithm::RsaOaep256),
                     None,
                 ) => {
-                    // Hybrid use: encrypt to the public JWK, wherever the private key lives.
-                    let public = r.key.public_jwk().ok_or(KeyError::NoPublicKey)?;
-                    let public = SoftwareKey::from_jwk(public.to_public()?)?;
-                    encrypted_key = software_wrap(&public, a, &cek)?.encrypted_key;
+                    // Hybrid use: encrypt to the public key, wherever the private key lives.
+                    // A backend holding the parsed public key (`SoftwareKey`, hsm-jose's keys)
+                    // encrypts with it; one that does not implement `wrap_key` is served from
+                    // its public JWK.
+                    encrypted_key = match r.key.wrap_key(a, &cek) {
+                        Ok(w) => w.encrypted_key,
+                        Err(Error::Algorithm(AlgorithmError::Unsupported(_))) => {
+                            rsa_oaep_to_jwk(r.key, a, &cek)?
+                        }
+                        Err(e) => return Err(e),
+                    };
                 }
                 (a, None) => {
                     let w = r.key.wrap_key(a, &cek)?;
@@ -673,4 +681,22 @@ impl Jwe {
     pub fn general_json(&self) -> Result<String> {
         Ok(self.general_value().to_string())
     }
+}
+
+/// RSAES-OAEP encryption of `cek` to the public JWK of `key`.
+fn rsa_oaep_to_jwk(
+    key: &dyn KeyBackend,
+    alg: KeyManagementAlgorithm,
+    cek: &[u8],
+) -> Result<Vec<u8>> {
+    let mismatch = || AlgorithmError::KeyMismatch {
+        alg: alg.to_string(),
+        key: key.describe(),
+    };
+    let public = key.public_jwk().ok_or(KeyError::NoPublicKey)?;
+    let Parsed::Rsa { public, .. } = parsed::parse(public.material())? else {
+        return Err(mismatch().into());
+    };
+    let hash = OaepHash::of(alg).ok_or_else(mismatch)?;
+    rsaes::encrypt(&public, hash, cek)
 }

@@ -18,6 +18,8 @@
 //! ```
 
 mod generate;
+pub(crate) mod parsed;
+mod roca;
 mod set;
 mod validate;
 
@@ -27,6 +29,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+pub use roca::has_roca_fingerprint;
 pub use set::JwkSet;
 
 use crate::b64;
@@ -293,19 +296,22 @@ impl Jwk {
         }
     }
 
-    fn from_map(mut map: Map<String, Value>) -> Result<Self> {
-        let kty = take_str(&mut map, "kty")?.ok_or(KeyError::MissingMember("kty"))?;
+    pub(crate) fn from_map(map: Map<String, Value>) -> Result<Self> {
+        // Whatever path this takes, private members not moved into zeroizing buffers are wiped.
+        let mut guard = WipePrivate(map);
+        let map = &mut guard.0;
+        let kty = take_str(map, "kty")?.ok_or(KeyError::MissingMember("kty"))?;
         let material = match kty.as_str() {
             "RSA" => {
-                let n = strip_leading_zeros(req_bytes(&mut map, "n")?);
-                let e = strip_leading_zeros(req_bytes(&mut map, "e")?);
-                let private = match take_secret(&mut map, "d")? {
+                let n = strip_leading_zeros(req_bytes(map, "n")?);
+                let e = strip_leading_zeros(req_bytes(map, "e")?);
+                let private = match take_secret(map, "d")? {
                     None => None,
                     Some(d) => {
                         let names = ["p", "q", "dp", "dq", "qi"];
                         let mut parts = Vec::with_capacity(5);
                         for name in names {
-                            parts.push(take_secret(&mut map, name)?);
+                            parts.push(take_secret(map, name)?);
                         }
                         let crt = if parts.iter().all(Option::is_none) {
                             None
@@ -339,30 +345,30 @@ impl Jwk {
                 KeyMaterial::Rsa(RsaKey { n, e, private })
             }
             "EC" => {
-                let crv = take_str(&mut map, "crv")?.ok_or(KeyError::MissingMember("crv"))?;
+                let crv = take_str(map, "crv")?.ok_or(KeyError::MissingMember("crv"))?;
                 let crv = EcCurve::from_name(&crv)?;
-                let x = req_bytes(&mut map, "x")?;
-                let y = req_bytes(&mut map, "y")?;
-                let d = take_secret(&mut map, "d")?;
+                let x = req_bytes(map, "x")?;
+                let y = req_bytes(map, "y")?;
+                let d = take_secret(map, "d")?;
                 KeyMaterial::Ec(EcKey { crv, x, y, d })
             }
             "OKP" => {
-                let crv = take_str(&mut map, "crv")?.ok_or(KeyError::MissingMember("crv"))?;
+                let crv = take_str(map, "crv")?.ok_or(KeyError::MissingMember("crv"))?;
                 let crv = OkpCurve::from_name(&crv)?;
-                let x = req_bytes(&mut map, "x")?;
-                let d = take_secret(&mut map, "d")?;
+                let x = req_bytes(map, "x")?;
+                let d = take_secret(map, "d")?;
                 KeyMaterial::Okp(OkpKey { crv, x, d })
             }
             "oct" => {
-                let k = take_secret(&mut map, "k")?.ok_or(KeyError::MissingMember("k"))?;
+                let k = take_secret(map, "k")?.ok_or(KeyError::MissingMember("k"))?;
                 KeyMaterial::Oct(OctKey { k })
             }
             other => return Err(KeyError::UnsupportedKeyType(other.to_owned()).into()),
         };
         let mut jwk = Self::new(material)?;
-        jwk.kid = take_str(&mut map, "kid")?;
-        jwk.key_use = take_str(&mut map, "use")?;
-        jwk.alg = take_str(&mut map, "alg")?;
+        jwk.kid = take_str(map, "kid")?;
+        jwk.key_use = take_str(map, "use")?;
+        jwk.alg = take_str(map, "alg")?;
         jwk.key_ops = match map.remove("key_ops") {
             None => None,
             Some(Value::Array(items)) => {
@@ -410,10 +416,8 @@ impl Jwk {
             }
         }
         // Whatever remains is kept as-is, except private members of other key types.
-        for private in PRIVATE_MEMBERS {
-            map.remove(*private);
-        }
-        jwk.extra = map;
+        wipe_private(map);
+        jwk.extra = std::mem::take(map);
         Ok(jwk)
     }
 
@@ -562,7 +566,10 @@ impl Jwk {
 
     /// The full JWK, private members included, as JSON text in a zeroizing buffer.
     pub fn to_private_json(&self) -> Zeroizing<String> {
-        Zeroizing::new(Value::Object(self.members(true)).to_string())
+        let mut members = Value::Object(self.members(true));
+        let text = crate::json::to_secret_string(&members);
+        crate::json::wipe(&mut members);
+        text
     }
 
     fn members(&self, private: bool) -> Map<String, Value> {
@@ -663,6 +670,25 @@ impl Jwk {
 }
 
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Wipes and removes the private members left in a parsed JWK object.
+fn wipe_private(map: &mut Map<String, Value>) {
+    for private in PRIVATE_MEMBERS {
+        if let Some(mut v) = map.remove(*private) {
+            crate::json::wipe(&mut v);
+        }
+    }
+}
+
+/// A parsed JWK object whose remaining private members are wiped when it is dropped, on the
+/// error paths as on success.
+struct WipePrivate(Map<String, Value>);
+
+impl Drop for WipePrivate {
+    fn drop(&mut self) {
+        wipe_private(&mut self.0);
+    }
+}
 
 impl fmt::Debug for Jwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

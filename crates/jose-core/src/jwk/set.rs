@@ -13,7 +13,10 @@ use crate::error::{Error, KeyError, Result};
 /// let mut set = JwkSet::new();
 /// set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a"))?;
 /// set.push(Jwk::generate_ec(EcCurve::P384)?.with_kid("b"))?;
-/// assert!(set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a")).is_err(), "duplicate kid");
+/// assert!(matches!( // a duplicate kid
+///     set.push(Jwk::generate_ec(EcCurve::P256)?.with_kid("a")),
+///     Err(jose_core::Error::Key(jose_core::error::KeyError::DuplicateKid(_)))
+/// ));
 /// let published = set.to_public_json();          // for /.well-known/jwks.json
 /// let parsed = JwkSet::from_json(&published)?;
 /// assert_eq!(parsed.get("b")?.describe(), "EC P-384");
@@ -47,18 +50,32 @@ impl JwkSet {
         }
     }
 
-    fn from_map(map: Map<String, Value>) -> Result<Self> {
-        let Some(Value::Array(items)) = map.get("keys") else {
+    fn from_map(mut map: Map<String, Value>) -> Result<Self> {
+        let Some(Value::Array(items)) = map.remove("keys") else {
+            crate::json::wipe(&mut Value::Object(map));
             return Err(KeyError::MissingMember("keys").into());
         };
+        // Each key object is moved into its JWK, never copied: the parsed private members end
+        // in zeroizing buffers or are wiped, on every path.
         let mut keys = Vec::with_capacity(items.len());
-        for item in items {
-            match Jwk::from_value(item) {
+        let mut items = items.into_iter();
+        for item in items.by_ref() {
+            let parsed = match item {
+                Value::Object(obj) => Jwk::from_map(obj),
+                mut other => {
+                    crate::json::wipe(&mut other);
+                    Err(KeyError::Json("not a JSON object".into()).into())
+                }
+            };
+            match parsed {
                 Ok(jwk) => keys.push(jwk),
                 Err(Error::Key(
                     KeyError::UnsupportedKeyType(_) | KeyError::UnsupportedCurve(_),
                 )) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    items.for_each(|mut rest| crate::json::wipe(&mut rest));
+                    return Err(e);
+                }
             }
         }
         Ok(Self { keys })
@@ -139,15 +156,17 @@ impl JwkSet {
 
     /// The whole set, private members included, in a zeroizing buffer.
     pub fn to_private_json(&self) -> zeroize::Zeroizing<String> {
-        let mut out = String::from(r#"{"keys":["#);
-        for (i, k) in self.keys.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&k.to_private_json());
-        }
-        out.push_str("]}");
-        zeroize::Zeroizing::new(out)
+        let keys: Vec<zeroize::Zeroizing<String>> =
+            self.keys.iter().map(Jwk::to_private_json).collect();
+        let parts = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(i, k)| [if i == 0 { "" } else { "," }, k.as_str()]);
+        crate::json::join_secret(
+            std::iter::once(r#"{"keys":["#)
+                .chain(parts)
+                .chain(std::iter::once("]}")),
+        )
     }
 }
 

@@ -2,9 +2,9 @@
 //! (Private members are checked against the public ones when a key is put to use, in
 //! [`SoftwareKey::from_jwk`](crate::SoftwareKey::from_jwk).)
 
+use super::parsed::parse;
 use super::{EcKey, KeyMaterial, OkpKey, RsaKey};
 use crate::error::{KeyError, Result};
-use crate::keys::software_parse;
 
 pub(super) fn material(m: &KeyMaterial) -> Result<()> {
     let public = match m {
@@ -67,5 +67,5 @@ pub(super) fn material(m: &KeyMaterial) -> Result<()> {
             return Ok(());
         }
     };
-    software_parse(&public).map(|_| ())
+    parse(&public).map(|_| ())
 }

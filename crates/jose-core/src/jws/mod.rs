@@ -29,12 +29,18 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod alg;
+mod headers;
 mod parse;
 mod sign;
 mod verify;
 
 pub use sign::{JwsBuilder, sign_compact};
-pub use verify::{Verified, Verifier, verify_compact, verify_json};
+pub use verify::{Verified, Verifier, ecdsa_normalize_s, verify_compact, verify_json};
 
 /// The default limit on the size of a token given to a verifier (16 MiB).
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 << 20;
+
+/// The default limit on the number of signatures of a JWS given to a verifier (each may cost
+/// a public-key operation over the whole payload).
+pub const DEFAULT_MAX_SIGNATURES: usize = 16;

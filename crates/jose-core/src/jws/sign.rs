@@ -7,11 +7,15 @@ use crate::b64;
 use crate::backend::{KeyBackend, check_key};
 use crate::error::{Malformed, Result};
 use crate::header::Header;
+use crate::jws::headers;
 
 /// Signs `payload` with one key and returns the compact serialization.
 ///
 /// `header` adds protected members (`typ`, `cty`, extensions); `alg` is set from `alg`, and
-/// `kid` from the key when the header has none.
+/// `kid` from the key when the header has none. A header the verifier would refuse is refused
+/// here (a `b64` member, `crit` naming a registered or absent member); extensions listed in
+/// `crit` verify with a [`Verifier`](crate::jws::Verifier) that
+/// [understands](crate::jws::Verifier::understand) them.
 ///
 /// ```
 /// use jose_core::{jws, Header, JwsAlgorithm, SoftwareKey};
@@ -169,7 +173,9 @@ impl<'p> JwsBuilder<'p> {
                 crit.push("b64".into());
             }
             map.insert("crit".into(), Value::Array(crit));
-        } else if map.get("b64") == Some(&Value::Bool(false)) {
+        } else if map.contains_key("b64") {
+            // `b64: false` is set by `unencoded()`, with its `crit` entry; `b64: true` is the
+            // default and, being critical, would need every verifier to opt in to RFC 7797.
             return Err(Malformed::Header {
                 member: "b64".into(),
                 reason: "use JwsBuilder::unencoded()",
@@ -177,9 +183,10 @@ impl<'p> JwsBuilder<'p> {
             .into());
         }
         let protected = Header::from_map(map)?;
-        if let Some(u) = &unprotected {
-            Header::joint([&protected, u])?;
-        }
+        // The verifier's header rules, with the extensions this header declares critical taken
+        // as understood (a verifier declares them with `Verifier::understand`).
+        let declared = protected.crit().unwrap_or_default();
+        headers::check(&protected, unprotected.as_ref(), &declared)?;
         let protected_b64 = if protected.is_empty() {
             String::new()
         } else {

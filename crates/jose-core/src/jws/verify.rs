@@ -1,14 +1,17 @@
 //! Verifying JWS under a caller's policy.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use crate::alg::{Algorithm, JwsAlgorithm};
 use crate::b64;
 use crate::backend::{KeyBackend, KeyStore, check_key};
+use crate::consume::{self, Keys, Serialization};
 use crate::error::{AlgorithmError, Error, Malformed, Result};
-use crate::header::{Header, check_crit};
-use crate::jws::DEFAULT_MAX_TOKEN_LEN;
+use crate::header::Header;
+use crate::jws::alg::{Family, ecdsa, family};
 use crate::jws::parse::{self, RawJws, RawSignature};
+use crate::jws::{DEFAULT_MAX_SIGNATURES, DEFAULT_MAX_TOKEN_LEN, headers};
 
 /// What a successful verification returns: the payload and the headers of the signature that
 /// verified (and only that one).
@@ -60,7 +63,13 @@ impl Verified {
 }
 
 /// A verification policy: the allowed algorithms (required), understood critical extensions,
-/// unencoded payloads, a detached payload, and a size limit.
+/// unencoded payloads, a detached payload, a size limit, a limit on the number of signatures and
+/// (for ECDSA) whether high-S signatures are refused.
+///
+/// The cost of a verification grows with the token's size, not with its size times its number
+/// of signatures: the signatures are capped ([`max_signatures`](Self::max_signatures)), the
+/// signing input of each distinct protected header is built once, and with several signatures
+/// one key is tried only on the signatures that name its `kid` (or name none).
 #[derive(Debug, Clone)]
 pub struct Verifier<'a> {
     allowed: Vec<JwsAlgorithm>,
@@ -68,11 +77,8 @@ pub struct Verifier<'a> {
     unencoded: bool,
     detached: Option<&'a [u8]>,
     max_len: usize,
-}
-
-enum Keys<'k> {
-    One(&'k dyn KeyBackend),
-    Store(&'k dyn KeyStore),
+    max_signatures: usize,
+    low_s: bool,
 }
 
 /// Verifies a compact JWS with one key; `allowed` lists the acceptable algorithms.
@@ -81,9 +87,7 @@ pub fn verify_compact(
     key: &dyn KeyBackend,
     allowed: &[JwsAlgorithm],
 ) -> Result<Verified> {
-    let v = Verifier::new(allowed);
-    v.check_len(token)?;
-    v.run(parse::compact(strip_newline(token))?, &Keys::One(key))
+    Verifier::new(allowed).verify_as(token, Serialization::Compact, Keys::One(key))
 }
 
 /// Verifies a JWS in either JSON serialization with one key.
@@ -92,16 +96,48 @@ pub fn verify_json(
     key: &dyn KeyBackend,
     allowed: &[JwsAlgorithm],
 ) -> Result<Verified> {
-    let v = Verifier::new(allowed);
-    v.check_len(token)?;
-    v.run(parse::json(token)?, &Keys::One(key))
+    Verifier::new(allowed).verify_as(token, Serialization::Json, Keys::One(key))
 }
 
-fn strip_newline(token: &str) -> &str {
-    token
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(token)
+/// The low-S form of an ECDSA signature (`r || s`) for `alg` (`ES256`, `ES384`, `ES512`).
+///
+/// ECDSA signatures are malleable: `(r, s)` and `(r, n - s)` both verify. [`SoftwareKey`]
+/// always signs in the low-S form; a backend whose device may return either form (a PKCS#11
+/// token) passes its signatures through this function, so that its tokens pass a verifier
+/// with [`Verifier::require_low_s`].
+///
+/// Errors: [`AlgorithmError::KeyMismatch`] when `alg` is not an ECDSA algorithm,
+/// [`Error::Verification`] when `signature` is not an `r || s` signature on its curve.
+///
+/// [`SoftwareKey`]: crate::SoftwareKey
+///
+/// ```
+/// use jose_core::{jws, JwsAlgorithm};
+/// # fn main() -> Result<(), jose_core::Error> {
+/// // n - 1 is the high-S form of s = 1; its low-S form is s = 1.
+/// let mut high = vec![0u8; 64];
+/// high[31] = 1;
+/// high[32..].copy_from_slice(&[
+///     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+///     0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+///     0x25, 0x50,
+/// ]);
+/// let low = jws::ecdsa_normalize_s(JwsAlgorithm::ES256, &high)?;
+/// assert_eq!(low[63], 1);
+/// assert_eq!(jws::ecdsa_normalize_s(JwsAlgorithm::ES256, &low)?, low);
+/// # Ok(()) }
+/// ```
+pub fn ecdsa_normalize_s(alg: JwsAlgorithm, signature: &[u8]) -> Result<Vec<u8>> {
+    match family(alg) {
+        Family::Ecdsa(curve) => ecdsa::normalize_s(curve, signature).ok_or(Error::Verification),
+        Family::Hmac(_) | Family::RsaPkcs1(_) | Family::RsaPss(_) | Family::EdDsa => {
+            Err(AlgorithmError::KeyMismatch {
+                alg: alg.to_string(),
+                key: "an ECDSA signature".into(),
+            }
+            .into())
+        }
+    }
 }
 
 impl<'a> Verifier<'a> {
@@ -113,6 +149,8 @@ impl<'a> Verifier<'a> {
             unencoded: false,
             detached: None,
             max_len: DEFAULT_MAX_TOKEN_LEN,
+            max_signatures: DEFAULT_MAX_SIGNATURES,
+            low_s: false,
         }
     }
 
@@ -140,33 +178,60 @@ impl<'a> Verifier<'a> {
         self
     }
 
-    fn check_len(&self, token: &str) -> Result<()> {
-        crate::json::check_token_len(token, self.max_len)
+    /// Sets the largest number of signatures accepted in a JSON JWS (by default
+    /// [`DEFAULT_MAX_SIGNATURES`]). A token with more is refused before any
+    /// cryptography.
+    pub fn max_signatures(mut self, n: usize) -> Self {
+        self.max_signatures = n;
+        self
     }
 
-    fn parse(&self, token: &str) -> Result<RawJws> {
-        self.check_len(token)?;
-        if crate::json::is_json_serialization(token) {
-            parse::json(token)
-        } else {
-            parse::compact(strip_newline(token))
-        }
+    /// Refuses ECDSA signatures in the high-S form (`s > n/2`) with [`Error::Verification`].
+    ///
+    /// Both forms are valid ECDSA, so anyone can turn one valid token into a second valid one
+    /// with another string. Callers that key caches, replay checks or revocation lists on the
+    /// token string want exactly one accepted form; jose-core signers always emit low-S.
+    pub fn require_low_s(mut self) -> Self {
+        self.low_s = true;
+        self
     }
 
     /// Verifies a JWS (compact or JSON, detected) with one key.
     pub fn verify(&self, token: &str, key: &dyn KeyBackend) -> Result<Verified> {
-        self.run(self.parse(token)?, &Keys::One(key))
+        self.verify_as(token, Serialization::Detect, Keys::One(key))
     }
 
     /// Verifies a JWS with the key its `kid` selects from `keys`. A token without `kid` is
-    /// accepted only when exactly one key in the store can serve its algorithm.
+    /// accepted only when exactly one key in the store can serve its algorithm. A store that
+    /// holds both symmetric and asymmetric keys is refused ([`KeyError::MixedKeyKinds`]).
+    ///
+    /// [`KeyError::MixedKeyKinds`]: crate::error::KeyError::MixedKeyKinds
     pub fn verify_with(&self, token: &str, keys: &dyn KeyStore) -> Result<Verified> {
-        self.run(self.parse(token)?, &Keys::Store(keys))
+        self.verify_as(token, Serialization::Detect, Keys::Store(keys))
     }
 
-    fn run(&self, mut raw: RawJws, keys: &Keys<'_>) -> Result<Verified> {
+    pub(crate) fn verify_as(
+        &self,
+        token: &str,
+        form: Serialization,
+        keys: Keys<'_>,
+    ) -> Result<Verified> {
+        if let Keys::Store(store) = keys {
+            consume::one_kind(store.keys())?;
+        }
+        let raw = consume::parse(token, self.max_len, form, parse::compact, parse::json)?;
+        self.run(raw, keys)
+    }
+
+    fn run(&self, mut raw: RawJws, keys: Keys<'_>) -> Result<Verified> {
         if self.allowed.is_empty() {
             return Err(AlgorithmError::NotAllowed("(the allowed list is empty)".into()).into());
+        }
+        if raw.signatures.len() > self.max_signatures {
+            return Err(Malformed::Serialization(
+                "the JWS has more signatures than this verifier accepts",
+            )
+            .into());
         }
         // RFC 7797 section 3: every signature uses the same `b64` value.
         let b64_values: Vec<bool> = raw.signatures.iter().map(|s| s.protected.b64()).collect();
@@ -177,84 +242,54 @@ impl<'a> Verifier<'a> {
             }
             .into());
         }
-        let mut first_error = None;
-        let mut attempted = false;
-        for i in 0..raw.signatures.len() {
-            match self.one(&raw, &raw.signatures[i], keys) {
-                Ok((alg, payload)) => {
-                    // The headers of the signature that verified move into the result.
-                    let sig = raw.signatures.swap_remove(i);
-                    return Ok(Verified {
-                        payload,
-                        alg,
-                        protected: sig.protected,
-                        unprotected: sig.unprotected,
-                    });
-                }
-                Err(Error::Verification) => attempted = true,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match (attempted, first_error) {
-            (false, Some(e)) => Err(e),
-            _ => Err(Error::Verification),
-        }
+        let several = raw.signatures.len() > 1;
+        // Built on first use, once per token: the encoded detached payload, and the signing
+        // input of each distinct protected header.
+        let mut shared = Shared {
+            encoded_detached: OnceCell::new(),
+            inputs: Vec::new(),
+        };
+        let (alg, payload, i) = consume::first_success(
+            0..raw.signatures.len(),
+            || Error::Verification,
+            |i| {
+                let (alg, payload) = self.one(&raw, i, keys, several, &mut shared)?;
+                Ok((alg, payload, i))
+            },
+        )?;
+        // The headers of the signature that verified move into the result.
+        let sig = raw.signatures.swap_remove(i);
+        Ok(Verified {
+            payload,
+            alg,
+            protected: sig.protected,
+            unprotected: sig.unprotected,
+        })
     }
 
-    /// Verifies one signature; returns its algorithm and the payload.
+    /// Verifies signature `i`; returns its algorithm and the payload.
     fn one(
         &self,
         raw: &RawJws,
-        sig: &RawSignature,
-        keys: &Keys<'_>,
+        i: usize,
+        keys: Keys<'_>,
+        several: bool,
+        shared: &mut Shared,
     ) -> Result<(JwsAlgorithm, Vec<u8>)> {
-        let unprotected: Vec<&Header> = sig.unprotected.iter().collect();
-        // Without an unprotected header (the compact form) the joint header is the protected
-        // one: no copy, and no collision to check.
-        let joint_of_both;
-        let joint = if unprotected.is_empty() {
-            &sig.protected
-        } else {
-            joint_of_both =
-                Header::joint(std::iter::once(&sig.protected).chain(unprotected.iter().copied()))?;
-            &joint_of_both
-        };
-        if unprotected.iter().any(|u| u.contains("b64")) {
-            return Err(Malformed::Header {
-                member: "b64".into(),
-                reason: "must be integrity protected",
-            }
-            .into());
-        }
-        let b64 = sig.protected.b64();
-        if sig.protected.contains("b64")
-            && !sig.protected.crit().is_some_and(|c| c.contains(&"b64"))
-        {
-            return Err(Malformed::Header {
-                member: "b64".into(),
-                reason: "must be listed in `crit`",
-            }
-            .into());
-        }
+        let sig: &RawSignature = &raw.signatures[i];
         let mut understood: Vec<&str> = self.understood.iter().map(String::as_str).collect();
         if self.unencoded {
             understood.push("b64");
         }
-        check_crit(&sig.protected, &unprotected, &understood)?;
+        let joint = headers::check(&sig.protected, sig.unprotected.as_ref(), &understood)?;
+        let b64 = sig.protected.b64();
 
         let alg_name = joint.alg().ok_or(AlgorithmError::Missing("alg"))?;
         let alg: JwsAlgorithm = alg_name.parse()?;
         if !self.allowed.contains(&alg) {
             return Err(AlgorithmError::NotAllowed(alg_name.to_owned()).into());
         }
-        let key = match keys {
-            Keys::One(k) => *k,
-            Keys::Store(store) => {
-                crate::backend::select_key(*store, joint.kid(), Algorithm::Jws(alg))?
-            }
-        };
+        let key = keys.select(joint.kid(), Algorithm::Jws(alg), several)?;
         check_key(key, Algorithm::Jws(alg), false)?;
 
         let payload_part: Cow<'_, [u8]> = match (self.detached, &raw.payload) {
@@ -266,7 +301,12 @@ impl<'a> Verifier<'a> {
             }
             (Some(d), _) => {
                 if b64 {
-                    Cow::Owned(b64::encode(d).into_bytes())
+                    Cow::Borrowed(
+                        shared
+                            .encoded_detached
+                            .get_or_init(|| b64::encode(d))
+                            .as_bytes(),
+                    )
                 } else {
                     Cow::Borrowed(d)
                 }
@@ -278,11 +318,28 @@ impl<'a> Verifier<'a> {
                 );
             }
         };
-        let mut input = Vec::with_capacity(sig.protected_b64.len() + 1 + payload_part.len());
-        input.extend_from_slice(sig.protected_b64.as_bytes());
-        input.push(b'.');
-        input.extend_from_slice(&payload_part);
-        key.verify(alg, &input, &sig.signature)?;
+        if let (true, Family::Ecdsa(curve)) = (self.low_s, family(alg)) {
+            if ecdsa::is_high_s(curve, &sig.signature) {
+                return Err(Error::Verification);
+            }
+        }
+        // Signatures that share a protected header share its signing input.
+        let same_header =
+            |&(j, _): &(usize, Vec<u8>)| raw.signatures[j].protected_b64 == sig.protected_b64;
+        let inputs = &mut shared.inputs;
+        let input = match inputs.iter().position(same_header) {
+            Some(at) => &inputs[at].1,
+            None => {
+                let mut input =
+                    Vec::with_capacity(sig.protected_b64.len() + 1 + payload_part.len());
+                input.extend_from_slice(sig.protected_b64.as_bytes());
+                input.push(b'.');
+                input.extend_from_slice(&payload_part);
+                inputs.push((i, input));
+                &inputs[inputs.len() - 1].1
+            }
+        };
+        key.verify(alg, input, &sig.signature)?;
 
         let payload = match (self.detached, b64) {
             (Some(d), _) => d.to_vec(),
@@ -294,4 +351,12 @@ impl<'a> Verifier<'a> {
         };
         Ok((alg, payload))
     }
+}
+
+/// What the signatures of one token share, built once.
+struct Shared {
+    /// A detached payload, base64url-encoded (when `b64` is true).
+    encoded_detached: OnceCell<String>,
+    /// The signing input per protected header: (index of a signature with it, input).
+    inputs: Vec<(usize, Vec<u8>)>,
 }

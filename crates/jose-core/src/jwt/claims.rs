@@ -26,7 +26,10 @@ use crate::json;
 /// assert_eq!(claims.sub(), Some("user-42"));
 /// assert_eq!(claims.aud(), vec!["api"]);
 /// assert_eq!(claims.exp(), Some(2_000_000_000));
-/// assert!(Claims::from_json(r#"{"exp":"never"}"#).is_err());
+/// assert!(matches!(
+///     Claims::from_json(r#"{"exp":"never"}"#),
+///     Err(jose_core::Error::Claims(jose_core::error::ClaimsError::WrongType(_)))
+/// ));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::alg::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
 use crate::backend::{KeyBackend, KeyStore};
+use crate::consume::{Keys, Serialization};
 use crate::error::{AlgorithmError, ClaimsError, Malformed, Result};
 use crate::header::Header;
 use crate::jwe;
@@ -83,9 +84,15 @@ impl Jwt {
 ///     .audience("you")
 ///     .at_time(990); // a fixed clock, for tests
 /// assert_eq!(v.verify(&token, &key)?.claims().iss(), Some("me"));
-/// assert!(v.clone().at_time(1_060).verify(&token, &key).is_err(), "expired, beyond the leeway");
+/// assert!(matches!( // expired, beyond the leeway
+///     v.clone().at_time(1_060).verify(&token, &key),
+///     Err(jose_core::Error::Claims(jose_core::error::ClaimsError::Expired))
+/// ));
 /// // A JWS is not accepted where a JWE is expected.
-/// assert!(v.decrypt(&token, &key).is_err());
+/// assert!(matches!(
+///     v.decrypt(&token, &key),
+///     Err(jose_core::Error::Claims(jose_core::error::ClaimsError::WrongKind { .. }))
+/// ));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -101,6 +108,7 @@ pub struct Validation {
     required: Vec<String>,
     typ: Option<String>,
     max_len: usize,
+    low_s: bool,
 }
 
 impl Default for Validation {
@@ -114,11 +122,6 @@ impl Default for Validation {
 enum Kind {
     Jws,
     Jwe,
-}
-
-enum Keys<'k> {
-    One(&'k dyn KeyBackend),
-    Store(&'k dyn KeyStore),
 }
 
 impl Validation {
@@ -136,6 +139,7 @@ impl Validation {
             required: vec!["exp".into()],
             typ: None,
             max_len: jws::DEFAULT_MAX_TOKEN_LEN,
+            low_s: false,
         }
     }
 
@@ -203,6 +207,14 @@ impl Validation {
     /// Requires the header's `typ` to be this media type (`JWT`, `at+jwt`...).
     pub fn typ(mut self, typ: impl Into<String>) -> Self {
         self.typ = Some(typ.into());
+        self
+    }
+
+    /// Refuses ECDSA signatures in the high-S form ([`jws::Verifier::require_low_s`]): for
+    /// callers that key caches or replay checks on the token string, which must then have
+    /// exactly one accepted form.
+    pub fn require_low_s(mut self) -> Self {
+        self.low_s = true;
         self
     }
 
@@ -300,22 +312,20 @@ impl Validation {
             return Err(AlgorithmError::NotAllowed("(no JWS algorithm is allowed)".into()).into());
         }
         // The token is known to be compact (`expect`); the verifier's detection agrees.
-        let v = jws::Verifier::new(&self.jws_algs).max_token_len(self.max_len);
-        match keys {
-            Keys::One(k) => v.verify(token, *k),
-            Keys::Store(s) => v.verify_with(token, *s),
+        let mut v = jws::Verifier::new(&self.jws_algs).max_token_len(self.max_len);
+        if self.low_s {
+            v = v.require_low_s();
         }
+        v.verify_as(token, Serialization::Compact, *keys)
     }
 
     fn decrypt_jwe(&self, token: &str, keys: &Keys<'_>) -> Result<jwe::Decrypted> {
         if self.jwe_algs.is_empty() || self.encs.is_empty() {
             return Err(AlgorithmError::NotAllowed("(no JWE algorithm is allowed)".into()).into());
         }
-        let d = jwe::Decrypter::new(&self.jwe_algs, &self.encs).max_token_len(self.max_len);
-        match keys {
-            Keys::One(k) => d.decrypt(token, *k),
-            Keys::Store(s) => d.decrypt_with(token, *s),
-        }
+        jwe::Decrypter::new(&self.jwe_algs, &self.encs)
+            .max_token_len(self.max_len)
+            .decrypt_as(token, Serialization::Compact, *keys)
     }
 
     fn signed(&self, token: &str, keys: &Keys<'_>) -> Result<Jwt> {

@@ -6,5 +6,3 @@ mod software;
 
 pub use set::KeySet;
 pub use software::SoftwareKey;
-#[allow(unused_imports)] // Parsed is used by the JWE key management algorithms
-pub(crate) use software::{Parsed, parse as software_parse};

@@ -39,6 +39,15 @@ impl KeySet {
         Ok(out)
     }
 
+    /// Parses every key of a JWK Set for verification: a set that mixes symmetric and
+    /// asymmetric keys is refused ([`KeyError::MixedKeyKinds`]), as
+    /// [`Verifier::verify_with`](crate::jws::Verifier::verify_with) would refuse it.
+    pub fn for_verification(set: &JwkSet) -> Result<Self> {
+        let keys = Self::from_jwk_set(set)?;
+        crate::consume::one_kind(keys.keys.iter().map(|k| k as &dyn KeyBackend))?;
+        Ok(keys)
+    }
+
     /// Adds a key; a duplicate `kid` is refused.
     pub fn push(&mut self, key: SoftwareKey) -> Result<()> {
         if let Some(kid) = key.kid() {

@@ -15,12 +15,11 @@ use zeroize::Zeroizing;
 
 use crate::alg::{ContentEncryption, KeyManagementAlgorithm};
 use crate::b64;
-use crate::backend::KeyBackend;
 use crate::backend::public_only;
 use crate::error::{AlgorithmError, Error, KeyError, Malformed, Result};
 use crate::header::Header;
+use crate::jwk::parsed::{self, Parsed};
 use crate::jwk::{EcCurve, Jwk, KeyMaterial, OkpCurve, SecretBytes};
-use crate::keys::{Parsed, SoftwareKey};
 
 /// The curve of an ECDH-capable key, if it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,16 +158,27 @@ pub(crate) fn sender(
                 }
                 .into());
             }
-            SoftwareKey::from_jwk(jwk.clone())?
+            std::borrow::Cow::Borrowed(jwk)
         }
-        None => SoftwareKey::from_jwk(match curve {
+        None => std::borrow::Cow::Owned(match curve {
             Curve::Ec(c) => Jwk::generate_ec(c)?,
             Curve::X25519 => Jwk::generate_okp(OkpCurve::X25519)?,
-        })?,
+        }),
     };
-    let z = agree(&eph, &SoftwareKey::from_jwk(recipient.to_public()?)?)?;
+    let z = agree(
+        &parsed::parse(eph.material())?,
+        &parsed::parse(recipient.to_public()?.material())?,
+    )
+    .map_err(|e| match e {
+        Error::Algorithm(AlgorithmError::KeyMismatch { .. }) => AlgorithmError::KeyMismatch {
+            alg: alg.to_string(),
+            key: recipient.describe(),
+        }
+        .into(),
+        other => other,
+    })?;
     let derived = derive(alg, enc, &z, header)?;
-    let epk = eph.jwk().to_public()?;
+    let epk = eph.to_public()?;
     // Only the key itself: the ephemeral key's `kid`/`use` would mean nothing to anyone.
     let mut public = epk.to_public_value()?;
     if let Value::Object(m) = &mut public {
@@ -183,11 +193,11 @@ pub(crate) fn sender(
 /// ECDH of a software private key with a public key on the same curve (both parsed, so the
 /// peer's point has been validated): `Z`, the shared x coordinate (NIST curves) or the X25519
 /// output.
-pub(crate) fn agree(key: &SoftwareKey, peer: &SoftwareKey) -> Result<SecretBytes> {
+pub(crate) fn agree(key: &Parsed, peer: &Parsed) -> Result<SecretBytes> {
     let mismatch = || {
         Error::from(AlgorithmError::KeyMismatch {
             alg: "ECDH-ES".into(),
-            key: format!("{} with a peer {}", key.describe(), peer.describe()),
+            key: "a key and a peer on different curves".into(),
         })
     };
     macro_rules! nist {
@@ -197,7 +207,7 @@ pub(crate) fn agree(key: &SoftwareKey, peer: &SoftwareKey) -> Result<SecretBytes
             Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
         }};
     }
-    match (key.parsed(), peer.parsed()) {
+    match (key, peer) {
         (Parsed::P256 { private, .. }, Parsed::P256 { public, .. }) => nist!(p256, private, public),
         (Parsed::P384 { private, .. }, Parsed::P384 { public, .. }) => nist!(p384, private, public),
         (Parsed::P521 { private, .. }, Parsed::P521 { public, .. }) => nist!(p521, private, public),
@@ -226,7 +236,7 @@ mod tests {
     /// RFC 7518 appendix C: ECDH-ES with A128GCM, apu "Alice", apv "Bob".
     #[test]
     fn rfc7518_appendix_c() {
-        let bob = SoftwareKey::from_json(
+        let bob = Jwk::from_json(
             r#"{"kty":"EC","crv":"P-256",
             "x":"weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ",
             "y":"e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck",
@@ -239,7 +249,11 @@ mod tests {
             "y":"SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps"}"#,
         )
         .unwrap();
-        let z = agree(&bob, &SoftwareKey::from_jwk(epk).unwrap()).unwrap();
+        let z = agree(
+            &parsed::parse(bob.material()).unwrap(),
+            &parsed::parse(epk.material()).unwrap(),
+        )
+        .unwrap();
         let k = concat_kdf(&z, "A128GCM", b"Alice", b"Bob", 16).unwrap();
         assert_eq!(b64::encode(&k), "VqqN6vgjbSBcIijNcacQGg");
     }

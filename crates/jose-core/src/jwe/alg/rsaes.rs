@@ -13,14 +13,43 @@ use crate::error::{Error, Result};
 use crate::jwk::SecretBytes;
 use crate::rng;
 
-/// Encrypts `cek` to an RSA public key.
-pub(crate) fn encrypt(key: &PublicKey, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<Vec<u8>> {
-    let mut rng = rng::os();
-    let out = match alg {
-        KeyManagementAlgorithm::RsaOaep => {
-            key.oaep_encrypt_with_rng::<sha1::Sha1, _>(&mut rng, cek)
+/// The hash of RSAES-OAEP (and of its MGF1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OaepHash {
+    /// `RSA-OAEP`.
+    Sha1,
+    /// `RSA-OAEP-256`.
+    Sha256,
+}
+
+impl OaepHash {
+    /// The OAEP hash of `alg`; `None` for the algorithms that are not RSAES-OAEP.
+    pub(crate) const fn of(alg: KeyManagementAlgorithm) -> Option<Self> {
+        use KeyManagementAlgorithm as K;
+        match alg {
+            K::RsaOaep => Some(Self::Sha1),
+            K::RsaOaep256 => Some(Self::Sha256),
+            K::A128KW
+            | K::A192KW
+            | K::A256KW
+            | K::A128GCMKW
+            | K::A192GCMKW
+            | K::A256GCMKW
+            | K::Dir
+            | K::EcdhEs
+            | K::EcdhEsA128KW
+            | K::EcdhEsA192KW
+            | K::EcdhEsA256KW => None,
         }
-        _ => key.oaep_encrypt_with_rng::<sha2::Sha256, _>(&mut rng, cek),
+    }
+}
+
+/// Encrypts `cek` to an RSA public key.
+pub(crate) fn encrypt(key: &PublicKey, hash: OaepHash, cek: &[u8]) -> Result<Vec<u8>> {
+    let mut rng = rng::os();
+    let out = match hash {
+        OaepHash::Sha1 => key.oaep_encrypt_with_rng::<sha1::Sha1, _>(&mut rng, cek),
+        OaepHash::Sha256 => key.oaep_encrypt_with_rng::<sha2::Sha256, _>(&mut rng, cek),
     };
     // The CEK always fits a 2048-bit modulus; the remaining failure is the RNG.
     out.map_err(|_| Error::Rng)
@@ -29,7 +58,7 @@ pub(crate) fn encrypt(key: &PublicKey, alg: KeyManagementAlgorithm, cek: &[u8]) 
 /// Decrypts an `encrypted_key`. Any failure is [`Error::Decryption`].
 pub(crate) fn decrypt(
     key: &PrivateKey,
-    alg: KeyManagementAlgorithm,
+    hash: OaepHash,
     encrypted_key: &[u8],
 ) -> Result<SecretBytes> {
     // The ciphertext is exactly the modulus length (RFC 8017 section 7.1.2 step 1).
@@ -37,11 +66,9 @@ pub(crate) fn decrypt(
         return Err(Error::Decryption);
     }
     let mut rng = rng::os();
-    let out = match alg {
-        KeyManagementAlgorithm::RsaOaep => {
-            key.oaep_decrypt_with_rng::<sha1::Sha1, _>(&mut rng, encrypted_key)
-        }
-        _ => key.oaep_decrypt_with_rng::<sha2::Sha256, _>(&mut rng, encrypted_key),
+    let out = match hash {
+        OaepHash::Sha1 => key.oaep_decrypt_with_rng::<sha1::Sha1, _>(&mut rng, encrypted_key),
+        OaepHash::Sha256 => key.oaep_decrypt_with_rng::<sha2::Sha256, _>(&mut rng, encrypted_key),
     };
     out.map(Zeroizing::new).map_err(|_| Error::Decryption)
 }

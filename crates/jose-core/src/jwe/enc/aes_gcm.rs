@@ -104,10 +104,24 @@ mod tests {
             assert_eq!(sealed.tag.len(), TAG_LEN);
             let pt = decrypt(&key, &iv, b"aad", &sealed.ciphertext, &sealed.tag).unwrap();
             assert_eq!(pt.as_slice(), b"hello");
-            assert!(decrypt(&key, &iv, b"aaD", &sealed.ciphertext, &sealed.tag).is_err());
-            assert!(decrypt(&key, &iv, b"aad", &sealed.ciphertext, &sealed.tag[..15]).is_err());
+            assert!(
+                decrypt(&key, &iv, b"aaD", &sealed.ciphertext, &sealed.tag)
+                    .is_err_and(|e| matches!(e, Error::Decryption))
+            );
+            assert!(
+                decrypt(&key, &iv, b"aad", &sealed.ciphertext, &sealed.tag[..15])
+                    .is_err_and(|e| matches!(e, Error::Decryption))
+            );
         }
-        assert!(encrypt(&[0; 17], &[0; 12], b"", b"").is_err());
-        assert!(decrypt(&[0; 16], &[0; 11], b"", b"", &[0; 16]).is_err());
+        assert!(
+            encrypt(&[0; 17], &[0; 12], b"", b"").is_err_and(|e| matches!(
+                e,
+                Error::Key(KeyError::InvalidMember { member: "k", .. })
+            ))
+        );
+        assert!(
+            decrypt(&[0; 16], &[0; 11], b"", b"", &[0; 16])
+                .is_err_and(|e| matches!(e, Error::Decryption))
+        );
     }
 }
