@@ -392,8 +392,8 @@ fn two_candidates_for_a_key_that_cannot_sign_leave_it_without_a_public_key() {
     let loaded = hsm_jose::HsmJwk::from_label(&pool, label).unwrap_err();
     assert!(
         matches!(
-            &loaded,
-            hsm_jose::Error::Hsm(Error::PublicKeyMismatch { key, .. }) if key.contains(label)
+            loaded.hsm(),
+            Some(Error::PublicKeyMismatch { key, .. }) if key.contains(label)
         ),
         "{loaded:?}"
     );

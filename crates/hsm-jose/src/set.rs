@@ -213,6 +213,10 @@ mod tests {
             capabilities,
             protection: Protection::default(),
             public_key: None,
+            public_binding: None,
+            mismatched_public: Vec::new(),
+            public_key_problem: None,
+            unprotected_duplicates: Vec::new(),
         }
     }
 
