@@ -758,10 +758,7 @@ fn ec_points_as_tokens_return_them() {
     // hsm-jose reports the same reason, not "the token does not reveal its public key".
     let loaded = hsm_jose::HsmJwk::from_label(&pool, "p521-truncated").unwrap_err();
     assert!(
-        matches!(
-            loaded.hsm(),
-            Some(Error::InvalidPublicKey { .. })
-        ),
+        matches!(loaded.hsm(), Some(Error::InvalidPublicKey { .. })),
         "{loaded:?}"
     );
     for object in objects {

@@ -43,6 +43,7 @@ mod set;
 pub use capabilities::Capabilities;
 pub use error::{Error, PinProblem, Result, hsm_error};
 pub use key::HsmJwk;
+pub use public::has_roca_fingerprint;
 pub use set::{HsmJwkSet, KidSource};
 
 pub use hsm_core;

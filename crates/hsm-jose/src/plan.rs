@@ -299,19 +299,16 @@ impl SignPlan {
 }
 
 /// `r || s` with S replaced by `n - s` when it is in the upper half of the curve order, so that
-/// every signature this crate makes has the one low-S form (the curve crates do the arithmetic).
+/// every signature this crate makes has the one low-S form (jose-core's
+/// [`ecdsa_normalize_s`](jose_core::jws::ecdsa_normalize_s) does the arithmetic with the curve
+/// crates, and refuses `r` or `s` out of range).
 fn low_s(curve: EcCurve, rs: &[u8]) -> Option<Vec<u8>> {
-    match curve {
-        EcCurve::P256 => p256::ecdsa::Signature::from_slice(rs)
-            .ok()
-            .map(|s| s.normalize_s().to_bytes().to_vec()),
-        EcCurve::P384 => p384::ecdsa::Signature::from_slice(rs)
-            .ok()
-            .map(|s| s.normalize_s().to_bytes().to_vec()),
-        EcCurve::P521 => p521::ecdsa::Signature::from_slice(rs)
-            .ok()
-            .map(|s| s.normalize_s().to_bytes().to_vec()),
-    }
+    let alg = match curve {
+        EcCurve::P256 => JwsAlgorithm::ES256,
+        EcCurve::P384 => JwsAlgorithm::ES384,
+        EcCurve::P521 => JwsAlgorithm::ES512,
+    };
+    jose_core::jws::ecdsa_normalize_s(alg, rs).ok()
 }
 
 /// The byte length of an RSA signature (the modulus length).

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::MechanismType;
 use hsm_core::error::{rv_is_handle_invalid, rv_is_session_invalid};
+use hsm_core::key::Binding;
 use hsm_core::{KeyInfo, KeyKind, PublicKeyMaterial};
 use jose_core::jwk::KeyOp;
 use jose_core::{JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, SoftwareKey};
@@ -126,14 +127,11 @@ fn probe_oaep_sha256(key: &HsmJwk, software: &SoftwareKey) -> Result<OaepSha256>
     })
 }
 
-/// True when nothing the token said proves that the public key belongs to the private key.
-///
-/// Today: a key pair whose public key was read from a separate public object (which anyone
-/// with a read-write session can create, without logging in). hsm-core is gaining a
-/// `KeyInfo` field that says whether it compared the public object with the private object's
-/// own attributes; once it lands, this becomes "hsm-core marked the binding unproven".
+/// True when hsm-core could not prove from the token's own attributes that the public key
+/// belongs to the private key ([`Binding::Unproven`]): a lone public object with the key's label
+/// and id (which anyone with a read-write session can create, without logging in).
 fn binding_unproven(info: &KeyInfo) -> bool {
-    info.private.is_some() && info.public.is_some()
+    info.public_binding == Some(Binding::Unproven)
 }
 
 /// The one-time self-test (once per process and key identity) of a key pair whose binding is

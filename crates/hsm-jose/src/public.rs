@@ -85,6 +85,19 @@ pub(crate) fn public_ops(kind: &KeyKind, ops: &[KeyOp]) -> Vec<KeyOp> {
         .collect()
 }
 
+/// True when the token key is RSA and its modulus has the ROCA fingerprint (CVE-2017-15361:
+/// keys made by some Infineon chips, whose private key can be computed from the public key).
+///
+/// Such a key cannot be loaded as an [`HsmJwk`](crate::HsmJwk) (its public JWK is refused with
+/// [`KeyError::RocaFingerprint`](jose_core::error::KeyError::RocaFingerprint), as on JWK
+/// import); listings use this to flag it so that it can be replaced.
+pub fn has_roca_fingerprint(info: &KeyInfo) -> bool {
+    match &info.public_key {
+        Some(PublicKeyMaterial::Rsa { n, .. }) => jose_core::jwk::has_roca_fingerprint(n),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +127,41 @@ mod tests {
             public_ops(&KeyKind::Edwards(EdCurve::Ed25519), ALL),
             [KeyOp::Verify]
         );
+    }
+
+    #[test]
+    fn a_roca_modulus_on_a_token_is_flagged() {
+        // The ROCA-form modulus of jose-core's `wire_security` suite.
+        const ROCA_N: &str = "hwVu2FdBTjMYFVNG8DQ8xVb5ZR9bLJNaV23LH76W-l_otruASJarUZod4rDcB_LqWnwWwLRVpcl_rwzQjQTQzmtfjt46jRy02eHx07ELFiACU642_FOM3dnXLk23FfV-gLmY-cDZQOv4kbazVxmsZuGSwVzsBLT6ZROn7_pNCeT_ay6EP-HhtHBqNbXZ9cdbO-21I3mPVkg4oaj-Iu4JdNL5WBLUdYkGoM2EiwnwfqeBJEUxrtT6W8SM_05k4xGSbyA9C4S7-ZdYd-iFjRNtkcTMHkPQOvWKI_s7f8ChsxhXzaZHQrGMR0QTMR_Gw0tQSVmUn69_6kP0xWHNSwYg4w";
+        let n = jose_core::base64url::decode("n", ROCA_N).unwrap();
+        let info = |n: Vec<u8>| KeyInfo {
+            label: "roca".into(),
+            id: vec![1],
+            kind: KeyKind::Rsa { bits: 2048 },
+            private: None,
+            public: None,
+            secret: None,
+            capabilities: hsm_core::Capabilities::default(),
+            protection: hsm_core::Protection::default(),
+            public_key: Some(PublicKeyMaterial::Rsa {
+                n,
+                e: vec![1, 0, 1],
+            }),
+            public_binding: None,
+            mismatched_public: Vec::new(),
+            public_key_problem: None,
+            unprotected_duplicates: Vec::new(),
+        };
+        assert!(has_roca_fingerprint(&info(n.clone())));
+        let mut other = n;
+        other[255] ^= 2;
+        assert!(!has_roca_fingerprint(&info(other)));
+        // Loading it as a JOSE key is refused like a JWK import.
+        assert!(matches!(
+            public_jwk(&info(jose_core::base64url::decode("n", ROCA_N).unwrap())),
+            Err(Error::Jose(jose_core::Error::Key(
+                jose_core::error::KeyError::RocaFingerprint
+            )))
+        ));
     }
 }

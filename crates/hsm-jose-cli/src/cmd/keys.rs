@@ -2,9 +2,8 @@
 
 use clap::ValueEnum;
 use hsm_core::{
-    Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, Protection,
-    SecretSpec, SessionPool, delete_key_by, find_key, generate_key_pair, generate_secret_key,
-    list_keys,
+    Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, SecretSpec,
+    SessionPool, delete_key_by, find_key, generate_key_pair, generate_secret_key, list_keys,
 };
 use hsm_jose::HsmJwk;
 use jose_core::KeyBackend;
@@ -85,8 +84,10 @@ fn capabilities(c: &Capabilities) -> Vec<&'static str> {
     .collect()
 }
 
-fn protection(p: &Protection) -> Vec<&'static str> {
+fn protection(info: &KeyInfo) -> Vec<&'static str> {
+    let p = &info.protection;
     [
+        (hsm_jose::has_roca_fingerprint(info), "ROCA-WEAK"),
         (p.sensitive, "sensitive"),
         (p.extractable, "EXTRACTABLE"),
         (p.always_sensitive, "always-sensitive"),
@@ -122,6 +123,7 @@ fn row_json(row: &Row) -> Value {
             "extractable": p.extractable,
             "always_sensitive": p.always_sensitive,
             "never_extractable": p.never_extractable,
+            "roca_fingerprint": hsm_jose::has_roca_fingerprint(info),
         },
     });
     match &row.algorithms {
@@ -163,7 +165,7 @@ fn table(rows: &[Row]) -> String {
             info.label.clone(),
             hex(&info.id),
             join_or_dash(&capabilities(&info.capabilities), ","),
-            join_or_dash(&protection(&info.protection), ","),
+            join_or_dash(&protection(info), ","),
             algorithms,
         ]);
     }
