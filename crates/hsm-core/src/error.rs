@@ -36,16 +36,22 @@ pub enum Error {
         reason: String,
     },
 
-    /// No token matched. `available` lists the labels of the tokens present, so a typo shows.
+    /// No token matched. `available` lists the labels of the tokens present, so a typo shows;
+    /// `unreadable` the slots whose token information could not be parsed (select one of those
+    /// by slot id).
     #[error(
-        "no token {label:?} in this module; tokens present: {}",
-        list_labels(available)
+        "no token {label:?} in this module; tokens present: {}{}",
+        list_labels(available),
+        list_unreadable(unreadable)
     )]
     TokenNotFound {
         /// What was looked for (a label, or a description of the URI attributes used).
         label: String,
         /// The labels of the initialised tokens present.
         available: Vec<String>,
+        /// The slots whose token information could not be read, each with the reason
+        /// (`slot 3: token information unparsable (...)`).
+        unreadable: Vec<String>,
     },
 
     /// `C_Login` refused the user PIN (`CKR_PIN_INCORRECT`, `CKR_PIN_INVALID` or
@@ -173,6 +179,17 @@ fn list_labels(labels: &[String]) -> String {
     }
 }
 
+fn list_unreadable(slots: &[String]) -> String {
+    if slots.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; slots whose token information could not be read (select by slot-id): {}",
+            slots.join(", ")
+        )
+    }
+}
+
 impl Error {
     /// Wraps a `cryptoki` error, keeping the function name and return value.
     ///
@@ -248,7 +265,10 @@ impl Error {
         use crate::pool::Recovery;
         match self {
             Error::Session { .. } => true,
-            other => matches!(other.recovery(), Recovery::NewSession | Recovery::LoginAgain),
+            other => matches!(
+                other.recovery(),
+                Recovery::NewSession | Recovery::LoginAgain
+            ),
         }
     }
 
@@ -382,10 +402,12 @@ mod tests {
             Error::TokenNotFound {
                 label: "missing".into(),
                 available: vec!["a".into(), "b".into()],
+                unreadable: vec![],
             },
             Error::TokenNotFound {
                 label: "missing".into(),
                 available: vec![],
+                unreadable: vec!["slot 3: token information unparsable (bad time)".into()],
             },
             Error::PinIncorrect,
             Error::PinLocked,
@@ -507,7 +529,10 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(lost.to_string(), "session unusable: C_Sign returned CKR_SESSION_CLOSED");
+        assert_eq!(
+            lost.to_string(),
+            "session unusable: C_Sign returned CKR_SESSION_CLOSED"
+        );
         assert!(lost.is_session_invalid());
         let other = Error::from_cryptoki(
             "signing",
@@ -520,10 +545,13 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(other.to_string(), "C_SignInit returned CKR_KEY_HANDLE_INVALID");
+        assert_eq!(
+            other.to_string(),
+            "C_SignInit returned CKR_KEY_HANDLE_INVALID"
+        );
         assert!(!other.is_session_invalid());
         assert!(other.is_handle_invalid());
-        assert_eq!(other.function(), Some(Function::SignInit));
+        assert!(matches!(other.function(), Some(Function::SignInit)));
         assert!(Error::PinFinalTry.is_pin_error());
         assert!(
             Error::KeyNotFound {

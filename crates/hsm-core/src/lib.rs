@@ -74,7 +74,7 @@ pub use key::{
 };
 pub use module::Module;
 pub use pin::Pin;
-pub use pool::{PoolBuilder, PoolKey, PooledSession, SessionPool, hsm_session};
+pub use pool::{PoolBuilder, PoolKey, PooledSession, Recovery, SessionPool, hsm_session};
 pub use uri::Pkcs11Uri;
 
 /// The README's examples, compiled as doctests so that they stay true.
