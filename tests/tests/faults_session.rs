@@ -173,20 +173,39 @@ fault_test! {
         let error = sandbox.builder().build().unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(error.rv(), Some(hsm_core::cryptoki::error::RvError::SessionCount), "{error:?}");
-        assert_eq!(error.function(), Some("C_OpenSession"));
+        assert!(
+            matches!(error.function(), Some(hsm_core::cryptoki::context::Function::OpenSession)),
+            "{error:?}"
+        );
         assert_eq!(sandbox.sessions_open(), 0);
     }
 }
 
 fault_test! {
-    /// CKR_DEVICE_MEMORY at random on a fifth of the C_Sign calls, and on C_OpenSession while
-    /// the pool is built: typed errors (`Pkcs11` with the function and value), never retried,
-    /// one per injected fault; the session stays usable (the shim, like a token, ends the
-    /// operation), and nothing leaks.
+    /// CKR_DEVICE_MEMORY at random on a fifth of the C_Sign calls: typed errors (`Pkcs11`
+    /// with the function and value), never retried, one per injected fault; the session stays
+    /// usable (the shim, like a token, ends the operation), and nothing leaks. On
+    /// C_OpenSession (the pool's own call, before any operation) it is tried once more
+    /// (`Recovery::RetryOnce`): one fault is absorbed, two in a row are the typed error.
     fn device_memory_is_a_typed_error(sandbox) {
         sandbox.set_rules("C_OpenSession nth=1 rv=CKR_DEVICE_MEMORY\n");
+        drop(sandbox.builder().build().unwrap());
+        assert_eq!(sandbox.stats().function("C_OpenSession").calls, 2, "one fault, one retry");
+        assert_eq!(sandbox.sessions_open(), 0);
+        sandbox.set_rules(
+            "C_OpenSession nth=1 rv=CKR_DEVICE_MEMORY\nC_OpenSession nth=2 rv=CKR_DEVICE_MEMORY\n",
+        );
         let error = sandbox.builder().build().unwrap_err();
-        assert!(matches!(&error, Error::Pkcs11 { function: "C_OpenSession", .. }), "{error:?}");
+        assert!(
+            matches!(
+                &error,
+                Error::Pkcs11 {
+                    function: hsm_core::cryptoki::context::Function::OpenSession,
+                    rv: hsm_core::cryptoki::error::RvError::DeviceMemory,
+                }
+            ),
+            "{error:?}"
+        );
         assert_eq!(sandbox.sessions_open(), 0);
 
         let pool = sandbox.builder().max_sessions(2).build().unwrap();

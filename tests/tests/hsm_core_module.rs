@@ -160,9 +160,14 @@ fn an_unknown_token_label_lists_the_labels_present() {
     let error = SessionPool::new(&token.module, "no-such-token", token.pin.clone()).unwrap_err();
     println!("{error}");
     match &error {
-        Error::TokenNotFound { label, available } => {
+        Error::TokenNotFound {
+            label,
+            available,
+            unreadable,
+        } => {
             assert_eq!(label, "no-such-token");
             assert!(available.contains(&token.label), "{available:?}");
+            assert!(unreadable.is_empty(), "{unreadable:?}");
         }
         other => panic!("expected TokenNotFound, got {other:?}"),
     }

@@ -364,11 +364,14 @@ fn decryption_or_device(e: jose_core::Error) -> jose_core::Error {
         RvError::UnwrappingKeyHandleInvalid,
         RvError::KeySizeRange,
     ];
-    const DATA_CALLS: &[&str] = &["C_Decrypt", "C_UnwrapKey", "C_DeriveKey"];
+    use cryptoki::context::Function;
     let Some(hsm) = crate::error::hsm_error(&e) else {
         return e;
     };
-    let data_call = hsm.function().is_some_and(|f| DATA_CALLS.contains(&f));
+    let data_call = matches!(
+        hsm.function(),
+        Some(Function::Decrypt | Function::UnwrapKey | Function::DeriveKey)
+    );
     match hsm.rv() {
         Some(rv) if DATA.contains(&rv) => jose_core::Error::Decryption,
         Some(RvError::GeneralError | RvError::FunctionFailed) if data_call => {
@@ -455,7 +458,7 @@ impl KeyBackend for HsmJwk {
         if let SignPlan::EcdsaDigest { coordinate_len } = plan {
             if sig.len() != 2 * coordinate_len {
                 let e = hsm_core::Error::Pkcs11 {
-                    function: "C_Sign",
+                    function: cryptoki::context::Function::Sign,
                     rv: RvError::SignatureLenRange,
                 };
                 return Err(backend(e));

@@ -34,7 +34,8 @@ pub enum Recovery {
     ///
     /// [`PoolKey`]: super::PoolKey
     FindKeyAgain,
-    /// The token refused for a moment (short of memory): run once more as it is.
+    /// The token refused for a moment (short of memory when opening a session): try once more
+    /// as it is.
     RetryOnce,
     /// Token information could not be read for a moment (SoftHSM rereads its files without
     /// locking): read again, up to [`READ_ATTEMPTS`](crate::module::READ_ATTEMPTS) times with
@@ -54,15 +55,18 @@ pub enum Recovery {
 /// | --- | --- | --- |
 /// | `CKR_GENERAL_ERROR`, `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_MEMORY` | `C_GetSlotList`, `C_GetSlotInfo`, `C_GetTokenInfo` | [`ReadAgain`](Recovery::ReadAgain) |
 /// | `CKR_SESSION_COUNT` | `C_OpenSession` | [`WaitForSession`](Recovery::WaitForSession) |
+/// | `CKR_DEVICE_MEMORY` | `C_OpenSession` | [`RetryOnce`](Recovery::RetryOnce) |
 /// | `CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED`, `CKR_DEVICE_REMOVED`, `CKR_TOKEN_NOT_PRESENT` | any other | [`NewSession`](Recovery::NewSession) |
 /// | `CKR_USER_NOT_LOGGED_IN` | any other | [`LoginAgain`](Recovery::LoginAgain) |
 /// | `CKR_OBJECT_HANDLE_INVALID`, `CKR_KEY_HANDLE_INVALID` | any other | [`FindKeyAgain`](Recovery::FindKeyAgain) |
-/// | `CKR_DEVICE_MEMORY` | any other | [`RetryOnce`](Recovery::RetryOnce) |
 /// | anything else | any | [`Fail`](Recovery::Fail) |
 ///
-/// Device failures (`CKR_DEVICE_ERROR`, `CKR_GENERAL_ERROR`, `CKR_FUNCTION_FAILED`) fail:
-/// nothing says they pass, and SoftHSM answers a tampered ciphertext with `CKR_GENERAL_ERROR`,
-/// which must reach the caller as one decryption failure, not be tried again.
+/// Device failures (`CKR_DEVICE_ERROR`, `CKR_GENERAL_ERROR`, `CKR_FUNCTION_FAILED`, and
+/// `CKR_DEVICE_MEMORY` from an operation) fail: nothing says they pass, a retry would add load
+/// to a token already short of memory, and SoftHSM answers a tampered ciphertext with
+/// `CKR_GENERAL_ERROR`, which must reach the caller as one decryption failure, not be tried
+/// again. `CKR_DEVICE_MEMORY` from `C_OpenSession` is tried once more: that call is the pool's
+/// own, made before any operation starts, so another try changes nothing but the outcome.
 pub fn recovery(function: Function, rv: RvError) -> Recovery {
     use Function as F;
     use RvError as R;
@@ -72,12 +76,12 @@ pub fn recovery(function: Function, rv: RvError) -> Recovery {
             R::GeneralError | R::TokenNotPresent | R::DeviceMemory,
         ) => Recovery::ReadAgain,
         (F::OpenSession, R::SessionCount) => Recovery::WaitForSession,
+        (F::OpenSession, R::DeviceMemory) => Recovery::RetryOnce,
         (_, R::SessionHandleInvalid | R::SessionClosed | R::DeviceRemoved | R::TokenNotPresent) => {
             Recovery::NewSession
         }
         (_, R::UserNotLoggedIn) => Recovery::LoginAgain,
         (_, R::ObjectHandleInvalid | R::KeyHandleInvalid) => Recovery::FindKeyAgain,
-        (_, R::DeviceMemory) => Recovery::RetryOnce,
         _ => Recovery::Fail,
     }
 }
@@ -87,8 +91,8 @@ impl SessionPool {
     ///
     /// When `f` fails, [`recovery`] says what to do: on a lost session the session is
     /// discarded (never returned to the pool), with the idle ones, and `f` runs again on a
-    /// fresh session, logged in; on a lost login likewise, keeping the idle sessions; on
-    /// `CKR_DEVICE_MEMORY` `f` runs again on the same session. `f` runs at most twice. Object
+    /// fresh session, logged in; on a lost login likewise, keeping the idle sessions. `f` runs
+    /// at most twice. Object
     /// handles that `f` captured may be stale after a re-login: [`PoolKey::run`] looks them up
     /// again.
     ///
@@ -258,6 +262,7 @@ mod tests {
             (Function::GetAttributeValue, RvError::GeneralError),
             (Function::Login, RvError::PinIncorrect),
             (Function::Sign, RvError::FunctionFailed),
+            (Function::Sign, RvError::DeviceMemory),
         ] {
             assert_eq!(recovery(function, rv), Recovery::Fail, "{function} {rv:?}");
         }
