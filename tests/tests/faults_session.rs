@@ -12,8 +12,10 @@ mod fault_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fault_support::{Tally, error_kind, public_of, sign_and_verify};
+use fault_support::{Call, Outcome, Tally, error_kind, public_of, sign_and_verify};
 use hsm_core::Error;
+use hsm_core::cryptoki::context::Function;
+use hsm_core::cryptoki::error::RvError;
 use hsm_jose::HsmJwk;
 use jose_core::error::BackendErrorKind;
 use jose_core::{JwsAlgorithm, KeyManagementAlgorithm, jwe};
@@ -40,7 +42,7 @@ fn sign_in_threads(key: &Arc<HsmJwk>, threads: u8, ops: u32) -> Tally {
     for handle in handles {
         tally.merge(&handle.join().unwrap());
     }
-    println!("outcomes: {tally:?}");
+    println!("outcomes: {} ok, {:?}", tally.ok(), tally.report());
     tally
 }
 
@@ -84,7 +86,10 @@ fault_test! {
         }
         let hsm = hsm_jose::hsm_error(&error).unwrap();
         assert!(hsm.is_session_invalid(), "{hsm:?}");
-        assert_eq!(error_kind(&error), "Session C_SignInit CKR_DEVICE_REMOVED");
+        assert_eq!(
+            error_kind(&error),
+            Outcome::Session(Call::new(Function::SignInit, RvError::DeviceRemoved))
+        );
         assert_eq!(sandbox.stats().function("C_SignInit").calls, 2, "one try and one retry");
         // Decryption fails the same way, typed (RSA-OAEP unwrap in the token).
         let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
@@ -104,7 +109,10 @@ fault_test! {
             &[jose_core::ContentEncryption::A256Gcm],
         )
         .unwrap_err();
-        assert_eq!(error_kind(&error), "Session C_DecryptInit CKR_DEVICE_REMOVED");
+        assert_eq!(
+            error_kind(&error),
+            Outcome::Session(Call::new(Function::DecryptInit, RvError::DeviceRemoved))
+        );
 
         sandbox.clear_rules();
         sign_and_verify(&key, &public, ES256, b"back").unwrap();
@@ -129,11 +137,9 @@ fault_test! {
 
         sandbox.set_rules("C_Sign every=5 rv=CKR_SESSION_HANDLE_INVALID\n");
         let tally = sign_in_threads(&key, 4, 100);
-        for kind in tally.0.keys() {
-            assert!(
-                kind == "ok" || kind == "Session C_Sign CKR_SESSION_HANDLE_INVALID",
-                "{kind}"
-            );
+        let lost = Outcome::Session(Call::new(Function::Sign, RvError::SessionHandleInvalid));
+        for kind in tally.kinds() {
+            assert!(kind == Outcome::Ok || kind == lost, "{kind}");
         }
         assert!(tally.ok() >= 300, "{tally:?}");
         sandbox.clear_rules();
@@ -172,11 +178,8 @@ fault_test! {
         let started = Instant::now();
         let error = sandbox.builder().build().unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(error.rv(), Some(hsm_core::cryptoki::error::RvError::SessionCount), "{error:?}");
-        assert!(
-            matches!(error.function(), Some(hsm_core::cryptoki::context::Function::OpenSession)),
-            "{error:?}"
-        );
+        assert_eq!(error.rv(), Some(RvError::SessionCount), "{error:?}");
+        assert!(matches!(error.function(), Some(Function::OpenSession)), "{error:?}");
         assert_eq!(sandbox.sessions_open(), 0);
     }
 }
@@ -200,8 +203,8 @@ fault_test! {
             matches!(
                 &error,
                 Error::Pkcs11 {
-                    function: hsm_core::cryptoki::context::Function::OpenSession,
-                    rv: hsm_core::cryptoki::error::RvError::DeviceMemory,
+                    function: Function::OpenSession,
+                    rv: RvError::DeviceMemory,
                 }
             ),
             "{error:?}"
@@ -215,8 +218,9 @@ fault_test! {
         let faults = sandbox.stats().function("C_Sign").faults;
         assert_eq!(tally.errors(), faults, "{tally:?}: one error per fault, no retry");
         assert!(faults > 0);
-        for kind in tally.0.keys() {
-            assert!(kind == "ok" || kind == "Pkcs11 C_Sign CKR_DEVICE_MEMORY", "{kind}");
+        let memory = Outcome::Pkcs11(Call::new(Function::Sign, RvError::DeviceMemory));
+        for kind in tally.kinds() {
+            assert!(kind == Outcome::Ok || kind == memory, "{kind}");
         }
         sandbox.clear_rules();
         assert_eq!(sandbox.sessions_open() as usize, pool.open_sessions());
@@ -247,7 +251,7 @@ fault_test! {
         let started = Instant::now();
         let outcome = sign_and_verify(&key, &public, ES256, b"impatient");
         let waited = started.elapsed();
-        assert_eq!(outcome, Err("PoolTimeout".to_owned()));
+        assert_eq!(outcome, Err(Outcome::PoolTimeout));
         assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
         slow.join().unwrap().unwrap();
         assert!(sandbox.stats().function("C_Sign").delayed >= 2);

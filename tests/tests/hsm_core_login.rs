@@ -55,8 +55,8 @@ fn a_second_pool_on_a_logged_in_token_does_not_log_in_again() {
     let _token = fixture::exclusive();
     let token = token();
     let first = token.pool();
-    // Login state is per process and token: C_Login answers CKR_USER_ALREADY_LOGGED_IN, which
-    // is success, so the second pool works (whatever PIN it holds, as documented).
+    // Login state is per process and token: C_Login would answer CKR_USER_ALREADY_LOGGED_IN;
+    // the second pool holds the PIN the process logged in with, so it works.
     let second = SessionPool::new(&token.module, &token.label, token.pin.clone()).unwrap();
     assert!(
         find_key(&second.session().unwrap(), &KeySelector::label("ec-p256"))
@@ -65,6 +65,34 @@ fn a_second_pool_on_a_logged_in_token_does_not_log_in_again() {
             .is_some()
     );
     drop(first);
+}
+
+/// Issue 13 item 2: once a pool logged in, the token accepts any PIN (`C_Login` answers
+/// `CKR_USER_ALREADY_LOGGED_IN`, and new sessions are logged in already). A second pool with a
+/// wrong PIN is refused from the keyed digest of the PIN the process logged in with, and the
+/// right PIN still works.
+#[test]
+fn a_second_pool_with_a_wrong_pin_is_refused_on_a_logged_in_token() {
+    let _token = fixture::exclusive();
+    let token = token();
+    let first = token.pool();
+    let wrong = Pin::new("definitely-not-the-pin");
+    let error = SessionPool::new(&token.module, &token.label, wrong).unwrap_err();
+    assert!(matches!(error, Error::PinIncorrect), "{error:?}");
+    assert!(!error.to_string().contains("definitely"), "{error}");
+    // The same refusal through the builder with a read-write first session.
+    let error = token.builder().pin(Pin::new("0000")).build().unwrap_err();
+    assert!(matches!(error, Error::PinIncorrect), "{error:?}");
+    // The first pool is untouched, and a pool with the right PIN still works.
+    let second = SessionPool::new(&token.module, &token.label, token.pin.clone()).unwrap();
+    for pool in [&first, &second] {
+        assert!(
+            find_key(&pool.session().unwrap(), &KeySelector::label("ec-p256"))
+                .unwrap()
+                .private
+                .is_some()
+        );
+    }
 }
 
 #[test]

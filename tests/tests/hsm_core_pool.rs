@@ -132,7 +132,16 @@ fn read_only_and_read_write_sessions_share_the_limit() {
         Attribute::Token(true),
         Attribute::Value(b"x".to_vec()),
     ]);
-    assert!(refused.is_err());
+    assert!(
+        matches!(
+            refused,
+            Err(hsm_core::cryptoki::error::Error::Pkcs11(
+                hsm_core::cryptoki::error::RvError::SessionReadOnly,
+                hsm_core::cryptoki::context::Function::CreateObject
+            ))
+        ),
+        "{refused:?}"
+    );
     drop(ro);
     assert_eq!(pool.open_sessions(), 1);
 }
