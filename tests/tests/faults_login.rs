@@ -217,6 +217,27 @@ fault_test! {
     }
 }
 
+fault_test! {
+    /// Issue 13 item 2: a second pool with a wrong PIN on a token this process is logged in
+    /// to is refused (`Error::PinIncorrect`) from the keyed digest of the PIN the first pool
+    /// logged in with: its PIN never reaches the token (one C_Login in all), and a pool with
+    /// the right PIN still works.
+    fn a_wrong_pin_on_a_logged_in_token_is_refused_without_a_login(sandbox) {
+        let first = sandbox.builder().build().unwrap();
+        assert_eq!(sandbox.stats().function("C_Login").calls, 1);
+        let error = sandbox
+            .builder()
+            .pin(hsm_core::Pin::new("not-the-pin"))
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, Error::PinIncorrect), "{error:?}");
+        let second = sandbox.builder().build().unwrap();
+        assert_eq!(sandbox.stats().function("C_Login").calls, 1, "no second guess");
+        drop((first, second));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
+
 /// The outcomes `error_kind` gives are what the tests above compare against.
 #[test]
 fn error_kinds_follow_the_variant() {

@@ -263,3 +263,79 @@ fault_test! {
         assert_eq!(sandbox.sessions_open(), 0);
     }
 }
+
+fault_test! {
+    /// Issue 11: the retry layers do not nest. Whatever fails (a lost session, a stale handle,
+    /// a lost login, one after the other), one operation runs its closure at most twice, and
+    /// the token sees at most two C_SignInit for it; a plain `SessionPool::run` likewise.
+    fn one_operation_runs_its_closure_at_most_twice(sandbox) {
+        use hsm_core::cryptoki::mechanism::Mechanism;
+        use hsm_core::key::KeySelector;
+        use hsm_core::PoolKey;
+        use std::cell::Cell;
+
+        let pool = sandbox.builder().max_sessions(2).build().unwrap();
+        let key = PoolKey::find(&pool, KeySelector::label("ec-p256")).unwrap();
+        let cases: [(&str, fn(&Error) -> bool); 5] = [
+            ("C_SignInit always rv=CKR_SESSION_HANDLE_INVALID\n", |e| {
+                matches!(e, Error::Session { function: Function::SignInit, rv: RvError::SessionHandleInvalid })
+            }),
+            ("C_SignInit always rv=CKR_KEY_HANDLE_INVALID\n", |e| {
+                matches!(e, Error::Pkcs11 { function: Function::SignInit, rv: RvError::KeyHandleInvalid })
+            }),
+            ("C_SignInit always rv=CKR_USER_NOT_LOGGED_IN\n", |e| {
+                matches!(e, Error::Session { function: Function::SignInit, rv: RvError::UserNotLoggedIn })
+            }),
+            (
+                "C_SignInit nth=1 rv=CKR_KEY_HANDLE_INVALID\n\
+                 C_SignInit nth=2 rv=CKR_SESSION_HANDLE_INVALID\n\
+                 C_SignInit nth=3 rv=CKR_USER_NOT_LOGGED_IN\n",
+                |e| matches!(e, Error::Session { function: Function::SignInit, rv: RvError::SessionHandleInvalid }),
+            ),
+            (
+                "C_SignInit nth=1 rv=CKR_SESSION_HANDLE_INVALID\n\
+                 C_SignInit nth=2 rv=CKR_KEY_HANDLE_INVALID\n\
+                 C_SignInit nth=3 rv=CKR_SESSION_CLOSED\n",
+                |e| matches!(e, Error::Pkcs11 { function: Function::SignInit, rv: RvError::KeyHandleInvalid }),
+            ),
+        ];
+        for (rules, expected) in cases {
+            sandbox.set_rules(rules);
+            let before = sandbox.stats().function("C_SignInit").calls;
+            let runs = Cell::new(0);
+            let error = key
+                .run(|session, info| {
+                    runs.set(runs.get() + 1);
+                    session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[1u8; 32])
+                })
+                .unwrap_err();
+            assert!(expected(&error), "{rules}: {error:?}");
+            assert_eq!(runs.get(), 2, "{rules}");
+            assert_eq!(sandbox.stats().function("C_SignInit").calls - before, 2, "{rules}");
+        }
+
+        sandbox.set_rules("C_GenerateRandom always rv=CKR_SESSION_CLOSED\n");
+        let runs = Cell::new(0);
+        let error = pool
+            .run(|session| {
+                runs.set(runs.get() + 1);
+                session.generate_random_vec(8)
+            })
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Session { function: Function::GenerateRandom, rv: RvError::SessionClosed }),
+            "{error:?}"
+        );
+        assert_eq!(runs.get(), 2);
+        assert_eq!(sandbox.stats().function("C_GenerateRandom").calls, 2);
+
+        sandbox.clear_rules();
+        let signature = key
+            .run(|session, info| session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[1u8; 32]))
+            .unwrap();
+        assert_eq!(signature.len(), 64);
+        assert_eq!(sandbox.sessions_open() as usize, pool.open_sessions());
+        drop((key, pool));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}

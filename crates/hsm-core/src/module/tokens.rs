@@ -79,10 +79,11 @@ impl TokenScan {
 }
 
 /// Runs `read` until it succeeds, fails in a way that is not
-/// [`ReadAgain`](Recovery::ReadAgain), or has been tried [`READ_ATTEMPTS`] times
+/// [`ReadAgain`](Recovery::ReadAgain), or has been tried `max_attempts` times
 /// ([`Error::TokenBusy`]).
 pub(crate) fn read_again<T>(
     context: &'static str,
+    max_attempts: u32,
     mut read: impl FnMut() -> std::result::Result<T, cryptoki::error::Error>,
 ) -> Result<T> {
     let mut pause = FIRST_PAUSE;
@@ -94,7 +95,7 @@ pub(crate) fn read_again<T>(
             Err(cryptoki::error::Error::Pkcs11(rv, function))
                 if recovery(function, rv) == Recovery::ReadAgain =>
             {
-                if attempts >= READ_ATTEMPTS {
+                if attempts >= max_attempts {
                     return Err(Error::TokenBusy {
                         function,
                         rv,
@@ -123,10 +124,19 @@ impl Module {
     /// Only when the slot list itself cannot be read ([`Error::TokenBusy`] after
     /// [`READ_ATTEMPTS`] tries, or the module's error).
     pub fn scan(&self) -> Result<TokenScan> {
-        let slots = read_again("listing slots", || self.pkcs11().get_slots_with_token())?;
+        let slots = read_again("listing slots", READ_ATTEMPTS, || {
+            self.pkcs11().get_slots_with_token()
+        })?;
         let mut scan = TokenScan::default();
         for slot in slots {
-            match read_again("reading token information", || {
+            // Once one slot stayed busy through every attempt, the module is busy: the other
+            // slots get one try each, so that a busy module costs one round of pauses.
+            let attempts = if scan.unreadable.iter().any(|u| u.busy.is_some()) {
+                1
+            } else {
+                READ_ATTEMPTS
+            };
+            match read_again("reading token information", attempts, || {
                 self.pkcs11().get_token_info(slot)
             }) {
                 Ok(info) => scan.tokens.push(summary(slot, &info)),
@@ -173,9 +183,9 @@ impl Module {
     /// search for error messages. `slot_only` is the slot id when that is the only criterion:
     /// a slot whose token information cannot be parsed can still be selected that way.
     ///
-    /// When nothing matches and the list looks momentarily incomplete (no initialised token
-    /// at all, or a slot that looked busy), the list is read again, up to [`READ_ATTEMPTS`]
-    /// times: parallel processes make SoftHSM report no token for a moment.
+    /// When nothing matches and no initialised token is listed at all, the list is read again,
+    /// up to [`READ_ATTEMPTS`] times: parallel processes make SoftHSM report no token for a
+    /// moment. When a slot stayed busy, the answer is [`Error::TokenBusy`].
     pub(crate) fn find_token_matching(
         &self,
         what: &str,
@@ -214,19 +224,20 @@ impl Module {
             {
                 return Ok(unreadable.slot);
             }
-            let busy = scan.unreadable.iter().find_map(|u| u.busy);
-            let incomplete = initialized.is_empty() || busy.is_some();
-            if incomplete && scans < READ_ATTEMPTS {
-                std::thread::sleep(pause);
-                pause *= 2;
-                continue;
-            }
-            if let Some((function, rv)) = busy {
+            // Every slot was already read again while busy: that is the answer.
+            if let Some((function, rv)) = scan.unreadable.iter().find_map(|u| u.busy) {
                 return Err(Error::TokenBusy {
                     function,
                     rv,
                     attempts: READ_ATTEMPTS,
                 });
+            }
+            // No initialised token at all: SoftHSM lists none for a moment while another
+            // process rewrites its files. Look again before saying it is not there.
+            if initialized.is_empty() && scan.unreadable.is_empty() && scans < READ_ATTEMPTS {
+                std::thread::sleep(pause);
+                pause *= 2;
+                continue;
             }
             return Err(Error::TokenNotFound {
                 label: what.to_owned(),
@@ -242,7 +253,7 @@ impl Module {
     /// [`Error::TokenBusy`] after [`READ_ATTEMPTS`] tries; [`Error::Cryptoki`] when the
     /// answer cannot be parsed (see [`readable_token_info`](Module::readable_token_info)).
     pub fn token_info(&self, slot: Slot) -> Result<TokenInfo> {
-        read_again("reading token information", || {
+        read_again("reading token information", READ_ATTEMPTS, || {
             self.pkcs11().get_token_info(slot)
         })
     }
