@@ -267,7 +267,8 @@ fault_test! {
 fault_test! {
     /// Issue 11: the retry layers do not nest. Whatever fails (a lost session, a stale handle,
     /// a lost login, one after the other), one operation runs its closure at most twice, and
-    /// the token sees at most two C_SignInit for it; a plain `SessionPool::run` likewise.
+    /// the token sees at most two C_SignInit for it; a plain `SessionPool::run` likewise. A
+    /// session lost while finding the key again, before the second run, is recovered.
     fn one_operation_runs_its_closure_at_most_twice(sandbox) {
         use hsm_core::cryptoki::mechanism::Mechanism;
         use hsm_core::key::KeySelector;
@@ -313,6 +314,23 @@ fault_test! {
             assert_eq!(runs.get(), 2, "{rules}");
             assert_eq!(sandbox.stats().function("C_SignInit").calls - before, 2, "{rules}");
         }
+
+        // A session lost while the key is found again after the first recovery (before the
+        // closure's second run) is recovered too: the operation succeeds, two runs.
+        sandbox.set_rules(
+            "C_SignInit nth=1 rv=CKR_SESSION_HANDLE_INVALID\n\
+             C_FindObjectsInit nth=1 rv=CKR_SESSION_CLOSED\n",
+        );
+        let runs = Cell::new(0);
+        let signature = key
+            .run(|session, info| {
+                runs.set(runs.get() + 1);
+                session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[2u8; 32])
+            })
+            .unwrap();
+        assert_eq!(signature.len(), 64);
+        assert_eq!(runs.get(), 2);
+        assert_eq!(sandbox.stats().function("C_FindObjectsInit").faults, 1);
 
         sandbox.set_rules("C_GenerateRandom always rv=CKR_SESSION_CLOSED\n");
         let runs = Cell::new(0);

@@ -7,6 +7,7 @@ use cryptoki::session::Session;
 
 use super::SessionPool;
 use super::checkout::Access;
+use super::recovery::Failed;
 use crate::error::{Error, Result};
 use crate::key::{KeyInfo, KeySelector, find_key};
 
@@ -50,7 +51,7 @@ impl PoolKey {
         let epoch = pool.epoch();
         let info = pool.run_with(
             Access::ReadOnly,
-            |session| find_key(session, &selector),
+            |session| find_key(session, &selector).map_err(Failed::in_closure),
             // A search that misses the private half because the login was lost logs in again.
             Some(&|| {}),
         )?;
@@ -93,9 +94,10 @@ impl PoolKey {
         &self.pool
     }
 
-    /// Runs `f` with a pooled session and the key's current handles, recovering once from a
-    /// lost session or login (as [`SessionPool::run`]) or from stale handles (finding the key
-    /// again). `f` runs at most twice.
+    /// Runs `f` with a pooled session and the key's current handles, recovering from a lost
+    /// session or login (as [`SessionPool::run`]) or from stale handles (finding the key
+    /// again). `f` runs at most twice. When finding the key again fails with a lost session
+    /// before `f` ran again, that is recovered too (at most two recoveries per operation).
     pub fn run<T>(
         &self,
         mut f: impl FnMut(&Session, &KeyInfo) -> Result<T, cryptoki::error::Error>,
@@ -104,8 +106,9 @@ impl PoolKey {
         self.pool.run_with(
             Access::ReadOnly,
             |session| {
-                let info = self.current(session)?;
-                f(session, &info).map_err(|e| Error::from_cryptoki("using a key", e))
+                let info = self.current(session).map_err(Failed::before_closure)?;
+                f(session, &info)
+                    .map_err(|e| Failed::in_closure(Error::from_cryptoki("using a key", e)))
             },
             Some(&forget),
         )

@@ -4,8 +4,10 @@
 //! Every decision to open a new session, log in again, find a key again, try once more, read
 //! token information again or wait for a session comes from [`recovery`]; `docs/sessions.md`
 //! shows its table (a test checks the two agree). [`SessionPool::run`], [`SessionPool::run_rw`]
-//! and [`PoolKey::run`](super::PoolKey::run) all go through [`SessionPool::run_with`]: one
-//! operation runs its closure at most twice, whatever fails.
+//! and [`PoolKey::run`](super::PoolKey::run) all go through `SessionPool::run_with`: one
+//! operation runs its closure at most twice, whatever fails, and makes at most two recoveries
+//! (the second only for a failure before the closure ran again, such as finding the key after
+//! a new login).
 
 use std::sync::atomic::Ordering;
 
@@ -111,7 +113,11 @@ impl SessionPool {
     ) -> Result<T> {
         self.run_with(
             Access::ReadOnly,
-            |s| f(s).map_err(|e| Error::from_cryptoki("running an operation", e)),
+            |s| {
+                f(s).map_err(|e| {
+                    Failed::in_closure(Error::from_cryptoki("running an operation", e))
+                })
+            },
             None,
         )
     }
@@ -123,47 +129,92 @@ impl SessionPool {
     ) -> Result<T> {
         self.run_with(
             Access::ReadWrite,
-            |s| f(s).map_err(|e| Error::from_cryptoki("running an operation", e)),
+            |s| {
+                f(s).map_err(|e| {
+                    Failed::in_closure(Error::from_cryptoki("running an operation", e))
+                })
+            },
             None,
         )
     }
 
-    /// The one retry loop: `attempt` runs at most twice. `forget_handles` is given for key
-    /// operations: it makes the next attempt find the key again.
+    /// The one retry loop. `attempt` says, when it fails, whether the caller's closure ran
+    /// (a key lookup before it may fail first). The closure runs at most twice; at most
+    /// [`MAX_RECOVERIES`] recoveries are made, so at most three attempts. `forget_handles` is
+    /// given for key operations: it makes the next attempt find the key again.
     pub(super) fn run_with<T>(
         &self,
         access: Access,
-        mut attempt: impl FnMut(&Session) -> Result<T>,
+        mut attempt: impl FnMut(&Session) -> Result<T, Failed>,
         forget_handles: Option<&dyn Fn()>,
     ) -> Result<T> {
-        let session = self.inner.checkout(access, true)?;
-        let error = match attempt(&session) {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        let session = match self
-            .inner
-            .decide(&session, &error, forget_handles.is_some())
-        {
-            action @ (Recovery::NewSession | Recovery::LoginAgain) => {
-                session.discard();
-                self.inner.recover(action);
-                self.inner.checkout(access, false)?
-            }
-            Recovery::FindKeyAgain => {
-                if let Some(forget) = forget_handles {
-                    forget();
+        let mut session = self.inner.checkout(access, true)?;
+        let mut runs = 0u32;
+        let mut recoveries = 0u32;
+        loop {
+            let Failed { error, closure_ran } = match attempt(&session) {
+                Ok(value) => return Ok(value),
+                Err(failed) => failed,
+            };
+            runs += u32::from(closure_ran);
+            let again = runs < 2 && recoveries < MAX_RECOVERIES;
+            session = match self
+                .inner
+                .decide(&session, &error, forget_handles.is_some())
+            {
+                action @ (Recovery::NewSession | Recovery::LoginAgain) => {
+                    // Never back to the pool: it is dead, or not logged in.
+                    session.discard();
+                    if !again {
+                        return Err(error);
+                    }
+                    self.inner.recover(action);
+                    self.inner.checkout(access, false)?
                 }
-                session
-            }
-            Recovery::RetryOnce => session,
-            Recovery::ReadAgain | Recovery::WaitForSession | Recovery::Fail => return Err(error),
-        };
-        let result = attempt(&session);
-        if matches!(&result, Err(e) if e.is_session_invalid()) {
-            session.discard();
+                Recovery::FindKeyAgain if again => {
+                    if let Some(forget) = forget_handles {
+                        forget();
+                    }
+                    session
+                }
+                Recovery::RetryOnce if again => session,
+                Recovery::FindKeyAgain
+                | Recovery::RetryOnce
+                | Recovery::ReadAgain
+                | Recovery::WaitForSession
+                | Recovery::Fail => return Err(error),
+            };
+            recoveries += 1;
         }
-        result
+    }
+}
+
+/// How many recoveries one operation makes at most: one for a failure of the closure, and one
+/// for a failure before the closure ran again (finding the key after the first recovery).
+pub(super) const MAX_RECOVERIES: u32 = 2;
+
+/// A failed attempt of [`SessionPool::run_with`]: the error, and whether the caller's closure
+/// ran (and so counts towards its two runs).
+pub(super) struct Failed {
+    pub(super) error: Error,
+    pub(super) closure_ran: bool,
+}
+
+impl Failed {
+    /// The closure ran and failed.
+    pub(super) fn in_closure(error: Error) -> Self {
+        Failed {
+            error,
+            closure_ran: true,
+        }
+    }
+
+    /// A step before the closure (finding the key again) failed; the closure did not run.
+    pub(super) fn before_closure(error: Error) -> Self {
+        Failed {
+            error,
+            closure_ran: false,
+        }
     }
 }
 
