@@ -106,7 +106,7 @@ pub use config::{
     DEFAULT_WAIT_TIMEOUT, ENV_MODULE, ENV_PIN, ENV_TOKEN, PoolBuilder, default_max_sessions,
 };
 pub use key::PoolKey;
-pub use recovery::{Recovery, recovery};
+pub use recovery::{Recovery, recovery, recovery_table};
 
 /// A pool of logged-in sessions on one token. Cheap to clone (clones share the pool);
 /// `Send + Sync`. See the [module documentation](self).

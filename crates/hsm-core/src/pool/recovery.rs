@@ -51,7 +51,7 @@ pub enum Recovery {
 }
 
 /// What recovers from `function` returning `rv`: the one classification of PKCS#11 return
-/// values that the pool, the module and [`Error`]'s helpers use.
+/// values that the pool, the module and [`Error`]'s helpers use. [`recovery_table`] prints it.
 ///
 /// | return value | function | recovery |
 /// | --- | --- | --- |
@@ -86,6 +86,81 @@ pub fn recovery(function: Function, rv: RvError) -> Recovery {
         (_, R::ObjectHandleInvalid | R::KeyHandleInvalid) => Recovery::FindKeyAgain,
         _ => Recovery::Fail,
     }
+}
+
+/// The return values [`recovery_table`] shows, in its order.
+const TABLE_RVS: &[RvError] = &[
+    RvError::SessionHandleInvalid,
+    RvError::SessionClosed,
+    RvError::DeviceRemoved,
+    RvError::TokenNotPresent,
+    RvError::UserNotLoggedIn,
+    RvError::ObjectHandleInvalid,
+    RvError::KeyHandleInvalid,
+    RvError::SessionCount,
+    RvError::DeviceMemory,
+    RvError::GeneralError,
+    RvError::DeviceError,
+    RvError::FunctionFailed,
+    RvError::EncryptedDataInvalid,
+    RvError::PinIncorrect,
+];
+
+/// The functions [`recovery_table`] distinguishes: those the pool and its users call.
+const TABLE_FUNCTIONS: &[Function] = &[
+    Function::GetSlotList,
+    Function::GetSlotInfo,
+    Function::GetTokenInfo,
+    Function::OpenSession,
+    Function::GetSessionInfo,
+    Function::Login,
+    Function::FindObjectsInit,
+    Function::FindObjects,
+    Function::GetAttributeValue,
+    Function::SignInit,
+    Function::Sign,
+    Function::DecryptInit,
+    Function::Decrypt,
+    Function::UnwrapKey,
+    Function::DeriveKey,
+    Function::GenerateKeyPair,
+    Function::GenerateRandom,
+];
+
+/// [`recovery`] as a Markdown table, computed from it: one row per return value the pool
+/// treats specially (and a few device failures), naming the functions where the answer
+/// depends on the function. `docs/sessions.md` contains this text; a test checks that it still
+/// does.
+pub fn recovery_table() -> String {
+    let mut table = String::from("| return value | recovery |\n| --- | --- |\n");
+    for &rv in TABLE_RVS {
+        // The recoveries for this value, each with the functions that get it.
+        let mut groups: Vec<(Recovery, Vec<&'static str>)> = Vec::new();
+        for &function in TABLE_FUNCTIONS {
+            let action = recovery(function, rv);
+            let name = crate::error::c_name(function);
+            match groups.iter_mut().find(|(a, _)| *a == action) {
+                Some((_, names)) => names.push(name),
+                None => groups.push((action, vec![name])),
+            }
+        }
+        // The largest group is "any other function".
+        groups.sort_by_key(|(_, names)| std::cmp::Reverse(names.len()));
+        let cell = match groups.as_slice() {
+            [(only, _)] => format!("{only:?}"),
+            [(most, _), rest @ ..] => {
+                let mut parts: Vec<String> = rest
+                    .iter()
+                    .map(|(action, names)| format!("{action:?} from {}", names.join(", ")))
+                    .collect();
+                parts.push(format!("{most:?} from any other function"));
+                parts.join("; ")
+            }
+            [] => String::new(),
+        };
+        table.push_str(&format!("| `{}` | {cell} |\n", crate::error::rv_name(rv)));
+    }
+    table
 }
 
 impl SessionPool {
