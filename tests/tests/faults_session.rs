@@ -277,7 +277,8 @@ fault_test! {
 
         let pool = sandbox.builder().max_sessions(2).build().unwrap();
         let key = PoolKey::find(&pool, KeySelector::label("ec-p256")).unwrap();
-        let cases: [(&str, fn(&Error) -> bool); 5] = [
+        type Expected = fn(&Error) -> bool;
+        let cases: [(&str, Expected); 5] = [
             ("C_SignInit always rv=CKR_SESSION_HANDLE_INVALID\n", |e| {
                 matches!(e, Error::Session { function: Function::SignInit, rv: RvError::SessionHandleInvalid })
             }),
