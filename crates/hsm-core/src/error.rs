@@ -103,6 +103,23 @@ pub enum Error {
         rv: RvError,
     },
 
+    /// The key needs the PIN for every use (`CKA_ALWAYS_AUTHENTICATE`): the token refused the
+    /// operation without a context-specific login (`CKR_USER_NOT_LOGGED_IN` after the
+    /// operation's init, which is not a lost login). Use
+    /// [`PoolKey::sign_authenticated`](crate::PoolKey::sign_authenticated) or
+    /// [`PoolKey::decrypt_authenticated`](crate::PoolKey::decrypt_authenticated).
+    #[error(
+        "the key {what} needs the PIN for every use (CKA_ALWAYS_AUTHENTICATE): {function_name} \
+         returned CKR_USER_NOT_LOGGED_IN without a context-specific login",
+        function_name = c_name(*function)
+    )]
+    ContextLoginRequired {
+        /// The key, in words.
+        what: String,
+        /// The call the token refused.
+        function: Function,
+    },
+
     /// Every session of the pool stayed busy for the whole wait.
     #[error("no pooled session became free within {waited:?}")]
     PoolTimeout {
@@ -231,7 +248,8 @@ impl Error {
         match self {
             Error::Pkcs11 { function, .. }
             | Error::Session { function, .. }
-            | Error::TokenBusy { function, .. } => Some(*function),
+            | Error::TokenBusy { function, .. }
+            | Error::ContextLoginRequired { function, .. } => Some(*function),
             Error::Cryptoki {
                 source: cryptoki::error::Error::Pkcs11(_, function),
                 ..
@@ -431,6 +449,10 @@ mod tests {
                 rv: RvError::GeneralError,
                 attempts: 5,
             },
+            Error::ContextLoginRequired {
+                what: "label \"card\"".into(),
+                function: Function::Sign,
+            },
             Error::PoolTimeout {
                 waited: Duration::from_millis(1500),
             },
@@ -464,6 +486,7 @@ mod tests {
             Error::MechanismNotSupported { .. } => "MechanismNotSupported",
             Error::Session { .. } => "Session",
             Error::TokenBusy { .. } => "TokenBusy",
+            Error::ContextLoginRequired { .. } => "ContextLoginRequired",
             Error::PoolTimeout { .. } => "PoolTimeout",
             Error::InvalidUri { .. } => "InvalidUri",
             Error::Config { .. } => "Config",
@@ -476,7 +499,7 @@ mod tests {
     fn smoke_prints_every_variant() {
         let mut names: Vec<&str> = every_variant().iter().map(variant_name).collect();
         names.dedup();
-        assert_eq!(names.len(), 15, "every variant is shown: {names:?}");
+        assert_eq!(names.len(), 16, "every variant is shown: {names:?}");
         for error in every_variant() {
             let shown = error.to_string();
             println!("{shown}\n    {error:?}");

@@ -102,13 +102,28 @@ impl PoolKey {
         &self,
         mut f: impl FnMut(&Session, &KeyInfo) -> Result<T, cryptoki::error::Error>,
     ) -> Result<T> {
+        self.run_key(|session, info| {
+            f(session, info).map_err(|e| {
+                let error = Error::from_cryptoki("using a key", e);
+                match self.context_login_required(session, info, &error) {
+                    Some(refusal) => Failed::unrecoverable(refusal),
+                    None => Failed::in_closure(error),
+                }
+            })
+        })
+    }
+
+    /// The retry loop of [`run`](PoolKey::run) for a closure that classifies its own failures.
+    pub(super) fn run_key<T>(
+        &self,
+        mut f: impl FnMut(&Session, &KeyInfo) -> Result<T, Failed>,
+    ) -> Result<T> {
         let forget = || self.lock().0 = STALE;
         self.pool.run_with(
             Access::ReadOnly,
             |session| {
                 let info = self.current(session).map_err(Failed::before_closure)?;
                 f(session, &info)
-                    .map_err(|e| Failed::in_closure(Error::from_cryptoki("using a key", e)))
             },
             Some(&forget),
         )

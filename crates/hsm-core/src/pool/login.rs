@@ -25,12 +25,19 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::PoolInner;
+use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::pin::Pin;
 
 type HmacSha256 = Hmac<Sha256>;
+
+impl SessionPool {
+    /// `C_Login(CKU_CONTEXT_SPECIFIC)` with the pool's PIN (see [`PoolInner::context_login`]).
+    pub(super) fn context_login(&self, session: &Session) -> Result<()> {
+        self.inner.context_login(session)
+    }
+}
 
 impl PoolInner {
     /// Logs in unless the application is already logged in to the token; when it is, checks
@@ -64,6 +71,32 @@ impl PoolInner {
                     }
                 })
             }
+        }
+    }
+
+    /// `C_Login(CKU_CONTEXT_SPECIFIC)` with the pool's PIN, after an operation's init on a key
+    /// that needs the PIN for every use. A refused PIN is [`Error::PinIncorrect`] (and never
+    /// offered again by this pool); no PIN is [`Error::Config`].
+    fn context_login(&self, session: &Session) -> Result<()> {
+        let Some(pin) = &self.pin else {
+            return Err(Error::Config {
+                reason: "the key needs the PIN for every use, and the pool has no PIN".to_owned(),
+            });
+        };
+        if self.pin_refused.load(Ordering::Acquire) {
+            return Err(Error::PinIncorrect);
+        }
+        match session.login(UserType::ContextSpecific, Some(&pin.to_auth_pin())) {
+            Ok(()) => Ok(()),
+            Err(cryptoki::error::Error::Pkcs11(
+                RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange,
+                _,
+            )) => {
+                self.pin_refused.store(true, Ordering::Release);
+                Err(Error::PinIncorrect)
+            }
+            Err(cryptoki::error::Error::Pkcs11(RvError::PinLocked, _)) => Err(Error::PinLocked),
+            Err(other) => Err(Error::from_cryptoki("logging in for one operation", other)),
         }
     }
 

@@ -26,6 +26,7 @@
 //! | `recovery.rs` | [`recovery`]: the one classification of PKCS#11 return values, and the one retry loop |
 //! | `fork.rs` | starting over in a child process after `fork` |
 //! | `key.rs` | [`PoolKey`]: a key whose handles survive a re-login |
+//! | `always_authenticate.rs` | keys that need the PIN for every use: the context-specific login between an operation's init and its data |
 //!
 //! # Login
 //!
@@ -93,6 +94,7 @@ use crate::module::Module;
 use crate::pin::Pin;
 use crate::uri::Pkcs11Uri;
 
+mod always_authenticate;
 mod checkout;
 mod config;
 mod fork;

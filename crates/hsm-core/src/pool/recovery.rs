@@ -227,10 +227,17 @@ impl SessionPool {
         let mut runs = 0u32;
         let mut recoveries = 0u32;
         loop {
-            let Failed { error, closure_ran } = match attempt(&session) {
+            let Failed {
+                error,
+                closure_ran,
+                recoverable,
+            } = match attempt(&session) {
                 Ok(value) => return Ok(value),
                 Err(failed) => failed,
             };
+            if !recoverable {
+                return Err(error);
+            }
             runs += u32::from(closure_ran);
             let again = runs < 2 && recoveries < MAX_RECOVERIES;
             session = match self
@@ -273,6 +280,9 @@ pub(super) const MAX_RECOVERIES: u32 = 2;
 pub(super) struct Failed {
     pub(super) error: Error,
     pub(super) closure_ran: bool,
+    /// False when the error is known not to be a lost session or login whatever its return
+    /// value says (a key that needs a context-specific login): no recovery.
+    pub(super) recoverable: bool,
 }
 
 impl Failed {
@@ -281,6 +291,16 @@ impl Failed {
         Failed {
             error,
             closure_ran: true,
+            recoverable: true,
+        }
+    }
+
+    /// The closure failed in a way no recovery helps.
+    pub(super) fn unrecoverable(error: Error) -> Self {
+        Failed {
+            error,
+            closure_ran: true,
+            recoverable: false,
         }
     }
 
@@ -289,6 +309,7 @@ impl Failed {
         Failed {
             error,
             closure_ran: false,
+            recoverable: true,
         }
     }
 }
