@@ -40,8 +40,10 @@ impl PoolKey {
 
     /// Signs `data` with a key that needs the PIN for every use: `C_SignInit`,
     /// `C_Login(CKU_CONTEXT_SPECIFIC)` with the pool's PIN, `C_SignUpdate`, `C_SignFinal`.
-    /// `mechanism` must be one the token runs in parts (see the [module docs](self)); a
-    /// lost session or login is recovered as by [`PoolKey::run`].
+    /// `mechanism` must be one the token runs in parts: on SoftHSM 2.6 `CKM_SHA*_RSA_PKCS`,
+    /// `CKM_SHA*_RSA_PKCS_PSS` and `CKM_SHA*_HMAC`, not `CKM_ECDSA` or `CKM_EDDSA` (`cryptoki`
+    /// 0.12 wraps single-part `C_Sign` only with its own init, so the login cannot go
+    /// between). A lost session or login is recovered as by [`PoolKey::run`].
     ///
     /// # Errors
     /// [`Error::PinIncorrect`] when the token refuses the PIN (never offered again by this
@@ -64,7 +66,7 @@ impl PoolKey {
     /// Decrypts `data` with a key that needs the PIN for every use: `C_DecryptInit`,
     /// `C_Login(CKU_CONTEXT_SPECIFIC)`, `C_DecryptUpdate`, `C_DecryptFinal`. As
     /// [`sign_authenticated`](PoolKey::sign_authenticated); the token must decrypt with
-    /// `mechanism` in parts.
+    /// `mechanism` in parts (SoftHSM 2.6: AES modes, not RSA-OAEP).
     pub fn decrypt_authenticated(&self, mechanism: &Mechanism<'_>, data: &[u8]) -> Result<Vec<u8>> {
         self.run_key(|session, info| {
             let key = private(info)?;
