@@ -141,14 +141,15 @@ impl Module {
             }) {
                 Ok(info) => scan.tokens.push(summary(slot, &info)),
                 // A token removed between the two calls is simply not there.
-                Err(Error::TokenBusy {
-                    rv: RvError::TokenNotPresent,
-                    ..
-                })
-                | Err(Error::Pkcs11 {
-                    rv: RvError::SlotIdInvalid | RvError::DeviceRemoved,
-                    ..
-                }) => {}
+                Err(e)
+                    if matches!(
+                        e.rv(),
+                        Some(
+                            RvError::TokenNotPresent
+                                | RvError::SlotIdInvalid
+                                | RvError::DeviceRemoved
+                        )
+                    ) => {}
                 Err(Error::TokenBusy { function, rv, .. }) => {
                     scan.unreadable.push(UnreadableSlot {
                         slot,
@@ -160,9 +161,15 @@ impl Module {
                         busy: Some((function, rv)),
                     })
                 }
+                // The token answered, but cryptoki cannot parse the answer.
+                Err(unparsable @ Error::Cryptoki { .. }) => scan.unreadable.push(UnreadableSlot {
+                    slot,
+                    reason: format!("token information unparsable ({unparsable})"),
+                    busy: None,
+                }),
                 Err(other) => scan.unreadable.push(UnreadableSlot {
                     slot,
-                    reason: format!("token information unparsable ({other})"),
+                    reason: format!("token information unreadable ({other})"),
                     busy: None,
                 }),
             }
