@@ -138,5 +138,5 @@ mod rules;
 // the same file, included rather than depended on, so that the shim that tests hsm-core does
 // not link the code under test. The file uses `std` only.
 #[path = "../../hsm-core/src/module/search.rs"]
-#[allow(dead_code, unreachable_pub)] // the shim uses the SoftHSM part only
+#[allow(dead_code, unreachable_pub)] // the shim and its harness use the SoftHSM part only
 mod search;
