@@ -358,3 +358,37 @@ fault_test! {
         assert_eq!(sandbox.sessions_open(), 0);
     }
 }
+
+fault_test! {
+    /// Issue 11: a caller that already listed the keys makes `PoolKey`s from what it has
+    /// (`PoolKey::from_info`): no second search of the token (the shim counts
+    /// C_FindObjectsInit), and the key still signs; when its handles go stale it is found again
+    /// by label and id.
+    fn keys_already_listed_are_not_searched_again(sandbox) {
+        use hsm_core::cryptoki::mechanism::Mechanism;
+        use hsm_core::PoolKey;
+
+        let pool = sandbox.builder().max_sessions(2).build().unwrap();
+        let listed = hsm_core::list_keys(&pool.session().unwrap()).unwrap();
+        let searches = sandbox.stats().function("C_FindObjectsInit").calls;
+        let keys: Vec<PoolKey> = listed
+            .into_iter()
+            .map(|info| PoolKey::from_info(&pool, info))
+            .collect();
+        assert_eq!(sandbox.stats().function("C_FindObjectsInit").calls, searches, "no search");
+        let key = keys.iter().find(|k| k.info().label == "ec-p256").unwrap();
+        let sign = || {
+            key.run(|session, info| session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[3u8; 32]))
+        };
+        assert_eq!(sign().unwrap().len(), 64);
+        assert_eq!(sandbox.stats().function("C_FindObjectsInit").calls, searches, "no search");
+
+        // A stale handle: found again (by label and id), then the signature is made.
+        sandbox.set_rules("C_SignInit nth=1 rv=CKR_KEY_HANDLE_INVALID\n");
+        assert_eq!(sign().unwrap().len(), 64);
+        assert!(sandbox.stats().function("C_FindObjectsInit").calls > searches, "found again");
+        sandbox.clear_rules();
+        drop((keys, pool));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
