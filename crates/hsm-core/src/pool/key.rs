@@ -43,6 +43,9 @@ pub struct PoolKey {
     selector: KeySelector,
     /// The epoch the handles were found under, and the key.
     cache: Arc<Mutex<(u64, Arc<KeyInfo>)>>,
+    /// Held while the key is found again: after a recovery, one thread searches and the others
+    /// wait for its answer instead of searching too.
+    refreshing: Arc<Mutex<()>>,
 }
 
 impl PoolKey {
@@ -59,6 +62,7 @@ impl PoolKey {
             pool: pool.clone(),
             selector,
             cache: Arc::new(Mutex::new((epoch, Arc::new(info)))),
+            refreshing: Arc::default(),
         })
     }
 
@@ -76,6 +80,7 @@ impl PoolKey {
             pool: pool.clone(),
             selector,
             cache: Arc::new(Mutex::new((pool.epoch(), Arc::new(info)))),
+            refreshing: Arc::default(),
         }
     }
 
@@ -97,7 +102,7 @@ impl PoolKey {
     /// Runs `f` with a pooled session and the key's current handles, recovering from a lost
     /// session or login (as [`SessionPool::run`]) or from stale handles (finding the key
     /// again). `f` runs at most twice. When finding the key again fails with a lost session
-    /// before `f` ran again, that is recovered too (at most two recoveries per operation).
+    /// before `f` ran again, that is recovered too (at most three recoveries per operation).
     pub fn run<T>(
         &self,
         mut f: impl FnMut(&Session, &KeyInfo) -> Result<T, cryptoki::error::Error>,
@@ -139,11 +144,16 @@ impl PoolKey {
     /// were found stale).
     fn current(&self, session: &Session) -> Result<Arc<KeyInfo>> {
         let epoch = self.pool.epoch();
-        {
-            let cache = self.lock();
-            if cache.0 == epoch {
-                return Ok(Arc::clone(&cache.1));
-            }
+        if let Some(info) = self.cached(epoch) {
+            return Ok(info);
+        }
+        // One search per recovery: wait for a search already running, then use its answer.
+        let _one_search = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(info) = self.cached(epoch) {
+            return Ok(info);
         }
         match self.refresh(session, epoch) {
             // The search may have run while another thread was logging in again after a lost
@@ -152,6 +162,12 @@ impl PoolKey {
             Err(Error::KeyNotFound { .. }) => self.refresh(session, epoch),
             result => result,
         }
+    }
+
+    /// The cached key if it was found under `epoch` or later (and not marked stale since).
+    fn cached(&self, epoch: u64) -> Option<Arc<KeyInfo>> {
+        let cache = self.lock();
+        (cache.0 != STALE && cache.0 >= epoch).then(|| Arc::clone(&cache.1))
     }
 
     /// Finds the key again and checks that it is the key found first.

@@ -5,9 +5,9 @@
 //! token information again or wait for a session comes from [`recovery`]; `docs/sessions.md`
 //! shows its table (a test checks the two agree). [`SessionPool::run`], [`SessionPool::run_rw`]
 //! and [`PoolKey::run`](super::PoolKey::run) all go through `SessionPool::run_with`: one
-//! operation runs its closure at most twice, whatever fails, and makes at most two recoveries
-//! (the second only for a failure before the closure ran again, such as finding the key after
-//! a new login).
+//! operation runs its closure at most twice, whatever fails, and makes at most three
+//! recoveries (the second and third only for failures before the closure ran again, such as
+//! finding the key after a new login).
 
 use std::sync::atomic::Ordering;
 
@@ -215,7 +215,7 @@ impl SessionPool {
 
     /// The one retry loop. `attempt` says, when it fails, whether the caller's closure ran
     /// (a key lookup before it may fail first). The closure runs at most twice; at most
-    /// [`MAX_RECOVERIES`] recoveries are made, so at most three attempts. `forget_handles` is
+    /// [`MAX_RECOVERIES`] recoveries are made, so at most four attempts. `forget_handles` is
     /// given for key operations: it makes the next attempt find the key again.
     pub(super) fn run_with<T>(
         &self,
@@ -240,40 +240,42 @@ impl SessionPool {
             }
             runs += u32::from(closure_ran);
             let again = runs < 2 && recoveries < MAX_RECOVERIES;
-            session = match self
-                .inner
-                .decide(&session, &error, forget_handles.is_some())
-            {
-                action @ (Recovery::NewSession | Recovery::LoginAgain) => {
-                    // Never back to the pool: it is dead, or not logged in.
-                    session.discard();
-                    if !again {
-                        return Err(error);
+            session =
+                match self
+                    .inner
+                    .decide(&session, &error, forget_handles.is_some(), closure_ran)
+                {
+                    action @ (Recovery::NewSession | Recovery::LoginAgain) => {
+                        // Never back to the pool: it is dead, or not logged in.
+                        session.discard();
+                        if !again {
+                            return Err(error);
+                        }
+                        self.inner.recover(action);
+                        self.inner.checkout(access, false)?
                     }
-                    self.inner.recover(action);
-                    self.inner.checkout(access, false)?
-                }
-                Recovery::FindKeyAgain if again => {
-                    if let Some(forget) = forget_handles {
-                        forget();
+                    Recovery::FindKeyAgain if again => {
+                        if let Some(forget) = forget_handles {
+                            forget();
+                        }
+                        session
                     }
-                    session
-                }
-                Recovery::RetryOnce if again => session,
-                Recovery::FindKeyAgain
-                | Recovery::RetryOnce
-                | Recovery::ReadAgain
-                | Recovery::WaitForSession
-                | Recovery::Fail => return Err(error),
-            };
+                    Recovery::RetryOnce if again => session,
+                    Recovery::FindKeyAgain
+                    | Recovery::RetryOnce
+                    | Recovery::ReadAgain
+                    | Recovery::WaitForSession
+                    | Recovery::Fail => return Err(error),
+                };
             recoveries += 1;
         }
     }
 }
 
-/// How many recoveries one operation makes at most: one for a failure of the closure, and one
-/// for a failure before the closure ran again (finding the key after the first recovery).
-pub(super) const MAX_RECOVERIES: u32 = 2;
+/// How many recoveries one operation makes at most: one for a failure of the closure, and up to
+/// two for failures before the closure ran again (finding the key after a new login, while
+/// something else in the process logs out again). The closure still runs at most twice.
+pub(super) const MAX_RECOVERIES: u32 = 3;
 
 /// A failed attempt of [`SessionPool::run_with`]: the error, and whether the caller's closure
 /// ran (and so counts towards its two runs).
@@ -317,15 +319,29 @@ impl Failed {
 impl PoolInner {
     /// What to do about `error` from an attempt on `session`: [`recovery`], refined by what
     /// only the session can tell (was the login lost?) and by whether there is a key to find.
-    fn decide(&self, session: &Session, error: &Error, has_key: bool) -> Recovery {
+    fn decide(
+        &self,
+        session: &Session,
+        error: &Error,
+        has_key: bool,
+        closure_ran: bool,
+    ) -> Recovery {
         match error.recovery() {
             // A stale handle because the login is gone: SoftHSM reports the handle, not the
             // login, after a C_Logout elsewhere in the process.
             Recovery::FindKeyAgain if self.logged_out(session) => Recovery::LoginAgain,
             Recovery::FindKeyAgain if has_key => Recovery::FindKeyAgain,
             Recovery::FindKeyAgain => Recovery::Fail,
-            // A key search that missed the key's private half because the login is gone
-            // (private objects are invisible without it).
+            // Finding a known key again missed it, or its private half: private objects are
+            // invisible without a login, and the login may have been lost and regained by
+            // another thread since the search (so the session state cannot tell). Log in again
+            // on a new session and search once more; a key really gone is not found then either.
+            Recovery::Fail
+                if has_key && !closure_ran && matches!(error, Error::KeyNotFound { .. }) =>
+            {
+                Recovery::LoginAgain
+            }
+            // The first search for a key (`PoolKey::find`) missed it because the login is gone.
             Recovery::Fail
                 if has_key
                     && matches!(error, Error::KeyNotFound { .. })
