@@ -310,3 +310,73 @@ fn summary(slot: Slot, info: &TokenInfo) -> TokenSummary {
         initialized: info.token_initialized(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy() -> cryptoki::error::Error {
+        cryptoki::error::Error::Pkcs11(RvError::GeneralError, Function::GetTokenInfo)
+    }
+
+    #[test]
+    fn a_busy_token_is_read_again_then_reported_as_busy() {
+        let mut calls = 0;
+        let value = read_again("reading", READ_ATTEMPTS, || {
+            calls += 1;
+            if calls < 3 { Err(busy()) } else { Ok(calls) }
+        });
+        assert!(matches!(value, Ok(3)), "{value:?}");
+
+        let mut calls = 0;
+        let error = read_again("reading", READ_ATTEMPTS, || {
+            calls += 1;
+            Err::<(), _>(busy())
+        })
+        .unwrap_err();
+        assert_eq!(calls, READ_ATTEMPTS);
+        assert!(
+            matches!(
+                error,
+                Error::TokenBusy {
+                    function: Function::GetTokenInfo,
+                    rv: RvError::GeneralError,
+                    attempts: READ_ATTEMPTS
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn other_failures_are_not_read_again() {
+        let mut calls = 0;
+        let error = read_again("reading", READ_ATTEMPTS, || {
+            calls += 1;
+            Err::<(), _>(cryptoki::error::Error::Pkcs11(
+                RvError::SlotIdInvalid,
+                Function::GetTokenInfo,
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert!(
+            matches!(
+                error,
+                Error::Pkcs11 {
+                    function: Function::GetTokenInfo,
+                    rv: RvError::SlotIdInvalid
+                }
+            ),
+            "{error:?}"
+        );
+        let unparsable = read_again("reading", READ_ATTEMPTS, || {
+            Err::<(), _>(cryptoki::error::Error::InvalidValue)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(unparsable, Error::Cryptoki { .. }),
+            "{unparsable:?}"
+        );
+    }
+}
