@@ -9,8 +9,9 @@
 mod fault_support;
 
 use fault_support::{public_of, sign_and_verify};
+use hsm_core::cryptoki::context::Function;
 use hsm_core::cryptoki::error::RvError;
-use hsm_core::{Error, Module};
+use hsm_core::{Error, Module, SessionPool};
 use hsm_jose::HsmJwk;
 use jose_core::JwsAlgorithm;
 
@@ -74,5 +75,84 @@ fault_test! {
         let key = HsmJwk::from_label(&pool, "ec-p384").unwrap();
         sign_and_verify(&key, &public_of(&key), JwsAlgorithm::ES384, b"second try").unwrap();
         assert_eq!(sandbox.stats().function("C_Initialize").faults, 0);
+    }
+}
+
+fault_test! {
+    /// Issue 13 item 13: SoftHSM rereads its token files without locking, so while another
+    /// process writes the token `C_GetTokenInfo` answers CKR_GENERAL_ERROR for a moment. A few
+    /// such answers are read again (the pool is built); when the token stays unreadable the
+    /// error is `Error::TokenBusy` ("may be busy"), not `TokenNotFound` ("check --token").
+    fn token_information_is_read_again_while_the_token_is_busy(sandbox) {
+        sandbox.set_rules(
+            "C_GetTokenInfo nth=1 rv=CKR_GENERAL_ERROR\n\
+             C_GetTokenInfo nth=2 rv=CKR_GENERAL_ERROR\n\
+             C_GetTokenInfo nth=3 rv=CKR_GENERAL_ERROR\n",
+        );
+        let pool = sandbox.builder().build().unwrap();
+        assert_eq!(sandbox.stats().function("C_GetTokenInfo").faults, 3);
+        drop(pool);
+
+        sandbox.set_rules("C_GetTokenInfo always rv=CKR_GENERAL_ERROR\n");
+        let started = std::time::Instant::now();
+        let error = sandbox.builder().build().unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "bounded");
+        assert!(
+            matches!(
+                error,
+                Error::TokenBusy {
+                    function: Function::GetTokenInfo,
+                    rv: RvError::GeneralError,
+                    attempts: hsm_core::module::READ_ATTEMPTS,
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("may be busy"), "{error}");
+        sandbox.clear_rules();
+        drop(sandbox.builder().build().unwrap());
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
+
+fault_test! {
+    /// Issue 12: openCryptoki's soft token sets CKF_CLOCK_ON_TOKEN with a `utcTime` of blanks,
+    /// which cryptoki cannot parse, so its whole `C_GetTokenInfo` fails. Such a slot is listed
+    /// as unreadable with the reason and hides no other token; a label search names it; and it
+    /// can still be used when selected by slot id (limits unknown, PIN flags unread).
+    fn a_token_whose_information_does_not_parse_hides_no_other(sandbox) {
+        let module = Module::load(&sandbox.shim).unwrap();
+        let all = module.tokens().unwrap();
+        let mine = module.find_token(&sandbox.token.label).unwrap();
+        // Only the first slot's answer is garbled: every other token is still listed.
+        sandbox.set_rules("C_GetTokenInfo nth=1 garble_utc_time\n");
+        let scan = module.scan().unwrap();
+        assert_eq!(scan.unreadable.len(), 1, "{scan:?}");
+        assert!(scan.unreadable[0].busy.is_none());
+        assert!(scan.unreadable[0].reason.contains("unparsable"), "{scan:?}");
+        assert_eq!(scan.tokens.len() + 1, all.len());
+
+        // Every slot garbled: by label the token is not found, and the error names the
+        // unreadable slots; by slot id the pool works.
+        sandbox.set_rules("C_GetTokenInfo always garble_utc_time\n");
+        let error = sandbox.builder().build().unwrap_err();
+        assert!(
+            matches!(&error, Error::TokenNotFound { available, unreadable, .. }
+                if available.is_empty() && unreadable.len() == all.len()),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("select by slot-id"), "{error}");
+        let pool = SessionPool::builder()
+            .module(&sandbox.shim)
+            .slot_id(mine.id())
+            .pin(sandbox.token.pin.clone())
+            .build()
+            .unwrap();
+        assert_eq!(pool.token_label(), format!("slot {}", mine.id()));
+        let key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
+        sign_and_verify(&key, &public_of(&key), JwsAlgorithm::ES256, b"clockless").unwrap();
+        sandbox.clear_rules();
+        drop((key, pool));
+        assert_eq!(sandbox.sessions_open(), 0);
     }
 }

@@ -12,7 +12,7 @@ mod fault_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use fault_support::{Tally, error_kind, public_of, sign_and_verify};
+use fault_support::{Call, Outcome, Tally, error_kind, public_of, sign_and_verify};
 use hsm_core::Error;
 use hsm_core::cryptoki::error::{Error as CkError, RvError};
 use hsm_jose::HsmJwk;
@@ -99,12 +99,16 @@ fault_test! {
         for thread in threads {
             tally.merge(&thread.join().unwrap());
         }
-        println!("outcomes: {tally:?}");
+        println!("outcomes: {} ok, {:?}", tally.ok(), tally.report());
         let faults = sandbox.stats().function("C_Sign").faults;
         assert!(faults >= 20, "{faults} faults injected");
-        for kind in tally.0.keys() {
+        let logged_out = Outcome::Session(Call::new(
+            hsm_core::cryptoki::context::Function::Sign,
+            hsm_core::cryptoki::error::RvError::UserNotLoggedIn,
+        ));
+        for kind in tally.kinds() {
             assert!(
-                kind == "ok" || kind == "Session C_Sign CKR_USER_NOT_LOGGED_IN",
+                kind == Outcome::Ok || kind == logged_out,
                 "unexpected outcome {kind}"
             );
         }
@@ -157,11 +161,11 @@ fault_test! {
         for thread in threads {
             tally.merge(&thread.join().unwrap());
         }
-        println!("outcomes: {tally:?}");
-        for kind in tally.0.keys() {
+        println!("outcomes: {} ok, {:?}", tally.ok(), tally.report());
+        for kind in tally.kinds() {
             // A retry that meets the next logout reports it, typed.
             assert!(
-                kind == "ok" || kind.starts_with("Session ") || kind.starts_with("Pkcs11 "),
+                matches!(kind, Outcome::Ok | Outcome::Session(_) | Outcome::Pkcs11(_)),
                 "unexpected outcome {kind}"
             );
         }
@@ -190,14 +194,14 @@ fault_test! {
         other.logout().unwrap();
         drop(other);
         let outcome = sign_and_verify(&key, &public, ES256, b"after the logout");
-        assert_eq!(outcome, Err("PinLocked".to_owned()));
+        assert_eq!(outcome, Err(Outcome::PinLocked));
         assert_eq!(sandbox.stats().function("C_Login").calls, logins + 1);
 
         sandbox.set_rules(
             "C_Login always rv=CKR_PIN_LOCKED\nC_GetTokenInfo always flags+=CKF_USER_PIN_LOCKED\n",
         );
         let outcome = sign_and_verify(&key, &public, ES256, b"still locked");
-        assert_eq!(outcome, Err("PinLocked".to_owned()));
+        assert_eq!(outcome, Err(Outcome::PinLocked));
         assert_eq!(
             sandbox.stats().function("C_Login").calls,
             logins + 1,
@@ -213,14 +217,51 @@ fault_test! {
     }
 }
 
-/// The kinds `error_kind` gives are what the tests above compare against.
+fault_test! {
+    /// Issue 13 item 2: a second pool with a wrong PIN on a token this process is logged in
+    /// to is refused (`Error::PinIncorrect`) from the keyed digest of the PIN the first pool
+    /// logged in with: its PIN never reaches the token (one C_Login in all), and a pool with
+    /// the right PIN still works.
+    fn a_wrong_pin_on_a_logged_in_token_is_refused_without_a_login(sandbox) {
+        let first = sandbox.builder().build().unwrap();
+        assert_eq!(sandbox.stats().function("C_Login").calls, 1);
+        let error = sandbox
+            .builder()
+            .pin(hsm_core::Pin::new("not-the-pin"))
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, Error::PinIncorrect), "{error:?}");
+        let second = sandbox.builder().build().unwrap();
+        assert_eq!(sandbox.stats().function("C_Login").calls, 1, "no second guess");
+        drop((first, second));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
+
+/// The outcomes `error_kind` gives are what the tests above compare against.
 #[test]
-fn error_kinds_are_named_after_the_variant() {
+fn error_kinds_follow_the_variant() {
     let error = jose_core::Error::Backend(jose_core::error::BackendError::new(
         jose_core::error::BackendErrorKind::Device,
         Error::PinLocked,
     ));
-    assert_eq!(error_kind(&error), "PinLocked");
+    assert_eq!(error_kind(&error), Outcome::PinLocked);
+    let error = jose_core::Error::Backend(jose_core::error::BackendError::new(
+        jose_core::error::BackendErrorKind::Device,
+        Error::Session {
+            function: hsm_core::cryptoki::context::Function::SignInit,
+            rv: hsm_core::cryptoki::error::RvError::SessionClosed,
+        },
+    ));
+    let kind = error_kind(&error);
+    assert_eq!(
+        kind,
+        Outcome::Session(Call::new(
+            hsm_core::cryptoki::context::Function::SignInit,
+            hsm_core::cryptoki::error::RvError::SessionClosed
+        ))
+    );
+    assert_eq!(kind.to_string(), "Session C_SignInit CKR_SESSION_CLOSED");
 }
 
 fault_test! {

@@ -12,8 +12,10 @@ mod fault_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fault_support::{Tally, error_kind, public_of, sign_and_verify};
+use fault_support::{Call, Outcome, Tally, error_kind, public_of, sign_and_verify};
 use hsm_core::Error;
+use hsm_core::cryptoki::context::Function;
+use hsm_core::cryptoki::error::RvError;
 use hsm_jose::HsmJwk;
 use jose_core::error::BackendErrorKind;
 use jose_core::{JwsAlgorithm, KeyManagementAlgorithm, jwe};
@@ -40,7 +42,7 @@ fn sign_in_threads(key: &Arc<HsmJwk>, threads: u8, ops: u32) -> Tally {
     for handle in handles {
         tally.merge(&handle.join().unwrap());
     }
-    println!("outcomes: {tally:?}");
+    println!("outcomes: {} ok, {:?}", tally.ok(), tally.report());
     tally
 }
 
@@ -88,7 +90,10 @@ fault_test! {
         }
         let hsm = hsm_jose::hsm_error(&error).unwrap();
         assert!(hsm.is_session_invalid(), "{hsm:?}");
-        assert_eq!(error_kind(&error), "Session C_SignInit CKR_DEVICE_REMOVED");
+        assert_eq!(
+            error_kind(&error),
+            Outcome::Session(Call::new(Function::SignInit, RvError::DeviceRemoved))
+        );
         assert_eq!(
             sandbox.stats().function("C_SignInit").calls - before,
             2,
@@ -111,7 +116,10 @@ fault_test! {
             &[jose_core::ContentEncryption::A256Gcm],
         )
         .unwrap_err();
-        assert_eq!(error_kind(&error), "Session C_DecryptInit CKR_DEVICE_REMOVED");
+        assert_eq!(
+            error_kind(&error),
+            Outcome::Session(Call::new(Function::DecryptInit, RvError::DeviceRemoved))
+        );
 
         sandbox.clear_rules();
         sign_and_verify(&key, &public, ES256, b"back").unwrap();
@@ -136,11 +144,9 @@ fault_test! {
 
         sandbox.set_rules("C_Sign every=5 rv=CKR_SESSION_HANDLE_INVALID\n");
         let tally = sign_in_threads(&key, 4, 100);
-        for kind in tally.0.keys() {
-            assert!(
-                kind == "ok" || kind == "Session C_Sign CKR_SESSION_HANDLE_INVALID",
-                "{kind}"
-            );
+        let lost = Outcome::Session(Call::new(Function::Sign, RvError::SessionHandleInvalid));
+        for kind in tally.kinds() {
+            assert!(kind == Outcome::Ok || kind == lost, "{kind}");
         }
         assert!(tally.ok() >= 300, "{tally:?}");
         sandbox.clear_rules();
@@ -179,21 +185,37 @@ fault_test! {
         let started = Instant::now();
         let error = sandbox.builder().build().unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(error.rv(), Some(hsm_core::cryptoki::error::RvError::SessionCount), "{error:?}");
-        assert_eq!(error.function(), Some("C_OpenSession"));
+        assert_eq!(error.rv(), Some(RvError::SessionCount), "{error:?}");
+        assert!(matches!(error.function(), Some(Function::OpenSession)), "{error:?}");
         assert_eq!(sandbox.sessions_open(), 0);
     }
 }
 
 fault_test! {
-    /// CKR_DEVICE_MEMORY at random on a fifth of the C_Sign calls, and on C_OpenSession while
-    /// the pool is built: typed errors (`Pkcs11` with the function and value), never retried,
-    /// one per injected fault; the session stays usable (the shim, like a token, ends the
-    /// operation), and nothing leaks.
+    /// CKR_DEVICE_MEMORY at random on a fifth of the C_Sign calls: typed errors (`Pkcs11`
+    /// with the function and value), never retried, one per injected fault; the session stays
+    /// usable (the shim, like a token, ends the operation), and nothing leaks. On
+    /// C_OpenSession (the pool's own call, before any operation) it is tried once more
+    /// (`Recovery::RetryOnce`): one fault is absorbed, two in a row are the typed error.
     fn device_memory_is_a_typed_error(sandbox) {
         sandbox.set_rules("C_OpenSession nth=1 rv=CKR_DEVICE_MEMORY\n");
+        drop(sandbox.builder().build().unwrap());
+        assert_eq!(sandbox.stats().function("C_OpenSession").calls, 2, "one fault, one retry");
+        assert_eq!(sandbox.sessions_open(), 0);
+        sandbox.set_rules(
+            "C_OpenSession nth=1 rv=CKR_DEVICE_MEMORY\nC_OpenSession nth=2 rv=CKR_DEVICE_MEMORY\n",
+        );
         let error = sandbox.builder().build().unwrap_err();
-        assert!(matches!(&error, Error::Pkcs11 { function: "C_OpenSession", .. }), "{error:?}");
+        assert!(
+            matches!(
+                &error,
+                Error::Pkcs11 {
+                    function: Function::OpenSession,
+                    rv: RvError::DeviceMemory,
+                }
+            ),
+            "{error:?}"
+        );
         assert_eq!(sandbox.sessions_open(), 0);
 
         let pool = sandbox.builder().max_sessions(2).build().unwrap();
@@ -203,8 +225,9 @@ fault_test! {
         let faults = sandbox.stats().function("C_Sign").faults;
         assert_eq!(tally.errors(), faults, "{tally:?}: one error per fault, no retry");
         assert!(faults > 0);
-        for kind in tally.0.keys() {
-            assert!(kind == "ok" || kind == "Pkcs11 C_Sign CKR_DEVICE_MEMORY", "{kind}");
+        let memory = Outcome::Pkcs11(Call::new(Function::Sign, RvError::DeviceMemory));
+        for kind in tally.kinds() {
+            assert!(kind == Outcome::Ok || kind == memory, "{kind}");
         }
         sandbox.clear_rules();
         assert_eq!(sandbox.sessions_open() as usize, pool.open_sessions());
@@ -235,7 +258,7 @@ fault_test! {
         let started = Instant::now();
         let outcome = sign_and_verify(&key, &public, ES256, b"impatient");
         let waited = started.elapsed();
-        assert_eq!(outcome, Err("PoolTimeout".to_owned()));
+        assert_eq!(outcome, Err(Outcome::PoolTimeout));
         assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
         slow.join().unwrap().unwrap();
         assert!(sandbox.stats().function("C_Sign").delayed >= 2);
@@ -244,6 +267,135 @@ fault_test! {
         sign_and_verify(&key, &public, ES256, b"fast again").unwrap();
         assert_eq!(sandbox.sessions_open(), 1);
         drop((key, pool));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
+
+fault_test! {
+    /// Issue 11: the retry layers do not nest. Whatever fails (a lost session, a stale handle,
+    /// a lost login, one after the other), one operation runs its closure at most twice, and
+    /// the token sees at most two C_SignInit for it; a plain `SessionPool::run` likewise. A
+    /// session lost while finding the key again, before the second run, is recovered.
+    fn one_operation_runs_its_closure_at_most_twice(sandbox) {
+        use hsm_core::cryptoki::mechanism::Mechanism;
+        use hsm_core::key::KeySelector;
+        use hsm_core::PoolKey;
+        use std::cell::Cell;
+
+        let pool = sandbox.builder().max_sessions(2).build().unwrap();
+        let key = PoolKey::find(&pool, KeySelector::label("ec-p256")).unwrap();
+        type Expected = fn(&Error) -> bool;
+        let cases: [(&str, Expected); 5] = [
+            ("C_SignInit always rv=CKR_SESSION_HANDLE_INVALID\n", |e| {
+                matches!(e, Error::Session { function: Function::SignInit, rv: RvError::SessionHandleInvalid })
+            }),
+            ("C_SignInit always rv=CKR_KEY_HANDLE_INVALID\n", |e| {
+                matches!(e, Error::Pkcs11 { function: Function::SignInit, rv: RvError::KeyHandleInvalid })
+            }),
+            ("C_SignInit always rv=CKR_USER_NOT_LOGGED_IN\n", |e| {
+                matches!(e, Error::Session { function: Function::SignInit, rv: RvError::UserNotLoggedIn })
+            }),
+            (
+                "C_SignInit nth=1 rv=CKR_KEY_HANDLE_INVALID\n\
+                 C_SignInit nth=2 rv=CKR_SESSION_HANDLE_INVALID\n\
+                 C_SignInit nth=3 rv=CKR_USER_NOT_LOGGED_IN\n",
+                |e| matches!(e, Error::Session { function: Function::SignInit, rv: RvError::SessionHandleInvalid }),
+            ),
+            (
+                "C_SignInit nth=1 rv=CKR_SESSION_HANDLE_INVALID\n\
+                 C_SignInit nth=2 rv=CKR_KEY_HANDLE_INVALID\n\
+                 C_SignInit nth=3 rv=CKR_SESSION_CLOSED\n",
+                |e| matches!(e, Error::Pkcs11 { function: Function::SignInit, rv: RvError::KeyHandleInvalid }),
+            ),
+        ];
+        for (rules, expected) in cases {
+            sandbox.set_rules(rules);
+            let before = sandbox.stats().function("C_SignInit").calls;
+            let runs = Cell::new(0);
+            let error = key
+                .run(|session, info| {
+                    runs.set(runs.get() + 1);
+                    session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[1u8; 32])
+                })
+                .unwrap_err();
+            assert!(expected(&error), "{rules}: {error:?}");
+            assert_eq!(runs.get(), 2, "{rules}");
+            assert_eq!(sandbox.stats().function("C_SignInit").calls - before, 2, "{rules}");
+        }
+
+        // A session lost while the key is found again after the first recovery (before the
+        // closure's second run) is recovered too: the operation succeeds, two runs.
+        sandbox.set_rules(
+            "C_SignInit nth=1 rv=CKR_SESSION_HANDLE_INVALID\n\
+             C_FindObjectsInit nth=1 rv=CKR_SESSION_CLOSED\n",
+        );
+        let runs = Cell::new(0);
+        let signature = key
+            .run(|session, info| {
+                runs.set(runs.get() + 1);
+                session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[2u8; 32])
+            })
+            .unwrap();
+        assert_eq!(signature.len(), 64);
+        assert_eq!(runs.get(), 2);
+        assert_eq!(sandbox.stats().function("C_FindObjectsInit").faults, 1);
+
+        sandbox.set_rules("C_GenerateRandom always rv=CKR_SESSION_CLOSED\n");
+        let runs = Cell::new(0);
+        let error = pool
+            .run(|session| {
+                runs.set(runs.get() + 1);
+                session.generate_random_vec(8)
+            })
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Session { function: Function::GenerateRandom, rv: RvError::SessionClosed }),
+            "{error:?}"
+        );
+        assert_eq!(runs.get(), 2);
+        assert_eq!(sandbox.stats().function("C_GenerateRandom").calls, 2);
+
+        sandbox.clear_rules();
+        let signature = key
+            .run(|session, info| session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[1u8; 32]))
+            .unwrap();
+        assert_eq!(signature.len(), 64);
+        assert_eq!(sandbox.sessions_open() as usize, pool.open_sessions());
+        drop((key, pool));
+        assert_eq!(sandbox.sessions_open(), 0);
+    }
+}
+
+fault_test! {
+    /// Issue 11: a caller that already listed the keys makes `PoolKey`s from what it has
+    /// (`PoolKey::from_info`): no second search of the token (the shim counts
+    /// C_FindObjectsInit), and the key still signs; when its handles go stale it is found again
+    /// by label and id.
+    fn keys_already_listed_are_not_searched_again(sandbox) {
+        use hsm_core::cryptoki::mechanism::Mechanism;
+        use hsm_core::PoolKey;
+
+        let pool = sandbox.builder().max_sessions(2).build().unwrap();
+        let listed = hsm_core::list_keys(&pool.session().unwrap()).unwrap();
+        let searches = sandbox.stats().function("C_FindObjectsInit").calls;
+        let keys: Vec<PoolKey> = listed
+            .into_iter()
+            .map(|info| PoolKey::from_info(&pool, info))
+            .collect();
+        assert_eq!(sandbox.stats().function("C_FindObjectsInit").calls, searches, "no search");
+        let key = keys.iter().find(|k| k.info().label == "ec-p256").unwrap();
+        let sign = || {
+            key.run(|session, info| session.sign(&Mechanism::Ecdsa, info.private.unwrap(), &[3u8; 32]))
+        };
+        assert_eq!(sign().unwrap().len(), 64);
+        assert_eq!(sandbox.stats().function("C_FindObjectsInit").calls, searches, "no search");
+
+        // A stale handle: found again (by label and id), then the signature is made.
+        sandbox.set_rules("C_SignInit nth=1 rv=CKR_KEY_HANDLE_INVALID\n");
+        assert_eq!(sign().unwrap().len(), 64);
+        assert!(sandbox.stats().function("C_FindObjectsInit").calls > searches, "found again");
+        sandbox.clear_rules();
+        drop((keys, pool));
         assert_eq!(sandbox.sessions_open(), 0);
     }
 }

@@ -55,8 +55,8 @@ fn a_second_pool_on_a_logged_in_token_does_not_log_in_again() {
     let _token = fixture::exclusive();
     let token = token();
     let first = token.pool();
-    // Login state is per process and token: C_Login answers CKR_USER_ALREADY_LOGGED_IN, which
-    // is success, so the second pool works (whatever PIN it holds, as documented).
+    // Login state is per process and token: C_Login would answer CKR_USER_ALREADY_LOGGED_IN;
+    // the second pool holds the PIN the process logged in with, so it works.
     let second = SessionPool::new(&token.module, &token.label, token.pin.clone()).unwrap();
     assert!(
         find_key(&second.session().unwrap(), &KeySelector::label("ec-p256"))
@@ -65,6 +65,34 @@ fn a_second_pool_on_a_logged_in_token_does_not_log_in_again() {
             .is_some()
     );
     drop(first);
+}
+
+/// Issue 13 item 2: once a pool logged in, the token accepts any PIN (`C_Login` answers
+/// `CKR_USER_ALREADY_LOGGED_IN`, and new sessions are logged in already). A second pool with a
+/// wrong PIN is refused from the keyed digest of the PIN the process logged in with, and the
+/// right PIN still works.
+#[test]
+fn a_second_pool_with_a_wrong_pin_is_refused_on_a_logged_in_token() {
+    let _token = fixture::exclusive();
+    let token = token();
+    let first = token.pool();
+    let wrong = Pin::new("definitely-not-the-pin");
+    let error = SessionPool::new(&token.module, &token.label, wrong).unwrap_err();
+    assert!(matches!(error, Error::PinIncorrect), "{error:?}");
+    assert!(!error.to_string().contains("definitely"), "{error}");
+    // The same refusal through the builder with a read-write first session.
+    let error = token.builder().pin(Pin::new("0000")).build().unwrap_err();
+    assert!(matches!(error, Error::PinIncorrect), "{error:?}");
+    // The first pool is untouched, and a pool with the right PIN still works.
+    let second = SessionPool::new(&token.module, &token.label, token.pin.clone()).unwrap();
+    for pool in [&first, &second] {
+        assert!(
+            find_key(&pool.session().unwrap(), &KeySelector::label("ec-p256"))
+                .unwrap()
+                .private
+                .is_some()
+        );
+    }
 }
 
 #[test]
@@ -232,4 +260,112 @@ fn a_pin_changed_behind_the_pools_back_is_refused_and_not_retried() {
         )
         .unwrap();
     admin.logout().unwrap();
+}
+
+/// Issue 12: a key with `CKA_ALWAYS_AUTHENTICATE` (SoftHSM enforces it). A plain operation is
+/// refused by the token with `CKR_USER_NOT_LOGGED_IN` after the init, which is not a lost
+/// login: `Error::ContextLoginRequired`, one run, no re-login loop. `sign_authenticated` does
+/// the context-specific login between `C_SignInit` and the data (multi-part), and the signature
+/// verifies. SoftHSM has no multi-part RSA decryption: `decrypt_authenticated` with OAEP is the
+/// token's typed refusal.
+#[test]
+fn a_key_that_needs_the_pin_for_every_use_signs_with_a_context_login() {
+    use hsm_core::cryptoki::context::Function;
+    use hsm_core::cryptoki::mechanism::MechanismType;
+    use hsm_core::cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+    use std::cell::Cell;
+
+    let _token = fixture::exclusive();
+    let token = token();
+    let pool = token.builder().max_sessions(2).build().unwrap();
+    let label = "always-auth-rsa";
+    let rw = pool.session_rw().unwrap();
+    let (public, private) = rw
+        .generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Label(label.into()),
+                Attribute::Id(vec![0xa1]),
+                Attribute::ModulusBits(2048.into()),
+                Attribute::Verify(true),
+                Attribute::Encrypt(true),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Label(label.into()),
+                Attribute::Id(vec![0xa1]),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Sign(true),
+                Attribute::Decrypt(true),
+                Attribute::AlwaysAuthenticate(true),
+            ],
+        )
+        .unwrap();
+    drop(rw);
+
+    let key = PoolKey::find(&pool, KeySelector::label(label)).unwrap();
+    assert!(key.always_authenticate().unwrap());
+    let plain = PoolKey::find(&pool, KeySelector::label("ec-p256")).unwrap();
+    assert!(!plain.always_authenticate().unwrap());
+
+    let runs = Cell::new(0);
+    let epoch = pool.epoch();
+    let error = key
+        .run(|session, info| {
+            runs.set(runs.get() + 1);
+            session.sign(&Mechanism::Sha256RsaPkcs, info.private.unwrap(), b"data")
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::ContextLoginRequired {
+                function: Function::Sign,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(runs.get(), 1, "not a lost login: no retry");
+    assert_eq!(pool.epoch(), epoch, "no recovery");
+
+    let signature = key
+        .sign_authenticated(&Mechanism::Sha256RsaPkcs, b"data")
+        .unwrap();
+    assert_eq!(signature.len(), 256);
+    pool.run(|session| session.verify(&Mechanism::Sha256RsaPkcs, public, b"data", &signature))
+        .unwrap();
+    // Twice in a row: the login is for one operation only.
+    let again = key
+        .sign_authenticated(&Mechanism::Sha256RsaPkcs, b"more")
+        .unwrap();
+    pool.run(|session| session.verify(&Mechanism::Sha256RsaPkcs, public, b"more", &again))
+        .unwrap();
+
+    let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+        MechanismType::SHA1,
+        PkcsMgfType::MGF1_SHA1,
+        PkcsOaepSource::empty(),
+    ));
+    let ciphertext = pool
+        .run(|session| session.encrypt(&oaep, public, b"secret"))
+        .unwrap();
+    let error = key.decrypt_authenticated(&oaep, &ciphertext).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Pkcs11 {
+                function: Function::DecryptUpdate,
+                rv: RvError::FunctionNotSupported
+            }
+        ),
+        "{error:?}"
+    );
+
+    let rw = pool.session_rw().unwrap();
+    rw.destroy_object(private).unwrap();
+    rw.destroy_object(public).unwrap();
 }

@@ -160,9 +160,14 @@ fn an_unknown_token_label_lists_the_labels_present() {
     let error = SessionPool::new(&token.module, "no-such-token", token.pin.clone()).unwrap_err();
     println!("{error}");
     match &error {
-        Error::TokenNotFound { label, available } => {
+        Error::TokenNotFound {
+            label,
+            available,
+            unreadable,
+        } => {
             assert_eq!(label, "no-such-token");
             assert!(available.contains(&token.label), "{available:?}");
+            assert!(unreadable.is_empty(), "{unreadable:?}");
         }
         other => panic!("expected TokenNotFound, got {other:?}"),
     }
@@ -190,6 +195,30 @@ fn mechanisms_are_read_once_and_queried() {
     }
     let listed = pool.module().mechanisms(pool.slot()).unwrap();
     assert_eq!(listed.as_slice(), pool.mechanisms());
+    // What the token says about each mechanism (C_GetMechanismInfo, read once): the
+    // operations and the key sizes.
+    let ecdsa = pool.mechanism_info(MechanismType::ECDSA).unwrap();
+    assert!(ecdsa.sign() && ecdsa.verify() && !ecdsa.decrypt());
+    assert!(
+        ecdsa.min_key_size() <= 256 && ecdsa.max_key_size() >= 521,
+        "{ecdsa:?}"
+    );
+    let oaep = pool.mechanism_info(MechanismType::RSA_PKCS_OAEP).unwrap();
+    assert!(oaep.decrypt() && oaep.encrypt() && !oaep.sign());
+    assert!(
+        oaep.min_key_size() <= 2048 && oaep.max_key_size() >= 4096,
+        "{oaep:?}"
+    );
+    let derive = pool.mechanism_info(MechanismType::ECDH1_DERIVE).unwrap();
+    assert!(derive.derive() && !derive.sign());
+    let generate = pool
+        .mechanism_info(MechanismType::ECC_EDWARDS_KEY_PAIR_GEN)
+        .unwrap();
+    assert!(generate.generate_key_pair());
+    assert!(
+        pool.mechanism_info(MechanismType::ML_DSA_KEY_PAIR_GEN)
+            .is_none()
+    );
     let missing = MechanismType::ML_DSA_KEY_PAIR_GEN;
     assert!(!pool.supports(missing));
     let error = pool.require(missing).unwrap_err();

@@ -132,7 +132,16 @@ fn read_only_and_read_write_sessions_share_the_limit() {
         Attribute::Token(true),
         Attribute::Value(b"x".to_vec()),
     ]);
-    assert!(refused.is_err());
+    assert!(
+        matches!(
+            refused,
+            Err(hsm_core::cryptoki::error::Error::Pkcs11(
+                hsm_core::cryptoki::error::RvError::SessionReadOnly,
+                hsm_core::cryptoki::context::Function::CreateObject
+            ))
+        ),
+        "{refused:?}"
+    );
     drop(ro);
     assert_eq!(pool.open_sessions(), 1);
 }
@@ -285,5 +294,19 @@ fn closing_idle_sessions_returns_the_count_and_the_pool_logs_in_again() {
             .unwrap()
             .private
             .is_some()
+    );
+}
+
+/// Issue 11: the return-code classification exists once. `docs/sessions.md` shows the table
+/// that `hsm_core::pool::recovery_table` computes from `hsm_core::pool::recovery`, word for
+/// word: change one, and this test says so.
+#[test]
+fn the_documented_recovery_table_is_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sessions.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let table = hsm_core::pool::recovery_table();
+    assert!(
+        docs.contains(&table),
+        "docs/sessions.md must contain the table of hsm_core::pool::recovery:\n{table}"
     );
 }

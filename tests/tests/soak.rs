@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fault_support::{Sandbox, Tally, error_kind, public_of};
+use fault_support::{Outcome, Sandbox, Tally, error_kind, public_of};
 use hsm_jose::HsmJwk;
 use jose_core::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, jwe, jws};
 
@@ -64,24 +64,27 @@ fn rss_kib() -> u64 {
         .expect("VmRSS in /proc/self/status")
 }
 
-/// One signature, checked: `Ok`, a typed error's kind, or `WRONG ...`.
-fn sign_once(key: &HsmJwk, public: &SoftwareKey, payload: &[u8]) -> Result<(), String> {
+/// One signature, checked: `Ok`, a typed error's kind, or [`Outcome::Wrong`].
+fn sign_once(key: &HsmJwk, public: &SoftwareKey, payload: &[u8]) -> Result<(), Outcome> {
     match jws::sign_compact(key, ES256, payload, None) {
         Ok(token) => match jws::verify_compact(&token, public, &[ES256]) {
             Ok(v) if v.payload() == payload => Ok(()),
-            Ok(_) => Err("WRONG: a signature over another payload".into()),
-            Err(e) => Err(format!("WRONG: a signature that does not verify ({e})")),
+            Ok(_) => Err(Outcome::Wrong("a signature over another payload")),
+            Err(e) => {
+                eprintln!("WRONG: a signature that does not verify ({e})");
+                Err(Outcome::Wrong("a signature that does not verify"))
+            }
         },
         Err(e) => Err(error_kind(&e)),
     }
 }
 
 /// One decryption in the token of a JWE made in software, checked likewise.
-fn decrypt_once(key: &HsmJwk, public: &SoftwareKey, plaintext: &[u8]) -> Result<(), String> {
+fn decrypt_once(key: &HsmJwk, public: &SoftwareKey, plaintext: &[u8]) -> Result<(), Outcome> {
     let token = jwe::encrypt_compact(public, RSA_OAEP, A256GCM, plaintext, None).unwrap();
     match jwe::decrypt_compact(&token, key, &[RSA_OAEP], &[A256GCM]) {
         Ok(d) if d.plaintext() == plaintext => Ok(()),
-        Ok(_) => Err("WRONG: another plaintext".into()),
+        Ok(_) => Err(Outcome::Wrong("another plaintext")),
         Err(e) => Err(error_kind(&e)),
     }
 }
@@ -172,11 +175,7 @@ fn soak(sandbox: &Sandbox, signatures: u64, decryptions: u64) {
             "{what}: {} ok, {} typed errors: {:?}",
             tally.ok(),
             tally.errors(),
-            tally
-                .0
-                .iter()
-                .filter(|(k, _)| *k != "ok")
-                .collect::<BTreeMap<_, _>>()
+            tally.report()
         );
     }
     println!(
@@ -193,12 +192,7 @@ fn soak(sandbox: &Sandbox, signatures: u64, decryptions: u64) {
     );
     println!("=== end of soak report ===");
 
-    let wrong: u64 = tallies
-        .values()
-        .flat_map(|t| t.0.iter())
-        .filter(|(k, _)| k.starts_with("WRONG"))
-        .map(|(_, n)| n)
-        .sum();
+    let wrong: u64 = tallies.values().map(Tally::wrong).sum();
     assert_eq!(wrong, 0, "wrong results");
     assert_eq!(
         tallies["sign"].ok() + tallies["sign"].errors(),

@@ -36,16 +36,22 @@ pub enum Error {
         reason: String,
     },
 
-    /// No token matched. `available` lists the labels of the tokens present, so a typo shows.
+    /// No token matched. `available` lists the labels of the tokens present, so a typo shows;
+    /// `unreadable` the slots whose token information could not be parsed (select one of those
+    /// by slot id).
     #[error(
-        "no token {label:?} in this module; tokens present: {}",
-        list_labels(available)
+        "no token {label:?} in this module; tokens present: {}{}",
+        list_labels(available),
+        list_unreadable(unreadable)
     )]
     TokenNotFound {
         /// What was looked for (a label, or a description of the URI attributes used).
         label: String,
         /// The labels of the initialised tokens present.
         available: Vec<String>,
+        /// The slots whose token information could not be read, each with the reason
+        /// (`slot 3: token information unparsable (...)`).
+        unreadable: Vec<String>,
     },
 
     /// `C_Login` refused the user PIN (`CKR_PIN_INCORRECT`, `CKR_PIN_INVALID` or
@@ -89,12 +95,29 @@ pub enum Error {
     /// The session could not be used: it was closed or invalidated, the device was removed, or
     /// the user is not logged in, and the one retry on a fresh session failed too (or no retry
     /// was possible).
-    #[error("session unusable: {function} returned {}", rv_name(*rv))]
+    #[error("session unusable: {} returned {}", c_name(*function), rv_name(*rv))]
     Session {
-        /// The PKCS#11 function that failed (`C_Sign`, ...).
-        function: &'static str,
+        /// The PKCS#11 function that failed (`C_Sign`, ...); [`c_name`] gives its C name.
+        function: Function,
         /// Its return value.
         rv: RvError,
+    },
+
+    /// The key needs the PIN for every use (`CKA_ALWAYS_AUTHENTICATE`): the token refused the
+    /// operation without a context-specific login (`CKR_USER_NOT_LOGGED_IN` after the
+    /// operation's init, which is not a lost login). Use
+    /// [`PoolKey::sign_authenticated`](crate::PoolKey::sign_authenticated) or
+    /// [`PoolKey::decrypt_authenticated`](crate::PoolKey::decrypt_authenticated).
+    #[error(
+        "the key {what} needs the PIN for every use (CKA_ALWAYS_AUTHENTICATE): {function_name} \
+         returned CKR_USER_NOT_LOGGED_IN without a context-specific login",
+        function_name = c_name(*function)
+    )]
+    ContextLoginRequired {
+        /// The key, in words.
+        what: String,
+        /// The call the token refused.
+        function: Function,
     },
 
     /// Every session of the pool stayed busy for the whole wait.
@@ -120,12 +143,33 @@ pub enum Error {
     },
 
     /// Any other PKCS#11 failure: the C function and its return value.
-    #[error("{function} returned {}", rv_name(*rv))]
+    #[error("{} returned {}", c_name(*function), rv_name(*rv))]
     Pkcs11 {
-        /// The PKCS#11 function that failed (`C_Sign`, `C_GenerateKeyPair`, ...).
-        function: &'static str,
+        /// The PKCS#11 function that failed (`C_Sign`, `C_GenerateKeyPair`, ...); [`c_name`]
+        /// gives its C name.
+        function: Function,
         /// Its return value (`CKR_...`).
         rv: RvError,
+    },
+
+    /// The token's information could not be read: `C_GetSlotList` / `C_GetTokenInfo` kept
+    /// failing (`CKR_GENERAL_ERROR`, the token momentarily absent) for every one of a few
+    /// attempts, a short pause apart. SoftHSM rereads its token files without locking, so
+    /// another process writing the same token makes it fail this way for a moment: the token
+    /// is probably busy, not missing. Try again; the token selection is not the problem.
+    #[error(
+        "could not read the token information ({} returned {} {attempts} times); the token may \
+         be busy (another process using it): try again",
+        c_name(*function),
+        rv_name(*rv)
+    )]
+    TokenBusy {
+        /// The function that kept failing (`C_GetTokenInfo`, `C_GetSlotList`).
+        function: Function,
+        /// Its last return value.
+        rv: RvError,
+        /// How many times it was called.
+        attempts: u32,
     },
 
     /// A failure inside the `cryptoki` wrapper that is not a PKCS#11 return value (a missing
@@ -199,6 +243,17 @@ fn list_labels(labels: &[String]) -> String {
     }
 }
 
+fn list_unreadable(slots: &[String]) -> String {
+    if slots.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; slots whose token information could not be read (select by slot-id): {}",
+            slots.join(", ")
+        )
+    }
+}
+
 impl Error {
     /// Wraps a `cryptoki` error, keeping the function name and return value.
     ///
@@ -207,8 +262,10 @@ impl Error {
     pub(crate) fn from_cryptoki(context: &'static str, error: cryptoki::error::Error) -> Self {
         match error {
             cryptoki::error::Error::Pkcs11(rv, function) => {
-                let function = c_name(function);
-                if rv_is_session_invalid(rv) {
+                if matches!(
+                    crate::pool::recovery(function, rv),
+                    crate::pool::Recovery::NewSession | crate::pool::Recovery::LoginAgain
+                ) {
                     Error::Session { function, rv }
                 } else {
                     Error::Pkcs11 { function, rv }
@@ -221,7 +278,9 @@ impl Error {
     /// The PKCS#11 return value behind this error, if there is one.
     pub fn rv(&self) -> Option<RvError> {
         match self {
-            Error::Pkcs11 { rv, .. } | Error::Session { rv, .. } => Some(*rv),
+            Error::Pkcs11 { rv, .. } | Error::Session { rv, .. } | Error::TokenBusy { rv, .. } => {
+                Some(*rv)
+            }
             Error::Cryptoki {
                 source: cryptoki::error::Error::Pkcs11(rv, _),
                 ..
@@ -230,12 +289,37 @@ impl Error {
         }
     }
 
-    /// The PKCS#11 function that failed (`"C_Sign"`), if there is one.
-    pub fn function(&self) -> Option<&'static str> {
+    /// The PKCS#11 function that failed (`Function::Sign`), if there is one; [`c_name`] gives
+    /// its C name (`"C_Sign"`).
+    pub fn function(&self) -> Option<Function> {
         match self {
-            Error::Pkcs11 { function, .. } | Error::Session { function, .. } => Some(function),
+            Error::Pkcs11 { function, .. }
+            | Error::Session { function, .. }
+            | Error::TokenBusy { function, .. }
+            | Error::ContextLoginRequired { function, .. } => Some(*function),
+            Error::Cryptoki {
+                source: cryptoki::error::Error::Pkcs11(_, function),
+                ..
+            } => Some(*function),
             _ => None,
         }
+    }
+
+    /// What [`SessionPool::run`](crate::SessionPool::run) does about this error: the one
+    /// classification of PKCS#11 return values ([`recovery`](crate::pool::recovery)).
+    /// [`Recovery::Fail`](crate::pool::Recovery::Fail) for errors that are not PKCS#11 return
+    /// values.
+    pub fn recovery(&self) -> crate::pool::Recovery {
+        match (self.function(), self.rv()) {
+            (Some(function), Some(rv)) => crate::pool::recovery(function, rv),
+            _ => crate::pool::Recovery::Fail,
+        }
+    }
+
+    /// True for [`TokenBusy`](Error::TokenBusy): the token's information could not be read
+    /// for a while; trying again later may work.
+    pub fn is_token_busy(&self) -> bool {
+        matches!(self, Error::TokenBusy { .. })
     }
 
     /// True when the session is unusable (closed, invalid, device removed, not logged in): the
@@ -243,9 +327,13 @@ impl Error {
     ///
     /// [`SessionPool::run`]: crate::SessionPool::run
     pub fn is_session_invalid(&self) -> bool {
+        use crate::pool::Recovery;
         match self {
             Error::Session { .. } => true,
-            other => other.rv().is_some_and(rv_is_session_invalid),
+            other => matches!(
+                other.recovery(),
+                Recovery::NewSession | Recovery::LoginAgain
+            ),
         }
     }
 
@@ -274,28 +362,30 @@ impl Error {
     /// `CKR_KEY_HANDLE_INVALID`): look the key up again. Tokens invalidate the handles of private
     /// objects when the user logs out.
     pub fn is_handle_invalid(&self) -> bool {
-        self.rv().is_some_and(rv_is_handle_invalid)
+        self.recovery() == crate::pool::Recovery::FindKeyAgain
     }
 }
 
-/// Return values after which a session must be dropped and a new one opened (and logged in).
+/// Return values after which a session must be dropped and a new one opened (and logged in):
+/// those that [`pool::recovery`](crate::pool::recovery) answers with
+/// [`NewSession`](crate::pool::Recovery::NewSession) or
+/// [`LoginAgain`](crate::pool::Recovery::LoginAgain) for an operation on a session.
 ///
 /// `CKR_USER_NOT_LOGGED_IN` is in the list because a logout by anyone in the process logs out
 /// every session of the application (PKCS#11 login state is per application and token).
 pub fn rv_is_session_invalid(rv: RvError) -> bool {
+    use crate::pool::Recovery;
     matches!(
-        rv,
-        RvError::SessionHandleInvalid
-            | RvError::SessionClosed
-            | RvError::DeviceRemoved
-            | RvError::TokenNotPresent
-            | RvError::UserNotLoggedIn
+        crate::pool::recovery(Function::Sign, rv),
+        Recovery::NewSession | Recovery::LoginAgain
     )
 }
 
-/// Return values that mean an object handle no longer names an object.
+/// Return values that mean an object handle no longer names an object: those that
+/// [`pool::recovery`](crate::pool::recovery) answers with
+/// [`FindKeyAgain`](crate::pool::Recovery::FindKeyAgain).
 pub fn rv_is_handle_invalid(rv: RvError) -> bool {
-    matches!(rv, RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid)
+    crate::pool::recovery(Function::Sign, rv) == crate::pool::Recovery::FindKeyAgain
 }
 
 /// The `CKR_...` name of a return value (`CKR_SESSION_HANDLE_INVALID`).
@@ -377,10 +467,12 @@ mod tests {
             Error::TokenNotFound {
                 label: "missing".into(),
                 available: vec!["a".into(), "b".into()],
+                unreadable: vec![],
             },
             Error::TokenNotFound {
                 label: "missing".into(),
                 available: vec![],
+                unreadable: vec!["slot 3: token information unparsable (bad time)".into()],
             },
             Error::PinIncorrect,
             Error::PinLocked,
@@ -396,8 +488,17 @@ mod tests {
                 mechanism: "CKM_EDDSA".into(),
             },
             Error::Session {
-                function: "C_Sign",
+                function: Function::Sign,
                 rv: RvError::SessionHandleInvalid,
+            },
+            Error::TokenBusy {
+                function: Function::GetTokenInfo,
+                rv: RvError::GeneralError,
+                attempts: 5,
+            },
+            Error::ContextLoginRequired {
+                what: "label \"card\"".into(),
+                function: Function::Sign,
             },
             Error::PoolTimeout {
                 waited: Duration::from_millis(1500),
@@ -409,7 +510,7 @@ mod tests {
                 reason: "HSM_TOKEN is not set".into(),
             },
             Error::Pkcs11 {
-                function: "C_GenerateKeyPair",
+                function: Function::GenerateKeyPair,
                 rv: RvError::TemplateInconsistent,
             },
             Error::Cryptoki {
@@ -448,6 +549,8 @@ mod tests {
             Error::AmbiguousKey { .. } => "AmbiguousKey",
             Error::MechanismNotSupported { .. } => "MechanismNotSupported",
             Error::Session { .. } => "Session",
+            Error::TokenBusy { .. } => "TokenBusy",
+            Error::ContextLoginRequired { .. } => "ContextLoginRequired",
             Error::PoolTimeout { .. } => "PoolTimeout",
             Error::InvalidUri { .. } => "InvalidUri",
             Error::Config { .. } => "Config",
@@ -464,7 +567,7 @@ mod tests {
     fn smoke_prints_every_variant() {
         let mut names: Vec<&str> = every_variant().iter().map(variant_name).collect();
         names.dedup();
-        assert_eq!(names.len(), 18, "every variant is shown: {names:?}");
+        assert_eq!(names.len(), 20, "every variant is shown: {names:?}");
         for error in every_variant() {
             let shown = error.to_string();
             println!("{shown}\n    {error:?}");
@@ -513,10 +616,14 @@ mod tests {
         assert!(matches!(
             lost,
             Error::Session {
-                function: "C_Sign",
+                function: Function::Sign,
                 ..
             }
         ));
+        assert_eq!(
+            lost.to_string(),
+            "session unusable: C_Sign returned CKR_SESSION_CLOSED"
+        );
         assert!(lost.is_session_invalid());
         let other = Error::from_cryptoki(
             "signing",
@@ -525,13 +632,17 @@ mod tests {
         assert!(matches!(
             other,
             Error::Pkcs11 {
-                function: "C_SignInit",
+                function: Function::SignInit,
                 ..
             }
         ));
+        assert_eq!(
+            other.to_string(),
+            "C_SignInit returned CKR_KEY_HANDLE_INVALID"
+        );
         assert!(!other.is_session_invalid());
         assert!(other.is_handle_invalid());
-        assert_eq!(other.function(), Some("C_SignInit"));
+        assert!(matches!(other.function(), Some(Function::SignInit)));
         assert!(Error::PinFinalTry.is_pin_error());
         assert!(
             Error::KeyNotFound {

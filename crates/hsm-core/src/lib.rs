@@ -6,7 +6,10 @@
 //! - [`Module`]: a PKCS#11 library, loaded and `C_Initialize`d once per process per path, shared
 //!   by everything that uses it ([`module`]).
 //! - [`SessionPool`]: logged-in sessions on one token, checked out per operation; [`run`]
-//!   recovers once from a lost session or login ([`pool`]).
+//!   recovers once from a lost session or login, as [`pool::recovery`] (the one
+//!   classification of PKCS#11 return values) says; a closure runs at most twice ([`pool`]).
+//! - [`module::find_module`]: a module by name in the system directories (one table,
+//!   [`module::search`]); [`Module::scan`] lists tokens, unreadable slots included.
 //! - [`key`]: [`find_key`] by label and/or id in one search,
 //!   [`KeyInfo`] with the key kind, capabilities, protection and JWK-ready public
 //!   key; [`generate_key_pair`] and
@@ -74,7 +77,7 @@ pub use key::{
 };
 pub use module::Module;
 pub use pin::Pin;
-pub use pool::{PoolBuilder, PoolKey, PooledSession, SessionPool, hsm_session};
+pub use pool::{PoolBuilder, PoolKey, PooledSession, Recovery, SessionPool, hsm_session};
 pub use uri::Pkcs11Uri;
 
 /// The README's examples, compiled as doctests so that they stay true.

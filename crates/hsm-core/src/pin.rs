@@ -171,10 +171,19 @@ mod tests {
             Some("/etc/pin")
         );
         assert_eq!(pin_source_path("/etc/pin").ok(), Some("/etc/pin"));
-        assert!(pin_source_path("file://evil.example/etc/pin").is_err());
-        assert!(pin_source_path("relative/pin").is_err());
-        assert!(pin_source_path("|/bin/echo 1234").is_err());
-        assert!(pin_source_path("").is_err());
+        assert!(matches!(
+            pin_source_path("file://evil.example/etc/pin"),
+            Err(Error::Config { .. })
+        ));
+        assert!(matches!(
+            pin_source_path("relative/pin"),
+            Err(Error::Config { .. })
+        ));
+        assert!(matches!(
+            pin_source_path("|/bin/echo 1234"),
+            Err(Error::Config { .. })
+        ));
+        assert!(matches!(pin_source_path(""), Err(Error::Config { .. })));
     }
 
     #[test]
@@ -191,7 +200,7 @@ mod tests {
         std::fs::write(&file, "abcd").unwrap();
         assert_eq!(Pin::from_file(&file).unwrap().expose_secret(), "abcd");
         std::fs::write(&file, vec![b'x'; 5000]).unwrap();
-        assert!(Pin::from_file(&file).is_err());
+        assert!(matches!(Pin::from_file(&file), Err(Error::Config { .. })));
         let missing = Pin::from_file(&dir.join("missing")).unwrap_err();
         assert!(missing.to_string().contains("missing"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();

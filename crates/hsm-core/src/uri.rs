@@ -756,6 +756,6 @@ mod tests {
             }
         }
         let long = format!("pkcs11:token={}", "a".repeat(70_000));
-        assert!(parse(&long).is_err());
+        assert!(matches!(parse(&long), Err(Error::InvalidUri { .. })));
     }
 }

@@ -127,6 +127,11 @@ pub(crate) fn hsm(e: &hsm_core::Error) -> CliError {
         // its token files. A wrong label shows the labels that are there.
         E::TokenNotFound { available, .. } if available.is_empty() => unreadable(e),
         E::TokenNotFound { .. } => error.hint("check --token or HSM_TOKEN"),
+        // hsm-core read the token a few times, a pause apart; its message says it may be busy.
+        E::TokenBusy { .. } => error.hint(
+            "another process may be using the token right now: try again. If it keeps failing, \
+             check the module (--module or HSM_MODULE; SoftHSM also reads SOFTHSM2_CONF)",
+        ),
         E::PinIncorrect => error.hint(
             "check the PIN given by --pin-source, HSM_PIN or --pin; it was tried once and not \
              retried, as tokens lock after a few failures",
@@ -165,6 +170,7 @@ pub(crate) fn hsm(e: &hsm_core::Error) -> CliError {
 pub(crate) fn opening(e: &hsm_core::Error) -> CliError {
     use hsm_core::cryptoki::error::RvError;
     match e.rv() {
+        _ if e.is_token_busy() => hsm(e),
         Some(RvError::GeneralError | RvError::TokenNotPresent) => unreadable(e),
         _ => hsm(e),
     }
@@ -352,6 +358,7 @@ mod tests {
         hsm(&hsm_core::Error::TokenNotFound {
             label: "ux".into(),
             available: Vec::new(),
+            unreadable: Vec::new(),
         })
     }
 
@@ -373,7 +380,29 @@ mod tests {
         let e = hsm(&hsm_core::Error::TokenNotFound {
             label: "ux".into(),
             available: vec!["other".into()],
+            unreadable: Vec::new(),
         });
         assert_eq!(e.hint_text(), Some("check --token or HSM_TOKEN"));
+    }
+
+    /// hsm-core's own busy error (token information unreadable after a few tries) keeps its
+    /// message and gets the try-again hint, not "check --token".
+    #[test]
+    fn a_busy_token_from_hsm_core_says_try_again() {
+        use hsm_core::cryptoki::context::Function;
+        use hsm_core::cryptoki::error::RvError;
+        let busy = hsm_core::Error::TokenBusy {
+            function: Function::GetTokenInfo,
+            rv: RvError::GeneralError,
+            attempts: 5,
+        };
+        let e = opening(&busy);
+        assert_eq!(e.exit(), Exit::Setup);
+        assert!(e.message().contains("the token may be busy"), "{e:?}");
+        assert!(
+            e.hint_text()
+                .is_some_and(|h| h.starts_with("another process may be using the token")),
+            "{e:?}"
+        );
     }
 }

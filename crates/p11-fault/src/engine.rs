@@ -36,6 +36,8 @@ pub(crate) struct Decision {
     pub(crate) flags_set: CK_FLAGS,
     /// `C_GetTokenInfo`: the union of the firing rules' `flags-=`.
     pub(crate) flags_clear: CK_FLAGS,
+    /// `C_GetTokenInfo`: a firing rule says `garble_utc_time`.
+    pub(crate) garble_utc_time: bool,
 }
 
 /// A return value to inject.
@@ -136,6 +138,7 @@ impl Engine {
             if func == Func::C_GetTokenInfo {
                 decision.flags_set |= action.flags_set;
                 decision.flags_clear |= action.flags_clear;
+                decision.garble_utc_time |= action.garble_utc_time;
             }
             if decision.inject.is_none() {
                 decision.inject = action.rv.map(|rv| Injection {

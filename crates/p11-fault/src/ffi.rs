@@ -10,7 +10,7 @@
 
 use std::ffi::c_void;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::ptr;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -22,15 +22,6 @@ use crate::functions::{Func, pkcs11_functions};
 
 /// The environment variable naming the real module.
 pub(crate) const ENV_TARGET: &str = "P11_FAULT_TARGET";
-
-/// Where the real module is looked for when `P11_FAULT_TARGET` is not set: SoftHSM as Debian
-/// and Ubuntu install it, then as `make install` does.
-const DEFAULT_TARGETS: &[&str] = &[
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-];
 
 /// Decrypted or signed output larger than this is not drained into a scratch buffer (see
 /// [`end_single`]); no test needs more.
@@ -75,12 +66,15 @@ fn real_functions() -> Option<&'static CK_FUNCTION_LIST> {
 fn load_target() -> Option<Target> {
     let path = match std::env::var_os(ENV_TARGET) {
         Some(path) => PathBuf::from(path),
-        None => match DEFAULT_TARGETS.iter().map(Path::new).find(|p| p.exists()) {
-            Some(path) => path.to_path_buf(),
+        // Where the real module is looked for when `P11_FAULT_TARGET` is not set: SoftHSM at
+        // the paths hsm-core looks at (one table, shared through `crate::search`).
+        None => match crate::search::softhsm_path() {
+            Some(path) => path,
             None => {
                 log(&format!(
-                    "no real PKCS#11 module: set {ENV_TARGET} (SoftHSM is not in {DEFAULT_TARGETS:?}); \
-                     every call will return CKR_GENERAL_ERROR"
+                    "no real PKCS#11 module: set {ENV_TARGET} (SoftHSM is not in {:?}); \
+                     every call will return CKR_GENERAL_ERROR",
+                    crate::search::SOFTHSM_PATHS
                 ));
                 return None;
             }
@@ -380,13 +374,20 @@ macro_rules! define_wrappers {
                     Func::C_GetTokenInfo,
                     |real, decision| {
                         let rv = forward!(real.C_GetTokenInfo(slot, info));
-                        let change = decision.flags_set | decision.flags_clear != 0;
+                        let change = decision.flags_set | decision.flags_clear != 0
+                            || decision.garble_utc_time;
                         if rv == CKR_OK && change && !info.is_null() {
                             // SAFETY: the caller gave `info` for the module to fill, and the
                             // real module has just filled it (CKR_OK): it is a valid, writable
                             // CK_TOKEN_INFO, and no one else touches it during this call.
                             let info = unsafe { &mut *info };
                             info.flags = (info.flags | decision.flags_set) & !decision.flags_clear;
+                            if decision.garble_utc_time {
+                                // What openCryptoki's soft token answers: a clock on the
+                                // token, and a time of blanks.
+                                info.flags |= CKF_CLOCK_ON_TOKEN;
+                                info.utcTime = [b' '; 16];
+                            }
                         }
                         rv
                     },

@@ -17,6 +17,16 @@ pub const ENV_TARGET: &str = crate::ffi::ENV_TARGET;
 /// The rules file is looked at no more often than this; a change is seen by the first call
 /// made at least this long after the previous look.
 pub const RELOAD_INTERVAL: Duration = crate::engine::RELOAD_INTERVAL;
+/// Where the shim looks for SoftHSM when `P11_FAULT_TARGET` is not set: hsm-core's table
+/// (`hsm_core::module::SOFTHSM_PATHS`), the same file included.
+pub const SOFTHSM_PATHS: &[&str] = crate::search::SOFTHSM_PATHS;
+
+/// The SoftHSM module the shim forwards to when `P11_FAULT_TARGET` is not set: the first of
+/// [`SOFTHSM_PATHS`] that exists.
+pub fn softhsm_path() -> Option<PathBuf> {
+    crate::search::softhsm_path()
+}
+
 /// The shim's file name.
 pub const SHIM_FILE_NAME: &str = "libp11_fault.so";
 

@@ -61,6 +61,9 @@
 //! - `flags+=CKF_A|CKF_B` / `flags-=...` (`C_GetTokenInfo` or `*`): set or clear token flags
 //!   in the real answer, e.g. `CKF_USER_PIN_FINAL_TRY`, `CKF_USER_PIN_LOCKED`,
 //!   `CKF_USER_PIN_COUNT_LOW`.
+//! - `garble_utc_time` (`C_GetTokenInfo` or `*`): answer as openCryptoki's soft token does,
+//!   with `CKF_CLOCK_ON_TOKEN` set and a `utcTime` of sixteen blanks, which no parser of the
+//!   `YYYYMMDDhhmmss00` format accepts.
 //!
 //! When several rules fire on one call, delays add up, flags combine, and the first rule with
 //! `rv=` (in file order) decides the value returned.
@@ -131,3 +134,9 @@ mod functions;
 pub mod harness;
 mod names;
 mod rules;
+// The table of SoftHSM's install paths, shared with hsm-core (`hsm_core::module::search`):
+// the same file, included rather than depended on, so that the shim that tests hsm-core does
+// not link the code under test. The file uses `std` only.
+#[path = "../../hsm-core/src/module/search.rs"]
+#[allow(dead_code, unreachable_pub)] // the shim and its harness use the SoftHSM part only
+mod search;

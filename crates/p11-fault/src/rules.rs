@@ -41,6 +41,8 @@ pub(crate) struct Action {
     pub(crate) flags_set: CK_FLAGS,
     /// `C_GetTokenInfo` only: flags cleared from the real answer.
     pub(crate) flags_clear: CK_FLAGS,
+    /// `C_GetTokenInfo` only: set `CKF_CLOCK_ON_TOKEN` and blank out `utcTime`.
+    pub(crate) garble_utc_time: bool,
 }
 
 /// One parsed rule with its own counters.
@@ -189,6 +191,13 @@ fn parse_line(line: &str) -> Result<Rule, String> {
                 }
                 action.passthrough = true;
             }
+            ("garble_utc_time", None) => {
+                if action.garble_utc_time {
+                    return Err("`garble_utc_time` given twice".into());
+                }
+                action.garble_utc_time = true;
+                has_flags = true;
+            }
             ("flags+" | "flags-", Some(v)) => {
                 let flags = parse_token_flags(v).ok_or_else(|| {
                     format!("unknown token flag in `{v}` (use CKF_* names joined by |)")
@@ -211,10 +220,12 @@ fn parse_line(line: &str) -> Result<Rule, String> {
         return Err("`passthrough` without `rv=`".into());
     }
     if has_flags && target.is_some_and(|f| f != Func::C_GetTokenInfo) {
-        return Err("`flags+=` / `flags-=` apply to C_GetTokenInfo only".into());
+        return Err(
+            "`flags+=` / `flags-=` / `garble_utc_time` apply to C_GetTokenInfo only".into(),
+        );
     }
     if action.rv.is_none() && action.delay.is_none() && !has_flags {
-        return Err("no action (`rv=`, `delay_ms=` or `flags+=`)".into());
+        return Err("no action (`rv=`, `delay_ms=`, `flags+=` or `garble_utc_time`)".into());
     }
     Ok(Rule {
         target,
@@ -288,6 +299,16 @@ C_GetTokenInfo always           flags+=CKF_USER_PIN_COUNT_LOW|CKF_USER_PIN_LOCKE
             CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED
         );
         assert_eq!(rules[9].action.flags_clear, CKF_LOGIN_REQUIRED);
+        assert!(!rules[9].action.garble_utc_time);
+        assert!(
+            one("C_GetTokenInfo always garble_utc_time")
+                .action
+                .garble_utc_time
+        );
+        assert!(
+            parse("C_Sign always garble_utc_time").1[0].contains("C_GetTokenInfo only"),
+            "garbling is for token information"
+        );
     }
 
     #[test]

@@ -181,28 +181,85 @@ impl Sandbox {
     }
 }
 
-/// What an HSM operation came to: the kind of a typed error, for counting. A wrong result
-/// (a signature that does not verify, another plaintext) is never an outcome: it panics.
-pub(crate) fn error_kind(error: &jose_core::Error) -> String {
+/// What an HSM operation came to, for counting: success, or a typed token error by variant
+/// (with the function and return value where the variant has them). A wrong result (a
+/// signature that does not verify, another plaintext) is [`Outcome::Wrong`] in the soak, and a
+/// panic elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Ok,
+    /// `hsm_core::Error::Session`: a lost session or login that the one retry did not absorb.
+    Session(Call),
+    /// `hsm_core::Error::Pkcs11`: a failure that is not retried (a device failure).
+    Pkcs11(Call),
+    PoolTimeout,
+    PinIncorrect,
+    PinLocked,
+    PinFinalTry,
+    KeyNotFound,
+    TokenBusy,
+    /// Another variant of `hsm_core::Error` (none is expected from these suites).
+    OtherHsm,
+    /// A signature that does not verify, over another payload, or another plaintext.
+    Wrong(&'static str),
+}
+
+/// A PKCS#11 function and its return value, by their C names (from the typed values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub(crate) function: &'static str,
+    pub(crate) rv: hsm_core::cryptoki::error::RvError,
+}
+
+impl Call {
+    /// `function` returning `rv`.
+    pub(crate) fn new(
+        function: hsm_core::cryptoki::context::Function,
+        rv: hsm_core::cryptoki::error::RvError,
+    ) -> Self {
+        Call {
+            function: hsm_core::error::c_name(function),
+            rv,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let call = |f: &mut std::fmt::Formatter<'_>, what: &str, c: &Call| {
+            write!(
+                f,
+                "{what} {} {}",
+                c.function,
+                hsm_core::error::rv_name(c.rv)
+            )
+        };
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Session(c) => call(f, "Session", c),
+            Outcome::Pkcs11(c) => call(f, "Pkcs11", c),
+            Outcome::Wrong(what) => write!(f, "WRONG: {what}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// The outcome of a typed error from an HSM operation.
+pub(crate) fn error_kind(error: &jose_core::Error) -> Outcome {
     let Some(hsm) = hsm_jose::hsm_error(error) else {
         // Only token failures may come out of a signing or decryption with a good input.
         panic!("not a token error: {error:?}");
     };
     match hsm {
-        hsm_core::Error::Session { function, rv } => {
-            format!("Session {function} {}", hsm_core::error::rv_name(*rv))
-        }
-        hsm_core::Error::Pkcs11 { function, rv } => {
-            format!("Pkcs11 {function} {}", hsm_core::error::rv_name(*rv))
-        }
-        other => {
-            let debug = format!("{other:?}");
-            debug
-                .split([' ', '{', '('])
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        }
+        hsm_core::Error::Session { function, rv } => Outcome::Session(Call::new(*function, *rv)),
+        hsm_core::Error::Pkcs11 { function, rv } => Outcome::Pkcs11(Call::new(*function, *rv)),
+        hsm_core::Error::PoolTimeout { .. } => Outcome::PoolTimeout,
+        hsm_core::Error::PinIncorrect => Outcome::PinIncorrect,
+        hsm_core::Error::PinLocked => Outcome::PinLocked,
+        hsm_core::Error::PinFinalTry => Outcome::PinFinalTry,
+        hsm_core::Error::KeyNotFound { .. } => Outcome::KeyNotFound,
+        hsm_core::Error::TokenBusy { .. } => Outcome::TokenBusy,
+        _ => Outcome::OtherHsm,
     }
 }
 
@@ -214,7 +271,7 @@ pub(crate) fn sign_and_verify(
     public: &jose_core::SoftwareKey,
     alg: jose_core::JwsAlgorithm,
     payload: &[u8],
-) -> Result<(), String> {
+) -> Result<(), Outcome> {
     match jose_core::jws::sign_compact(key, alg, payload, None) {
         Ok(token) => {
             let verified = jose_core::jws::verify_compact(&token, public, &[alg])
@@ -235,35 +292,64 @@ pub(crate) fn public_of(key: &hsm_jose::HsmJwk) -> jose_core::SoftwareKey {
     jose_core::SoftwareKey::from_json(&key.public_json().unwrap()).unwrap()
 }
 
-/// Counts outcomes by kind (`"ok"` for success).
+/// Counts outcomes.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Tally(pub(crate) std::collections::BTreeMap<String, u64>);
+pub(crate) struct Tally(pub(crate) Vec<(Outcome, u64)>);
 
 impl Tally {
+    fn count(&mut self, outcome: Outcome, n: u64) {
+        match self.0.iter_mut().find(|(k, _)| *k == outcome) {
+            Some((_, count)) => *count += n,
+            None => self.0.push((outcome, n)),
+        }
+    }
+
     /// Counts one outcome.
-    pub(crate) fn add(&mut self, outcome: Result<(), String>) {
-        let kind = outcome.err().unwrap_or_else(|| "ok".to_owned());
-        *self.0.entry(kind).or_default() += 1;
+    pub(crate) fn add(&mut self, outcome: Result<(), Outcome>) {
+        self.count(outcome.err().unwrap_or(Outcome::Ok), 1);
     }
 
     /// Adds another tally.
     pub(crate) fn merge(&mut self, other: &Tally) {
         for (kind, n) in &other.0 {
-            *self.0.entry(kind.clone()).or_default() += n;
+            self.count(*kind, *n);
         }
+    }
+
+    /// The outcomes seen.
+    pub(crate) fn kinds(&self) -> impl Iterator<Item = Outcome> + '_ {
+        self.0.iter().map(|(k, _)| *k)
     }
 
     /// Successes.
     pub(crate) fn ok(&self) -> u64 {
-        self.0.get("ok").copied().unwrap_or(0)
+        self.sum(|k| *k == Outcome::Ok)
     }
 
-    /// Typed errors, all kinds.
+    /// Typed errors, all kinds (wrong results not included).
     pub(crate) fn errors(&self) -> u64 {
+        self.sum(|k| !matches!(k, Outcome::Ok | Outcome::Wrong(_)))
+    }
+
+    /// Wrong results.
+    pub(crate) fn wrong(&self) -> u64 {
+        self.sum(|k| matches!(k, Outcome::Wrong(_)))
+    }
+
+    fn sum(&self, which: impl Fn(&Outcome) -> bool) -> u64 {
         self.0
             .iter()
-            .filter(|(k, _)| *k != "ok")
+            .filter(|(k, _)| which(k))
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// The kinds seen, successes excepted, as text, sorted: `{"Session C_Sign CKR_...": 3}`.
+    pub(crate) fn report(&self) -> std::collections::BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter(|(k, _)| *k != Outcome::Ok)
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect()
     }
 }

@@ -25,8 +25,6 @@ use p11_fault::harness::{self, ENV_CONFIG, ENV_STATS, ENV_TARGET, Stats};
 pub(crate) const SO_PIN: &str = "5678";
 pub(crate) const USER_PIN: &str = "1234";
 pub(crate) const LABEL: &str = "fault";
-/// Where Debian's `softhsm2` package puts the module.
-pub(crate) const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// A child that takes longer than this is killed and its test fails.
 pub(crate) const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -59,8 +57,9 @@ pub(crate) fn isolated(name: &str, env: &[(&str, &str)], body: impl FnOnce(&Sand
     }
 
     assert!(
-        Path::new(SOFTHSM).is_file(),
-        "SoftHSM is not installed ({SOFTHSM} is missing): apt-get install softhsm2"
+        harness::softhsm_path().is_some(),
+        "SoftHSM is not installed (none of {:?}): apt-get install softhsm2",
+        harness::SOFTHSM_PATHS
     );
     assert!(
         harness::shim_path().is_some(),

@@ -29,23 +29,33 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::RvError;
-use cryptoki::mechanism::MechanismType;
-use cryptoki::slot::{Slot, TokenInfo};
+use cryptoki::slot::Slot;
 
 use crate::error::{Error, Result};
 
-/// Where SoftHSM 2 installs its module on common systems, in the order [`Module::default_path`]
-/// tries them.
-pub const SOFTHSM_PATHS: &[&str] = &[
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib64/pkcs11/libsofthsm2.so",
-    "/usr/lib/pkcs11/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
-    "/usr/local/opt/softhsm/lib/softhsm/libsofthsm2.so",
-];
+pub mod search;
+mod tokens;
+
+pub use search::SOFTHSM_PATHS;
+pub use tokens::{READ_ATTEMPTS, TokenScan, TokenSummary, UnreadableSlot};
+
+/// The module file for an RFC 7512 `module-name` (the file name without directory and
+/// suffix: `softhsm2`, `opencryptoki`, `p11-kit-client`), looked for in the system's module
+/// and library directories ([`search::MODULE_DIRS`]). This is the one search by name; every
+/// crate of the workspace uses it (p11-fault through the same file, see [`search`]).
+///
+/// # Errors
+/// [`Error::Config`] for a name with a directory in it, or one found nowhere.
+pub fn find_module(name: &str) -> Result<PathBuf> {
+    search::module_by_name(name).map_err(|why| Error::Config {
+        reason: match why {
+            search::NameError::Invalid => format!("invalid module-name {name:?}"),
+            search::NameError::NotFound => {
+                format!("module-name {name:?} not found in the usual library directories")
+            }
+        },
+    })
+}
 
 /// A loaded and initialised PKCS#11 module. Cheap to clone; clones share the instance.
 #[derive(Clone)]
@@ -64,23 +74,6 @@ struct ModuleInner {
     initialized_in: Mutex<u32>,
     /// Sessions opened through pools on this module and not yet closed.
     pool_sessions: Arc<AtomicUsize>,
-}
-
-/// One slot with a token, as [`Module::tokens`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenSummary {
-    /// The slot holding the token.
-    pub slot: Slot,
-    /// The token label, trailing blanks removed.
-    pub label: String,
-    /// The serial number.
-    pub serial: String,
-    /// The manufacturer.
-    pub manufacturer: String,
-    /// The model.
-    pub model: String,
-    /// False for a blank token (SoftHSM always offers one free, uninitialised slot).
-    pub initialized: bool,
 }
 
 fn registry() -> MutexGuard<'static, HashMap<PathBuf, Module>> {
@@ -187,10 +180,7 @@ impl Module {
 
     /// The first SoftHSM module found at the usual install locations ([`SOFTHSM_PATHS`]).
     pub fn default_path() -> Option<PathBuf> {
-        SOFTHSM_PATHS
-            .iter()
-            .map(PathBuf::from)
-            .find(|path| path.is_file())
+        search::softhsm_path()
     }
 
     /// The canonical path the module was loaded from.
@@ -221,84 +211,6 @@ impl Module {
             .map_err(|e| Error::from_cryptoki("listing slots", e))
     }
 
-    /// Every slot that holds a token, initialised or not, with its token's identity.
-    pub fn tokens(&self) -> Result<Vec<TokenSummary>> {
-        let slots = self
-            .pkcs11()
-            .get_slots_with_token()
-            .map_err(|e| Error::from_cryptoki("listing slots", e))?;
-        let mut tokens = Vec::with_capacity(slots.len());
-        for slot in slots {
-            let info = match self.pkcs11().get_token_info(slot) {
-                Ok(info) => info,
-                // A token removed between the two calls is simply not there.
-                Err(cryptoki::error::Error::Pkcs11(
-                    RvError::TokenNotPresent | RvError::SlotIdInvalid | RvError::DeviceRemoved,
-                    _,
-                )) => continue,
-                Err(e) => return Err(Error::from_cryptoki("reading token information", e)),
-            };
-            tokens.push(TokenSummary {
-                slot,
-                label: info.label().to_owned(),
-                serial: info.serial_number().to_owned(),
-                manufacturer: info.manufacturer_id().to_owned(),
-                model: info.model().to_owned(),
-                initialized: info.token_initialized(),
-            });
-        }
-        Ok(tokens)
-    }
-
-    /// The slot of the initialised token with this label.
-    ///
-    /// # Errors
-    /// [`Error::TokenNotFound`] listing the labels present; [`Error::Config`] when several
-    /// tokens carry the label.
-    pub fn find_token(&self, label: &str) -> Result<Slot> {
-        self.find_token_matching(label, |t| t.label == label)
-    }
-
-    /// The slot of the one initialised token accepted by `matches`; `what` describes the
-    /// search for error messages.
-    pub(crate) fn find_token_matching(
-        &self,
-        what: &str,
-        matches: impl Fn(&TokenSummary) -> bool,
-    ) -> Result<Slot> {
-        let tokens: Vec<TokenSummary> = self
-            .tokens()?
-            .into_iter()
-            .filter(|t| t.initialized)
-            .collect();
-        let found: Vec<&TokenSummary> = tokens.iter().filter(|t| matches(t)).collect();
-        match found.as_slice() {
-            [one] => Ok(one.slot),
-            [] => Err(Error::TokenNotFound {
-                label: what.to_owned(),
-                available: tokens.iter().map(|t| t.label.clone()).collect(),
-            }),
-            several => Err(Error::Config {
-                reason: format!(
-                    "{} tokens match {what:?} (serials {}); select one by serial",
-                    several.len(),
-                    several
-                        .iter()
-                        .map(|t| t.serial.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }),
-        }
-    }
-
-    /// `C_GetTokenInfo` for a slot.
-    pub fn token_info(&self, slot: Slot) -> Result<TokenInfo> {
-        self.pkcs11()
-            .get_token_info(slot)
-            .map_err(|e| Error::from_cryptoki("reading token information", e))
-    }
-
     /// The number of sessions this process has open with the token in `slot`
     /// (`ulSessionCount`), or `None` when the token does not say (SoftHSM 2.6 does not: see
     /// [`pool_sessions`](Module::pool_sessions) for this crate's own count).
@@ -319,13 +231,6 @@ impl Module {
     /// The counter behind [`pool_sessions`](Module::pool_sessions).
     pub(crate) fn pool_session_counter(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.inner.pool_sessions)
-    }
-
-    /// The mechanisms the token in `slot` supports (`C_GetMechanismList`).
-    pub fn mechanisms(&self, slot: Slot) -> Result<Vec<MechanismType>> {
-        self.pkcs11()
-            .get_mechanism_list(slot)
-            .map_err(|e| Error::from_cryptoki("listing mechanisms", e))
     }
 
     /// Holds the module's administration lock (token initialisation).
@@ -366,6 +271,20 @@ mod tests {
     fn directory_is_refused() {
         let error = Module::load("/").unwrap_err();
         assert!(matches!(error, Error::ModuleLoad { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn module_names_are_names_not_paths() {
+        for bad in ["", "../etc/passwd", "/usr/lib/libx.so", "a/b"] {
+            assert!(
+                matches!(find_module(bad), Err(Error::Config { reason }) if reason.contains("invalid")),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            find_module("no-such-pkcs11-module-anywhere"),
+            Err(Error::Config { reason }) if reason.contains("not found")
+        ));
     }
 
     #[test]

@@ -1,0 +1,363 @@
+//! Handing sessions out and taking them back: [`PooledSession`], the session limits, waiting
+//! for a free session.
+//!
+//! Checkout and return are a mutex-protected pop and push: no PKCS#11 call on that path. Up to
+//! `max_sessions` sessions are open; when all are busy, callers wait up to `wait_timeout`, then
+//! get [`Error::PoolTimeout`].
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use cryptoki::session::Session;
+
+use super::{PoolInner, Recovery, SessionPool};
+use crate::error::{Error, Result};
+use crate::module::Module;
+
+/// Read-only or read-write: the pool keeps an idle list of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// `C_OpenSession` without `CKF_RW_SESSION`.
+    ReadOnly,
+    /// With `CKF_RW_SESSION`.
+    ReadWrite,
+}
+
+impl Access {
+    pub(super) fn other(self) -> Access {
+        match self {
+            Access::ReadOnly => Access::ReadWrite,
+            Access::ReadWrite => Access::ReadOnly,
+        }
+    }
+}
+
+#[derive(Default)]
+/// The idle sessions and the counts, behind the pool's mutex.
+pub(super) struct State {
+    pub(super) idle_ro: Vec<Tracked>,
+    pub(super) idle_rw: Vec<Tracked>,
+    /// Sessions open (idle, checked out, or being opened/closed), by access.
+    pub(super) open_ro: usize,
+    pub(super) open_rw: usize,
+    waiters: usize,
+}
+
+impl State {
+    fn idle(&mut self, access: Access) -> &mut Vec<Tracked> {
+        match access {
+            Access::ReadOnly => &mut self.idle_ro,
+            Access::ReadWrite => &mut self.idle_rw,
+        }
+    }
+
+    fn count(&mut self, access: Access) -> &mut usize {
+        match access {
+            Access::ReadOnly => &mut self.open_ro,
+            Access::ReadWrite => &mut self.open_rw,
+        }
+    }
+
+    pub(super) fn open(&self) -> usize {
+        self.open_ro + self.open_rw
+    }
+}
+
+impl SessionPool {
+    /// Checks out a read-only session (which can still sign, decrypt, and create session
+    /// objects). Waits up to the pool's `wait_timeout` when every session is busy.
+    ///
+    /// A thread may hold several guards at once (nested calls work while `max_sessions` allows).
+    pub fn session(&self) -> Result<PooledSession> {
+        self.inner.checkout(Access::ReadOnly, true)
+    }
+
+    /// Checks out a read-write session (to create or destroy token objects).
+    pub fn session_rw(&self) -> Result<PooledSession> {
+        self.inner.checkout(Access::ReadWrite, true)
+    }
+}
+
+impl PoolInner {
+    fn wake(&self, state: &State) {
+        if state.waiters > 0 {
+            if self.max_rw_sessions < self.max_sessions {
+                // A waiter for the other access may not be able to use what was freed.
+                self.freed.notify_all();
+            } else {
+                self.freed.notify_one();
+            }
+        }
+    }
+
+    /// Hands out a session: an idle one (when `reuse_idle`), else a new one within the limits,
+    /// else waits. With `reuse_idle` false a brand-new session is opened, replacing an idle one
+    /// if the pool is full.
+    pub(super) fn checkout(
+        self: &Arc<Self>,
+        access: Access,
+        reuse_idle: bool,
+    ) -> Result<PooledSession> {
+        self.start_over_after_fork()?;
+        let mut state = self.lock_state();
+        let mut deadline = None;
+        // Set when the token refused a session (CKR_SESSION_COUNT) while the pool has some of
+        // its own: the token's limit is below `max_sessions` (it may not state one, or other
+        // applications hold sessions), so this checkout waits for one of ours, as when full.
+        let mut token_full = false;
+        loop {
+            if reuse_idle && let Some(session) = state.idle(access).pop() {
+                return Ok(PooledSession {
+                    session: Some(session),
+                    pool: Arc::clone(self),
+                    access,
+                });
+            }
+            let rw_ok = access == Access::ReadOnly || state.open_rw < self.max_rw_sessions;
+            let full = state.open() >= self.max_sessions || (token_full && state.open() > 0);
+            if rw_ok && !full {
+                *state.count(access) += 1;
+                drop(state);
+                match self.open_counted(access) {
+                    Err(error) if error.recovery() == Recovery::WaitForSession => {
+                        state = self.lock_state();
+                        if state.open() == 0 {
+                            return Err(error); // nothing of ours to wait for
+                        }
+                        token_full = true;
+                        continue;
+                    }
+                    result => return result,
+                }
+            }
+            // Full: trade an idle session of the other access (or, for a fresh session, of
+            // this one) for a new session.
+            let victim = rw_ok
+                .then(|| {
+                    state
+                        .idle(access.other())
+                        .pop()
+                        .map(|s| (s, access.other()))
+                })
+                .flatten()
+                .or_else(|| {
+                    (!reuse_idle)
+                        .then(|| state.idle(access).pop().map(|s| (s, access)))
+                        .flatten()
+                });
+            if let Some((old, old_access)) = victim {
+                *state.count(old_access) -= 1;
+                *state.count(access) += 1;
+                drop(state);
+                drop(old); // C_CloseSession, outside the lock
+                return self.open_counted(access);
+            }
+            let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + self.wait_timeout);
+            if now >= deadline {
+                return Err(Error::PoolTimeout {
+                    waited: self.wait_timeout,
+                });
+            }
+            state.waiters += 1;
+            state = self
+                .freed
+                .wait_timeout(state, deadline - now)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+            state.waiters -= 1;
+        }
+    }
+
+    /// Opens a session already counted in the state; uncounts it on failure.
+    fn open_counted(self: &Arc<Self>, access: Access) -> Result<PooledSession> {
+        match self.open_session(access) {
+            Ok(session) => Ok(PooledSession {
+                session: Some(session),
+                pool: Arc::clone(self),
+                access,
+            }),
+            Err(error) => {
+                let mut state = self.lock_state();
+                *state.count(access) -= 1;
+                self.wake(&state);
+                Err(error)
+            }
+        }
+    }
+
+    /// Opens a session and logs in if needed. A `C_OpenSession` failure that
+    /// [`recovery`](super::recovery) answers with [`Recovery::RetryOnce`] (the token short of
+    /// memory for a moment) is tried once more.
+    fn open_session(&self, access: Access) -> Result<Tracked> {
+        let pkcs11 = self.module.pkcs11();
+        let open = || {
+            match access {
+                Access::ReadOnly => pkcs11.open_ro_session(self.slot),
+                Access::ReadWrite => pkcs11.open_rw_session(self.slot),
+            }
+            .map_err(|e| Error::from_cryptoki("opening a session", e))
+        };
+        let session = match open() {
+            Err(error) if error.recovery() == Recovery::RetryOnce => open()?,
+            result => result?,
+        };
+        let session = Tracked::new(session, &self.module);
+        self.ensure_login(session.session())?;
+        Ok(session)
+    }
+
+    pub(super) fn give_back(&self, session: Tracked, access: Access) {
+        if session.is_inherited() {
+            return; // checked out before a fork: not counted in this process (dropped unclosed)
+        }
+        let mut state = self.lock_state();
+        state.idle(access).push(session);
+        self.wake(&state);
+    }
+
+    pub(super) fn forget(&self, session: Tracked, access: Access) {
+        if session.is_inherited() {
+            return; // as in give_back
+        }
+        drop(session); // C_CloseSession first, so the pool never exceeds its limit
+        let mut state = self.lock_state();
+        *state.count(access) -= 1;
+        self.wake(&state);
+    }
+
+    pub(super) fn close_idle(&self) {
+        let (ro, rw) = {
+            let mut state = self.lock_state();
+            (
+                std::mem::take(&mut state.idle_ro),
+                std::mem::take(&mut state.idle_rw),
+            )
+        };
+        let (closed_ro, closed_rw) = (ro.len(), rw.len());
+        drop(ro);
+        drop(rw);
+        let mut state = self.lock_state();
+        state.open_ro -= closed_ro;
+        state.open_rw -= closed_rw;
+        self.wake(&state);
+    }
+}
+
+/// A session opened by a pool, counted in [`Module::pool_sessions`] until it is closed.
+pub(super) struct Tracked {
+    /// `Some` until dropped: [`Drop`] closes it, or leaves it open in a forked child.
+    session: Option<Session>,
+    /// The process that opened the session.
+    pid: u32,
+    // Dropped after `Drop::drop` has dealt with the session: the count goes down last.
+    _count: SessionCount,
+}
+
+struct SessionCount(Arc<AtomicUsize>);
+
+impl Tracked {
+    pub(super) fn new(session: Session, module: &Module) -> Self {
+        let counter = module.pool_session_counter();
+        counter.fetch_add(1, Ordering::AcqRel);
+        Tracked {
+            session: Some(session),
+            pid: std::process::id(),
+            _count: SessionCount(counter),
+        }
+    }
+
+    pub(super) fn session(&self) -> &Session {
+        match &self.session {
+            Some(session) => session,
+            // Only `Drop::drop` takes the session.
+            None => unreachable!("tracked session used while being dropped"),
+        }
+    }
+
+    /// True in a forked child for a session its parent opened.
+    pub(super) fn is_inherited(&self) -> bool {
+        self.pid != std::process::id()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        if self.is_inherited() {
+            // The parent's session: C_CloseSession from the child could close it for the
+            // parent too (a token reached over an inherited connection). Leave it alone.
+            std::mem::forget(session);
+        } else {
+            drop(session); // C_CloseSession
+        }
+    }
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A session checked out of a [`SessionPool`]. Derefs to [`Session`]; returns to the pool when
+/// dropped. Owns what it needs (no lifetime), so it can be moved to another thread or kept next
+/// to the pool.
+pub struct PooledSession {
+    /// `Some` until the guard is dropped or discarded.
+    session: Option<Tracked>,
+    pool: Arc<PoolInner>,
+    access: Access,
+}
+
+impl PooledSession {
+    /// Closes the session instead of returning it to the pool: use it after a session-class
+    /// error ([`Error::is_session_invalid`]) when not going through [`SessionPool::run`].
+    pub fn discard(mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.forget(session, self.access);
+        }
+    }
+
+    /// True for a read-write session.
+    pub fn is_read_write(&self) -> bool {
+        self.access == Access::ReadWrite
+    }
+}
+
+impl Deref for PooledSession {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        match &self.session {
+            Some(tracked) => tracked.session(),
+            // The session is only taken by `discard` and `drop`, which consume the guard.
+            None => unreachable!("pooled session used after it was released"),
+        }
+    }
+}
+
+impl Drop for PooledSession {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.give_back(session, self.access);
+        }
+    }
+}
+
+impl fmt::Debug for PooledSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledSession")
+            .field(
+                "handle",
+                &self.session.as_ref().map(|t| t.session().handle()),
+            )
+            .field("read_write", &self.is_read_write())
+            .finish()
+    }
+}

@@ -1,0 +1,378 @@
+//! [`PoolBuilder`]: which module and token, the PIN and the limits, from code, the environment
+//! or a `pkcs11:` URI; and building the pool from them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use cryptoki::slot::Limit;
+
+use super::checkout::{Access, State};
+use super::{PoolInner, SessionPool};
+use crate::error::{Error, Result};
+use crate::module::{Module, TokenSummary};
+use crate::pin::Pin;
+use crate::uri::Pkcs11Uri;
+
+/// Environment variable naming the module for [`SessionPool::from_env`] (default: SoftHSM at
+/// its usual paths).
+pub const ENV_MODULE: &str = "HSM_MODULE";
+/// Environment variable naming the token label for [`SessionPool::from_env`] (required).
+pub const ENV_TOKEN: &str = "HSM_TOKEN";
+/// Environment variable holding the user PIN for [`SessionPool::from_env`] (required).
+pub const ENV_PIN: &str = "HSM_PIN";
+
+/// How long [`SessionPool::session`] waits for a free session by default.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default session limit: twice the available parallelism, at least 4.
+pub fn default_max_sessions() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    (2 * cores).max(4)
+}
+
+/// Which token a [`PoolBuilder`] opens: every criterion given must match.
+#[derive(Debug, Clone, Default)]
+struct TokenFilter {
+    label: Option<String>,
+    serial: Option<String>,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    slot_id: Option<u64>,
+}
+
+impl TokenFilter {
+    fn is_empty(&self) -> bool {
+        self.label.is_none()
+            && self.serial.is_none()
+            && self.manufacturer.is_none()
+            && self.model.is_none()
+            && self.slot_id.is_none()
+    }
+
+    fn matches(&self, token: &TokenSummary) -> bool {
+        self.label.as_ref().is_none_or(|l| *l == token.label)
+            && self.serial.as_ref().is_none_or(|s| *s == token.serial)
+            && self
+                .manufacturer
+                .as_ref()
+                .is_none_or(|m| *m == token.manufacturer)
+            && self.model.as_ref().is_none_or(|m| *m == token.model)
+            && self.slot_id.is_none_or(|id| id == token.slot.id())
+    }
+
+    /// The slot id when it is the only criterion: such a selection also reaches a slot whose
+    /// token information does not parse.
+    fn slot_only(&self) -> Option<u64> {
+        match self {
+            TokenFilter {
+                label: None,
+                serial: None,
+                manufacturer: None,
+                model: None,
+                slot_id,
+            } => *slot_id,
+            _ => None,
+        }
+    }
+
+    /// The criteria in words; just the label when that is all there is.
+    fn describe(&self) -> String {
+        match self {
+            TokenFilter {
+                label: Some(label),
+                serial: None,
+                manufacturer: None,
+                model: None,
+                slot_id: None,
+            } => label.clone(),
+            _ => {
+                let mut parts = Vec::new();
+                let mut push = |name: &str, value: &Option<String>| {
+                    if let Some(v) = value {
+                        parts.push(format!("{name}={v}"));
+                    }
+                };
+                push("token", &self.label);
+                push("serial", &self.serial);
+                push("manufacturer", &self.manufacturer);
+                push("model", &self.model);
+                push("slot-id", &self.slot_id.map(|id| id.to_string()));
+                parts.join(";")
+            }
+        }
+    }
+}
+
+/// Options for a [`SessionPool`]: which module and token, the PIN, and the limits.
+///
+/// ```no_run
+/// use hsm_core::{Pin, SessionPool};
+///
+/// # fn main() -> hsm_core::Result<()> {
+/// let pool = SessionPool::builder()
+///     .token_label("signing") // module: SoftHSM at its usual paths
+///     .pin(Pin::from_source("file:/run/secrets/hsm-pin")?)
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    module_path: Option<PathBuf>,
+    token: TokenFilter,
+    pin: Option<Pin>,
+    max_sessions: Option<usize>,
+    wait_timeout: Duration,
+    first_access: Access,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            module_path: None,
+            token: TokenFilter::default(),
+            pin: None,
+            max_sessions: None,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            first_access: Access::ReadOnly,
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// The PKCS#11 module file. Default: [`Module::default_path`].
+    pub fn module(mut self, path: impl AsRef<Path>) -> Self {
+        self.module_path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Select the token by label (`CKA_LABEL` of the token, trailing blanks removed).
+    pub fn token_label(mut self, label: impl Into<String>) -> Self {
+        self.token.label = Some(label.into());
+        self
+    }
+
+    /// Select the token by serial number.
+    pub fn token_serial(mut self, serial: impl Into<String>) -> Self {
+        self.token.serial = Some(serial.into());
+        self
+    }
+
+    /// Select the token by slot id.
+    pub fn slot_id(mut self, slot_id: u64) -> Self {
+        self.token.slot_id = Some(slot_id);
+        self
+    }
+
+    /// The user PIN. Without one the pool does not log in (public objects only).
+    pub fn pin(mut self, pin: Pin) -> Self {
+        self.pin = Some(pin);
+        self
+    }
+
+    /// At most this many sessions open at once (default [`default_max_sessions`]). Lowered to
+    /// the token's `ulMaxSessionCount` when the token states one; read-write sessions are also
+    /// capped at `ulMaxRwSessionCount`.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = Some(max);
+        self
+    }
+
+    /// How long a checkout waits when every session is busy (default 30 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// The access of the first session, which logs in and stays idle (read-write for
+    /// [`hsm_session`](crate::hsm_session)).
+    pub(super) fn first_access(mut self, access: Access) -> Self {
+        self.first_access = access;
+        self
+    }
+
+    /// Options from the environment: [`ENV_MODULE`] (optional), [`ENV_TOKEN`] and [`ENV_PIN`].
+    pub fn from_env() -> Result<Self> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](PoolBuilder::from_env), reading variables through `lookup` (for tests,
+    /// or another configuration source).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let missing = |name: &str, what: &str| Error::Config {
+            reason: format!("{name} is not set ({what})"),
+        };
+        let mut builder = PoolBuilder::default();
+        if let Some(module) = lookup(ENV_MODULE).filter(|m| !m.is_empty()) {
+            builder = builder.module(module);
+        }
+        let token = lookup(ENV_TOKEN).ok_or_else(|| missing(ENV_TOKEN, "the token label"))?;
+        let pin = lookup(ENV_PIN).ok_or_else(|| missing(ENV_PIN, "the user PIN"))?;
+        Ok(builder.token_label(token).pin(Pin::new(pin)))
+    }
+
+    /// Options from a `pkcs11:` URI: `module-path` (or `module-name`, looked up in the usual
+    /// library directories; default SoftHSM), the token attributes (`token`, `serial`,
+    /// `manufacturer`, `model`, `slot-id`) and the PIN (`pin-value` or `pin-source`).
+    pub fn from_uri(uri: &Pkcs11Uri) -> Result<Self> {
+        let mut builder = PoolBuilder::default();
+        if let Some(path) = uri.module_path() {
+            builder = builder.module(path);
+        } else if let Some(name) = uri.module_name() {
+            builder = builder.module(crate::module::find_module(name)?);
+        }
+        builder.token = TokenFilter {
+            label: uri.token().map(str::to_owned),
+            serial: uri.serial().map(str::to_owned),
+            manufacturer: uri.manufacturer().map(str::to_owned),
+            model: uri.model().map(str::to_owned),
+            slot_id: uri.slot_id(),
+        };
+        builder.pin = uri.pin()?;
+        Ok(builder)
+    }
+
+    /// Loads the module, finds the token, reads its limits and mechanisms, opens the first
+    /// session and logs in.
+    ///
+    /// # Errors
+    /// [`Error::ModuleLoad`], [`Error::TokenNotFound`] (listing the labels present), the PIN
+    /// errors, [`Error::Config`] for contradictory options.
+    pub fn build(self) -> Result<SessionPool> {
+        let path = match self.module_path {
+            Some(path) => path,
+            None => Module::default_path().ok_or_else(|| Error::Config {
+                reason: format!(
+                    "no module path given, and SoftHSM is not at its usual paths; set {ENV_MODULE}"
+                ),
+            })?,
+        };
+        if self.token.is_empty() {
+            return Err(Error::Config {
+                reason: "no token selected: give a label, serial or slot id".to_owned(),
+            });
+        }
+        let requested = self.max_sessions.unwrap_or_else(default_max_sessions);
+        if requested == 0 {
+            return Err(Error::Config {
+                reason: "max_sessions must be at least 1".to_owned(),
+            });
+        }
+        let module = Module::load(&path)?;
+        let slot = module.find_token_matching(
+            &self.token.describe(),
+            |t| self.token.matches(t),
+            self.token.slot_only(),
+        )?;
+        // `None`: the token answered, but its information does not parse (openCryptoki's
+        // blank clock); it was selected by slot id, and its limits are unknown.
+        let info = module.readable_token_info(slot)?;
+        let (max_sessions, max_rw_sessions, token_label) = match &info {
+            Some(info) => {
+                let max = capped(requested, info.max_session_count());
+                (
+                    max,
+                    capped(max, info.max_rw_session_count()),
+                    info.label().to_owned(),
+                )
+            }
+            None => (requested, requested, format!("slot {}", slot.id())),
+        };
+        let mechanism_infos = module.mechanism_infos(slot)?;
+        let pool = SessionPool {
+            inner: Arc::new(PoolInner {
+                module,
+                slot,
+                token_label,
+                pin: self.pin,
+                pin_refused: AtomicBool::new(false),
+                login: Mutex::new(()),
+                max_sessions,
+                max_rw_sessions,
+                wait_timeout: self.wait_timeout,
+                mechanisms: mechanism_infos.iter().map(|(m, _)| *m).collect(),
+                mechanism_infos,
+                state: Mutex::new(State::default()),
+                freed: Condvar::new(),
+                epoch: AtomicU64::new(0),
+                pid: AtomicU32::new(std::process::id()),
+            }),
+        };
+        // The first session logs in, and stays idle in the pool: it keeps the login alive.
+        drop(pool.inner.checkout(self.first_access, true)?);
+        Ok(pool)
+    }
+}
+
+fn capped(requested: usize, limit: Limit) -> usize {
+    match limit {
+        Limit::Max(max) if max > 0 => requested.min(usize::try_from(max).unwrap_or(usize::MAX)),
+        _ => requested,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_configuration() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let builder = PoolBuilder::from_env_with(env(&[
+            ("HSM_MODULE", "/m.so"),
+            ("HSM_TOKEN", "t"),
+            ("HSM_PIN", "p"),
+        ]))
+        .unwrap();
+        assert_eq!(builder.module_path.as_deref(), Some(Path::new("/m.so")));
+        assert_eq!(builder.token.label.as_deref(), Some("t"));
+        assert_eq!(builder.pin.as_ref().map(Pin::expose_secret), Some("p"));
+        assert!(!format!("{builder:?}").contains("\"p\""));
+        let no_token = PoolBuilder::from_env_with(env(&[("HSM_PIN", "p")])).unwrap_err();
+        assert!(
+            matches!(&no_token, Error::Config { reason } if reason.contains("HSM_TOKEN")),
+            "{no_token}"
+        );
+        let no_pin = PoolBuilder::from_env_with(env(&[("HSM_TOKEN", "t")])).unwrap_err();
+        assert!(
+            matches!(&no_pin, Error::Config { reason } if reason.contains("HSM_PIN")),
+            "{no_pin}"
+        );
+    }
+
+    #[test]
+    fn uri_configuration() {
+        let uri: Pkcs11Uri = "pkcs11:token=t;serial=s;slot-id=3?module-path=/m.so&pin-value=1234"
+            .parse()
+            .unwrap();
+        let builder = PoolBuilder::from_uri(&uri).unwrap();
+        assert_eq!(builder.module_path.as_deref(), Some(Path::new("/m.so")));
+        assert_eq!(builder.token.describe(), "token=t;serial=s;slot-id=3");
+        assert_eq!(builder.pin.as_ref().map(Pin::expose_secret), Some("1234"));
+        let by_name: Pkcs11Uri = "pkcs11:token=t?module-name=../etc/passwd".parse().unwrap();
+        assert!(matches!(
+            PoolBuilder::from_uri(&by_name),
+            Err(Error::Config { reason }) if reason.contains("invalid module-name")
+        ));
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(capped(16, Limit::Max(4)), 4);
+        assert_eq!(capped(2, Limit::Max(4)), 2);
+        assert_eq!(capped(16, Limit::Max(0)), 16);
+        assert_eq!(capped(16, Limit::Infinite), 16);
+        assert_eq!(capped(16, Limit::Unavailable), 16);
+        assert!(default_max_sessions() >= 4);
+    }
+}
