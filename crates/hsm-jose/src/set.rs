@@ -1,6 +1,6 @@
 //! [`HsmJwkSet`]: the HSM keys of a service, by `kid`, and their public JWK Set.
 
-use hsm_core::{KeyInfo, KeyKind, KeySelector, SessionPool};
+use hsm_core::{KeyInfo, KeyKind, PoolKey, SessionPool};
 use jose_core::error::KeyError;
 use jose_core::jwk::KeyOp;
 use jose_core::{KeyBackend, KeyStore};
@@ -123,9 +123,9 @@ impl HsmJwkSet {
                 KidSource::Label => info.label.clone(),
                 KidSource::Thumbprint => String::new(),
             };
-            let selector = KeySelector::label_and_id(info.label.clone(), info.id.clone());
             let (key_use, ops) = usage(&info);
-            let key = HsmJwk::load(pool, &selector)?;
+            // The listing already found the key: no second search.
+            let key = HsmJwk::from_pool_key(PoolKey::from_info(pool, info))?;
             let kid = if kid_source == KidSource::Thumbprint {
                 key.thumbprint().unwrap_or_default()
             } else {

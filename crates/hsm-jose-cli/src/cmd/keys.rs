@@ -2,7 +2,7 @@
 
 use clap::ValueEnum;
 use hsm_core::{
-    Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, SecretSpec,
+    Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, PoolKey, SecretSpec,
     SessionPool, delete_key_by, find_key, generate_key_pair, generate_secret_key, list_keys,
 };
 use hsm_jose::HsmJwk;
@@ -43,10 +43,10 @@ pub(crate) fn list(hsm: &Hsm<'_>, args: &ListArgs) -> Result<()> {
     }
 }
 
-/// The JOSE algorithms a key serves, as hsm-jose's `KeyBackend` reports them.
+/// The JOSE algorithms a key serves, as hsm-jose's `KeyBackend` reports them (from the listing:
+/// the token is not searched again).
 fn algorithms(pool: &SessionPool, info: &KeyInfo) -> Result<Vec<String>, String> {
-    let selector = KeySelector::label_and_id(info.label.clone(), info.id.clone());
-    HsmJwk::load(pool, &selector)
+    HsmJwk::from_pool_key(PoolKey::from_info(pool, info.clone()))
         .map(|key| {
             key.algorithms()
                 .iter()
@@ -298,6 +298,12 @@ pub(crate) fn generate(hsm: &Hsm<'_>, args: &GenerateArgs) -> Result<()> {
         }
     };
     let pool = hsm.pool()?;
+    // A token without the generation mechanism is told so before any call.
+    match spec {
+        Spec::Pair(spec) => spec.check_supported(pool.mechanisms()),
+        Spec::Secret(spec) => spec.check_supported(pool.mechanisms()),
+    }
+    .map_err(|e| error::hsm(&e))?;
     let info = {
         let session = pool.session_rw().map_err(|e| error::hsm(&e))?;
         let _spinner = Spinner::start(format!(
