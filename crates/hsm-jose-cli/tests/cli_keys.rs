@@ -785,7 +785,8 @@ fn an_unreadable_token_is_said_to_be_busy_not_missing() {
     assert!(run.stderr.contains(hint), "{}", run.stderr);
     assert!(!run.stderr.contains("check --token"), "{}", run.stderr);
 
-    // C_GetTokenInfo fails with CKR_GENERAL_ERROR, as SoftHSM's does for a moment.
+    // C_GetTokenInfo fails with CKR_GENERAL_ERROR, as SoftHSM's does for a moment: hsm-core
+    // reads it again a few times, a pause apart, then says the token may be busy.
     let shim = p11_fault::harness::shim_path().expect("the p11-fault shim, built for this suite");
     let rules = cli.write("rules", "C_GetTokenInfo always rv=CKR_GENERAL_ERROR\n");
     let mut cmd = cli.command();
@@ -794,7 +795,14 @@ fn an_unreadable_token_is_said_to_be_busy_not_missing() {
         .env(p11_fault::harness::ENV_CONFIG, &rules)
         .args(["jwk", "--key", "ec-p256"]);
     let run = Cli::run_command(cmd, b"");
-    assert_failed(&run, 3, busy, "with C_GetTokenInfo failing", &pin);
+    assert_failed(
+        &run,
+        3,
+        "error: could not read the token information (C_GetTokenInfo returned \
+         CKR_GENERAL_ERROR 5 times); the token may be busy",
+        "with C_GetTokenInfo failing",
+        &pin,
+    );
     assert!(
         run.stderr
             .contains("C_GetTokenInfo returned CKR_GENERAL_ERROR"),
