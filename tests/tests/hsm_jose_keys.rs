@@ -479,6 +479,11 @@ fn plant_and_load(
     let pool = token().pool();
     let attacker_label = format!("{label}-attacker");
     let session = pool.session_rw().unwrap();
+    // Objects a failed earlier run left under this id (a planted public key is not part of any
+    // key, so deleting the key leaves it) would make generation refuse the id.
+    for object in session.find_objects(&[Attribute::Id(id.to_vec())]).unwrap() {
+        session.destroy_object(object).unwrap();
+    }
     let victim = generate_key_pair(&session, spec, label, id, usage).unwrap();
     let attacker =
         generate_key_pair(&session, spec, &attacker_label, &[0x7e, 0xff], usage).unwrap();
@@ -522,6 +527,10 @@ fn plant_and_load(
     let loaded = HsmJwk::from_label(&pool, label);
     let session = pool.session_rw().unwrap();
     delete_key_by(&session, &KeySelector::label(label)).unwrap();
+    // The planted object is not part of the key (hsm-core sets it aside): remove it too.
+    for object in session.find_objects(&[Attribute::Id(id.to_vec())]).unwrap() {
+        session.destroy_object(object).unwrap();
+    }
     delete_key(&session, &attacker).unwrap();
     (loaded, victim.public_key)
 }
