@@ -52,11 +52,22 @@ impl Fetcher {
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeout));
         let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = match tls {
             Some(config) => builder.with_tls_config(config),
-            None => builder
-                .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
-                .map_err(|e| JwksError::Tls(format!("loading the system's trusted roots: {e}")))?,
+            None => match builder.with_provider_and_native_roots(Arc::clone(&provider)) {
+                Ok(builder) => builder,
+                // A machine without trusted roots can still reach a plain-http source the
+                // caller allowed; any https request then fails its certificate check.
+                Err(_) if allow_http => {
+                    hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(no_roots(provider)?)
+                }
+                Err(e) => {
+                    return Err(JwksError::Tls(format!(
+                        "loading the system's trusted roots: {e}"
+                    )));
+                }
+            },
         };
         let builder = if allow_http {
             builder.https_or_http()
@@ -141,6 +152,17 @@ impl Fetcher {
             .to_bytes();
         Ok(Fetched { body, max_age })
     }
+}
+
+/// A TLS configuration that trusts nothing.
+fn no_roots(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls::ClientConfig, JwksError> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| JwksError::Tls(e.to_string()))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
 }
 
 /// An absolute `https` (or, when allowed, `http`) URL with a host.
