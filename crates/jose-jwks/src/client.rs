@@ -133,7 +133,7 @@ impl JwksClientBuilder {
                 current: RwLock::new(None),
                 status: Mutex::new(StatusState::default()),
                 attempts: AtomicU64::new(0),
-                refresh: tokio::sync::Mutex::new(RefreshState::default()),
+                refresh: Arc::new(tokio::sync::Mutex::new(RefreshState::default())),
             }),
         })
     }
@@ -187,8 +187,9 @@ struct Inner {
     /// Completed fetch attempts: a caller that waited for another caller's fetch sees it moved
     /// and takes that fetch's outcome instead of fetching again.
     attempts: AtomicU64,
-    /// Held while fetching: one fetch at a time.
-    refresh: tokio::sync::Mutex<RefreshState>,
+    /// Held while fetching: one fetch at a time. The fetch runs on its own task holding it, so
+    /// a caller that gives up (a client disconnects) does not cancel the fetch others wait for.
+    refresh: Arc<tokio::sync::Mutex<RefreshState>>,
 }
 
 #[derive(Debug)]
@@ -387,7 +388,7 @@ impl JwksClient {
     async fn refresh_with(&self, trigger: Trigger) -> Option<Result<Arc<Snapshot>, JwksError>> {
         let inner = &*self.inner;
         let seen = inner.attempts.load(Ordering::Acquire);
-        let mut state = inner.refresh.lock().await;
+        let state = Arc::clone(&inner.refresh).lock_owned().await;
         if inner.attempts.load(Ordering::Acquire) != seen {
             return state.last_outcome.clone();
         }
@@ -408,7 +409,29 @@ impl JwksClient {
                 Trigger::UnknownKid | Trigger::Forced => None,
             };
         }
-        let outcome = self.fetch(&mut state).await;
+        let client = self.clone();
+        let fetch = async move {
+            let mut state = state;
+            client.fetch_and_record(&mut state).await
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => match runtime.spawn(fetch).await {
+                Ok(outcome) => Some(outcome),
+                // The runtime is shutting down.
+                Err(_) => Some(Err(JwksError::Connection {
+                    url: self.describe_source(),
+                    reason: "the fetch task was cancelled".into(),
+                })),
+            },
+            // Outside a tokio runtime (hyper's client needs one anyway): fetch in place.
+            Err(_) => Some(fetch.await),
+        }
+    }
+
+    /// Fetches, then records the outcome: the served set, the status, the rate limits.
+    async fn fetch_and_record(&self, state: &mut RefreshState) -> Result<Arc<Snapshot>, JwksError> {
+        let inner = &*self.inner;
+        let outcome = self.fetch(state).await;
         let finished = Instant::now();
         state.last_attempt = Some(finished);
         state.last_failure = outcome.is_err().then_some(finished);
@@ -438,7 +461,7 @@ impl JwksClient {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(snapshot));
         }
         inner.attempts.fetch_add(1, Ordering::AcqRel);
-        Some(outcome)
+        outcome
     }
 
     async fn fetch(&self, state: &mut RefreshState) -> Result<Arc<Snapshot>, JwksError> {

@@ -320,6 +320,44 @@ async fn concurrent_callers_share_one_fetch() {
 }
 
 #[tokio::test]
+async fn callers_that_give_up_do_not_cancel_the_fetch() {
+    within(20, async {
+        let k1 = es256("k1");
+        let issuer = Issuer::start(Mode::Slow {
+            delay: MS(400),
+            body: jwks(&[&k1]),
+        })
+        .await;
+        let client = JwksClient::builder(issuer.jwks_url())
+            .allow_http(true)
+            .build()
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (client, token) = (client.clone(), token(&k1, "alice"));
+            tasks.push(tokio::spawn(async move {
+                client.verify(&token, &validation()).await
+            }));
+        }
+        tokio::time::sleep(MS(100)).await;
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            assert!(task.await.unwrap_err().is_cancelled());
+        }
+        // The fetch goes on without them; the next caller gets its set.
+        client
+            .verify(&token(&k1, "bob"), &validation())
+            .await
+            .unwrap();
+        assert_eq!(issuer.jwks_hits(), 1);
+        assert_eq!(client.status().fetches, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn no_set_at_all_is_keys_unavailable() {
     within(20, async {
         let url = closed_port_url().await;
