@@ -91,3 +91,78 @@ pub enum VerifyError {
     #[error("no JWK Set is available: {0}")]
     KeysUnavailable(#[from] JwksError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant prints a sentence that names the URL and what went wrong.
+    #[test]
+    fn messages() {
+        let url = || "https://issuer.test/jwks.json".to_owned();
+        let cases = [
+            (
+                JwksError::InvalidUrl {
+                    url: url(),
+                    reason: "no host",
+                },
+                "invalid URL `https://issuer.test/jwks.json`: no host",
+            ),
+            (
+                JwksError::InsecureUrl("http://issuer.test/jwks.json".into()),
+                "`http://issuer.test/jwks.json` is not https; plain http is refused unless allowed explicitly",
+            ),
+            (JwksError::Tls("no roots".into()), "TLS setup: no roots"),
+            (
+                JwksError::Timeout {
+                    url: url(),
+                    timeout: Duration::from_secs(5),
+                },
+                "the request to `https://issuer.test/jwks.json` did not complete within 5s",
+            ),
+            (
+                JwksError::Connection {
+                    url: url(),
+                    reason: "refused".into(),
+                },
+                "the request to `https://issuer.test/jwks.json` failed: refused",
+            ),
+            (
+                JwksError::Status {
+                    url: url(),
+                    status: 503,
+                },
+                "`https://issuer.test/jwks.json` answered HTTP 503",
+            ),
+            (
+                JwksError::TooLarge {
+                    url: url(),
+                    limit: 10,
+                },
+                "the response from `https://issuer.test/jwks.json` exceeds the limit of 10 bytes",
+            ),
+            (
+                JwksError::Document {
+                    url: url(),
+                    expected: "a JWK Set",
+                    reason: "not JSON".into(),
+                },
+                "the document from `https://issuer.test/jwks.json` is not a JWK Set: not JSON",
+            ),
+            (
+                JwksError::IssuerMismatch {
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                "the discovery document names issuer `b`, expected `a`",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+        assert_eq!(
+            VerifyError::Token(jose_core::Error::Verification).to_string(),
+            "token rejected: signature verification failed"
+        );
+    }
+}
