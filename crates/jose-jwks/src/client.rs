@@ -145,7 +145,8 @@ impl JwksClientBuilder {
 /// garbage.
 ///
 /// Cheap to clone: clones share one cache. Concurrent callers that need a fetch share one
-/// request. Keys that the verifier cannot use (too small, unsupported type, symmetric) are left
+/// request; the fetch runs on its own tokio task, so the client needs a tokio runtime with
+/// its I/O and time drivers (`#[tokio::main]`, or a runtime built with `enable_all`). Keys that the verifier cannot use (too small, unsupported type, symmetric) are left
 /// out and listed in [`status`](Self::status).
 ///
 /// ```no_run
@@ -302,11 +303,16 @@ impl JwksClient {
     }
 
     /// The keys to verify with: the cached set while it is fresh, else a new one; the last good
-    /// set when the issuer cannot be reached or answers garbage. An error only when no set was
-    /// ever obtained.
+    /// set when the issuer cannot be reached or answers garbage, and to every caller but the
+    /// one fetching while a fetch is under way. An error only when no set was ever obtained.
     pub async fn keys(&self) -> Result<Arc<KeySet>, JwksError> {
         if let Some(snapshot) = self.snapshot() {
             if Instant::now() < snapshot.expires_at {
+                return Ok(Arc::clone(&snapshot.keys));
+            }
+            // Stale, and another caller is fetching: serve the last good set rather than make
+            // every request wait for a slow issuer. Only the caller that fetches waits.
+            if self.inner.refresh.try_lock().is_err() {
                 return Ok(Arc::clone(&snapshot.keys));
             }
         }

@@ -320,6 +320,50 @@ async fn concurrent_callers_share_one_fetch() {
 }
 
 #[tokio::test]
+async fn only_the_fetching_caller_waits_for_a_slow_issuer() {
+    within(20, async {
+        let k1 = es256("k1");
+        let issuer = Issuer::start(serve(&[&k1], None)).await;
+        let client = JwksClient::builder(issuer.jwks_url())
+            .allow_http(true)
+            .min_ttl(MS(100))
+            .max_ttl(MS(100))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        client.refresh().await.unwrap();
+        issuer.set_mode(Mode::Slow {
+            delay: Duration::from_secs(3),
+            body: jwks(&[&k1]),
+        });
+        tokio::time::sleep(MS(150)).await;
+
+        // The set is stale: the first caller fetches (and waits for the slow issuer)...
+        let fetching = {
+            let (client, token) = (client.clone(), token(&k1, "first"));
+            tokio::spawn(async move { client.verify(&token, &validation()).await })
+        };
+        while issuer.jwks_hits() < 2 {
+            tokio::time::sleep(MS(10)).await;
+        }
+        // ...while the others verify with the last good set at once.
+        for i in 0..10 {
+            let r = tokio::time::timeout(
+                Duration::from_secs(1),
+                client.verify(&token(&k1, &format!("user{i}")), &validation()),
+            )
+            .await;
+            assert!(matches!(r, Ok(Ok(_))), "{r:?}");
+        }
+        assert!(!fetching.is_finished());
+        fetching.await.unwrap().unwrap();
+        assert_eq!(issuer.jwks_hits(), 2);
+        assert!(client.status().last_error.is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn callers_that_give_up_do_not_cancel_the_fetch() {
     within(20, async {
         let k1 = es256("k1");
