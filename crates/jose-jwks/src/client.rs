@@ -291,11 +291,15 @@ impl JwksClient {
         let keys = self.keys().await?;
         match validation.verify_with(token, &*keys) {
             Err(jose_core::Error::Key(KeyError::KidNotFound(kid))) => {
-                match self.refresh_with(Trigger::UnknownKid).await {
-                    Some(Ok(snapshot)) => Ok(validation.verify_with(token, &*snapshot.keys)?),
-                    Some(Err(_)) | None => {
-                        Err(jose_core::Error::from(KeyError::KidNotFound(kid)).into())
-                    }
+                let newer = match self.refresh_with(Trigger::UnknownKid).await {
+                    Some(Ok(snapshot)) => Some(Arc::clone(&snapshot.keys)),
+                    // Not refetched (rate limit, or the fetch failed): a set that another
+                    // caller fetched since this one read `keys` may still have the kid.
+                    Some(Err(_)) | None => self.current().filter(|k| !Arc::ptr_eq(k, &keys)),
+                };
+                match newer {
+                    Some(keys) => Ok(validation.verify_with(token, &*keys)?),
+                    None => Err(jose_core::Error::from(KeyError::KidNotFound(kid)).into()),
                 }
             }
             other => Ok(other?),
