@@ -503,3 +503,42 @@ async fn skipped_keys_are_reported_in_the_status() {
     })
     .await;
 }
+
+/// docs/security.md item 3: a token carrying its own key or key URL (`jku`, `jwk`) is never
+/// trusted, and no URL from a token is fetched.
+#[tokio::test]
+async fn keys_and_urls_in_the_token_are_never_used() {
+    within(20, async {
+        let (k1, evil) = (es256("k1"), es256("evil"));
+        let issuer = Issuer::start(serve(&[&k1], Some("max-age=3600"))).await;
+        let attacker = Issuer::start(serve(&[&evil], None)).await;
+        let client = JwksClient::builder(issuer.jwks_url())
+            .allow_http(true)
+            .unknown_kid_interval(Duration::ZERO)
+            .build()
+            .unwrap();
+        let header = jose_core::Header::new()
+            .with("jku", attacker.jwks_url())
+            .with(
+                "jwk",
+                serde_json::from_str::<serde_json::Value>(&evil.jwk().to_public_json().unwrap())
+                    .unwrap(),
+            );
+        let forged = jose_core::jwt::sign(
+            &claims(ISSUER, "mallory"),
+            &evil,
+            jose_core::JwsAlgorithm::ES256,
+            Some(&header),
+        )
+        .unwrap();
+        let r = client.verify(&forged, &validation()).await;
+        assert!(is_kid_not_found(&r, "evil"), "{r:?}");
+        assert_eq!(attacker.jwks_hits(), 0, "the token's jku is never fetched");
+        assert_eq!(
+            issuer.jwks_hits(),
+            2,
+            "the unknown kid refetched the issuer's own set"
+        );
+    })
+    .await;
+}
