@@ -15,6 +15,7 @@
 //! The keys are [`jose_core::KeySet`]s: verification itself is jose-core's. See the gateway
 //! guide (`docs/gateway.md`) for a complete axum service.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
