@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::error::{JwksError, VerifyError};
 use crate::fetch::Fetcher;
-use crate::parse::{SkippedKey, parse_jwk_set};
+use crate::parse::{SkippedKey, parse_jwk_set_limited};
 
 /// Where the client finds the JWK Set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,7 @@ pub struct JwksClientBuilder {
     retry_after_failure: Duration,
     timeout: Duration,
     max_body: usize,
+    max_keys: usize,
     allow_http: bool,
     tls: Option<rustls::ClientConfig>,
 }
@@ -89,6 +90,13 @@ impl JwksClientBuilder {
         self
     }
 
+    /// The most keys a set may hold; a larger set is a failed fetch (the last good set stays
+    /// in use). Default: 100.
+    pub fn max_keys(mut self, limit: usize) -> Self {
+        self.max_keys = limit;
+        self
+    }
+
     /// Allows plain `http` URLs (for tests against a local server, or a sidecar on loopback).
     /// Off by default: a JWK Set fetched without TLS can be replaced by anyone on the path.
     pub fn allow_http(mut self, allow: bool) -> Self {
@@ -129,6 +137,7 @@ impl JwksClientBuilder {
                 default_ttl: self.default_ttl,
                 unknown_kid_interval: self.unknown_kid_interval,
                 retry_after_failure: self.retry_after_failure,
+                max_keys: self.max_keys,
                 fetcher,
                 current: RwLock::new(None),
                 status: Mutex::new(StatusState::default()),
@@ -181,6 +190,7 @@ struct Inner {
     default_ttl: Duration,
     unknown_kid_interval: Duration,
     retry_after_failure: Duration,
+    max_keys: usize,
     fetcher: Fetcher,
     /// The last good set; read without waiting, replaced whole.
     current: RwLock<Option<Arc<Snapshot>>>,
@@ -277,6 +287,7 @@ impl JwksClient {
             retry_after_failure: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             max_body: 512 * 1024,
+            max_keys: 100,
             allow_http: false,
             tls: None,
         }
@@ -499,7 +510,8 @@ impl JwksClient {
             expected: "a JWK Set",
             reason,
         };
-        let parsed = parse_jwk_set(&fetched.body).map_err(|e| not_a_set(e.0))?;
+        let parsed =
+            parse_jwk_set_limited(&fetched.body, inner.max_keys).map_err(|e| not_a_set(e.0))?;
         if parsed.keys.is_empty() {
             // An issuer that publishes no usable key is more likely broken than rotating every
             // key away: keep verifying with the last good set.

@@ -57,6 +57,16 @@ pub struct ParsedSet {
 /// This is the one place where the client turns a body into keys: when jose-core offers a
 /// lenient set parse of its own, only this function changes.
 pub fn parse_jwk_set(body: &[u8]) -> Result<ParsedSet, NotAJwkSetError> {
+    parse_jwk_set_limited(body, usize::MAX)
+}
+
+/// [`parse_jwk_set`], refusing a set of more than `max_keys` keys before parsing any key:
+/// every key costs a validation (point on curve, modulus size), so a hostile or broken
+/// issuer must not make the client validate thousands.
+pub(crate) fn parse_jwk_set_limited(
+    body: &[u8],
+    max_keys: usize,
+) -> Result<ParsedSet, NotAJwkSetError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| NotAJwkSetError(format!("not JSON: {e}")))?;
     let Value::Object(map) = value else {
@@ -65,6 +75,12 @@ pub fn parse_jwk_set(body: &[u8]) -> Result<ParsedSet, NotAJwkSetError> {
     let Some(Value::Array(items)) = map.get("keys") else {
         return Err(NotAJwkSetError("no `keys` array".into()));
     };
+    if items.len() > max_keys {
+        return Err(NotAJwkSetError(format!(
+            "{} keys, more than the limit of {max_keys}",
+            items.len()
+        )));
+    }
     let mut keys = KeySet::new();
     let mut skipped = Vec::new();
     for (index, item) in items.iter().enumerate() {

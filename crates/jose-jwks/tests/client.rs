@@ -190,6 +190,7 @@ async fn failures_and_garbage_keep_the_last_good_set() {
             .retry_after_failure(Duration::ZERO)
             .timeout(MS(300))
             .max_body_bytes(64 * 1024)
+            .max_keys(4)
             .build()
             .unwrap();
         client.verify(&token(&k1, "alice"), &validation()).await.unwrap();
@@ -210,6 +211,10 @@ async fn failures_and_garbage_keep_the_last_good_set() {
                 |e| matches!(e, JwksError::Document { reason, .. } if reason.starts_with("no usable key; key 0 (kid `weak`)")),
             ),
             (Mode::Huge(1024 * 1024), |e| matches!(e, JwksError::TooLarge { limit: 65536, .. })),
+            (
+                serve(&[&es256("a"), &es256("b"), &es256("c"), &es256("d"), &es256("e")], None),
+                |e| matches!(e, JwksError::Document { reason, .. } if reason == "5 keys, more than the limit of 4"),
+            ),
             (
                 Mode::Slow { delay: Duration::from_secs(3), body: jwks(&[&k1]) },
                 |e| matches!(e, JwksError::Timeout { timeout, .. } if *timeout == MS(300)),
