@@ -32,6 +32,8 @@ mod key;
 mod plan;
 mod probe;
 mod public;
+#[cfg(feature = "tokio")]
+pub mod service;
 mod set;
 
 pub use capabilities::Capabilities;
