@@ -5,15 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
+mod async_support;
+
+use std::sync::Arc;
+
+use async_support::Where;
 
 use hsm_jose::jose_core::error::Error as JoseError;
 use hsm_jose::jose_core::jwk::EcCurve;
-use hsm_jose::jose_core::jwk::KeyOp;
 use hsm_jose::jose_core::jwt::{Claims, Validation};
 use hsm_jose::jose_core::{
-    Algorithm, ContentEncryption as E, Header, Jwk, JwsAlgorithm, KeyManagementAlgorithm as K,
-    SecretBytes, SoftwareKey, base64url, jwe, jws,
+    ContentEncryption as E, Header, JwsAlgorithm, KeyManagementAlgorithm as K, SecretBytes,
+    SoftwareKey, base64url, jwe, jws,
 };
 use hsm_jose::service::{AsyncHsm, ServiceError};
 use hsm_jose::{HsmJwk, HsmJwkSet, KeyBackend, KidSource};
@@ -22,60 +25,6 @@ use hsm_jose_tests::suite_token;
 
 fn token() -> TokenFixture {
     suite_token!()
-}
-
-/// A key that records the name of every thread that signs with it.
-#[derive(Debug)]
-struct Where {
-    key: Arc<HsmJwk>,
-    threads: Mutex<Vec<String>>,
-}
-
-impl Where {
-    fn new(key: Arc<HsmJwk>) -> Self {
-        Where {
-            key,
-            threads: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn threads(&self) -> Vec<String> {
-        self.threads.lock().unwrap().clone()
-    }
-}
-
-impl KeyBackend for Where {
-    fn kid(&self) -> Option<&str> {
-        self.key.kid()
-    }
-    fn public_jwk(&self) -> Option<&Jwk> {
-        self.key.public_jwk()
-    }
-    fn algorithms(&self) -> &[Algorithm] {
-        self.key.algorithms()
-    }
-    fn permits(&self, op: KeyOp) -> bool {
-        self.key.permits(op)
-    }
-    fn describe(&self) -> String {
-        self.key.describe()
-    }
-    fn sign(&self, alg: JwsAlgorithm, input: &[u8]) -> hsm_jose::jose_core::Result<Vec<u8>> {
-        let name = std::thread::current()
-            .name()
-            .unwrap_or("unnamed")
-            .to_owned();
-        self.threads.lock().unwrap().push(name);
-        self.key.sign(alg, input)
-    }
-    fn verify(
-        &self,
-        alg: JwsAlgorithm,
-        input: &[u8],
-        sig: &[u8],
-    ) -> hsm_jose::jose_core::Result<()> {
-        self.key.verify(alg, input, sig)
-    }
 }
 
 fn public(key: &HsmJwk) -> SoftwareKey {
