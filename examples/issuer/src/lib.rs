@@ -375,6 +375,21 @@ async fn build_snapshot(
     })
 }
 
+/// Serves `issuer` on `listener` until `shutdown` completes (then finishes the requests in
+/// flight).
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    issuer: Arc<Issuer>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(issuer))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The service's routes on `issuer`.
 pub fn router(issuer: Arc<Issuer>) -> Router {
     let mut router = Router::new()

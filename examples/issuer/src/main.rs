@@ -25,7 +25,7 @@ use std::time::Duration;
 use hsm_jose::SessionPool;
 use hsm_jose::jose_core::JwsAlgorithm;
 use hsm_jose::service::AsyncHsm;
-use hsm_jose_issuer::{Config, Issuer, SigningKey, router};
+use hsm_jose_issuer::{Config, Issuer, SigningKey, serve};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -97,10 +97,9 @@ async fn run() -> Result<(), String> {
         );
     }
 
-    axum::serve(listener, router(issuer))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    serve(listener, issuer, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
