@@ -20,7 +20,7 @@ use hsm_jose::jose_core::{
 };
 use hsm_jose::service::{AsyncHsm, ServiceError};
 use hsm_jose::{HsmJwk, HsmJwkSet, KeyBackend, KidSource};
-use hsm_jose_tests::fixture::{self, TokenFixture};
+use hsm_jose_tests::fixture::TokenFixture;
 use hsm_jose_tests::suite_token;
 
 fn token() -> TokenFixture {
@@ -33,7 +33,6 @@ fn public(key: &HsmJwk) -> SoftwareKey {
 
 #[tokio::test(flavor = "current_thread")]
 async fn signing_runs_on_the_workers_and_verifies_in_software() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let hsm = AsyncHsm::new(&pool).unwrap();
     assert_eq!(hsm.workers(), pool.max_sessions());
@@ -88,7 +87,6 @@ async fn signing_runs_on_the_workers_and_verifies_in_software() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn decryption_unwrap_wrap_and_ecdh_match_software() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let hsm = AsyncHsm::new(&pool).unwrap();
 
@@ -163,7 +161,6 @@ async fn decryption_unwrap_wrap_and_ecdh_match_software() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn key_sets_load_and_decrypt_by_kid() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let hsm = AsyncHsm::new(&pool).unwrap();
 
@@ -192,7 +189,6 @@ async fn key_sets_load_and_decrypt_by_kid() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn errors_keep_their_types() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let hsm = AsyncHsm::new(&pool).unwrap();
 

@@ -22,7 +22,7 @@ use hsm_jose::jose_core::{
 };
 use hsm_jose::service::AsyncHsm;
 use hsm_jose_issuer::{Config, Issuer, SigningKey, serve};
-use hsm_jose_tests::fixture::{self, TokenFixture};
+use hsm_jose_tests::fixture::TokenFixture;
 use hsm_jose_tests::suite_token;
 
 fn token() -> TokenFixture {
@@ -113,7 +113,6 @@ fn header_kid(jws: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_and_tokens_verify_with_jose_core_alone() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let (addr, _issuer) = start(
         AsyncHsm::new(&pool).unwrap(),
@@ -186,7 +185,6 @@ async fn jwks_and_tokens_verify_with_jose_core_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotate_without_a_restart() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let (addr, issuer) = start(
         AsyncHsm::new(&pool).unwrap(),
@@ -301,7 +299,6 @@ async fn keys_rotate_without_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounded_burst_of_concurrent_requests_is_served() {
     const REQUESTS: usize = 200;
-    let _t = fixture::shared();
     let pool = token().builder().max_sessions(4).build().unwrap();
     let (addr, issuer) = start(
         AsyncHsm::new(&pool).unwrap(),
@@ -345,7 +342,6 @@ async fn a_bounded_burst_of_concurrent_requests_is_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_hsm_answers_503_with_retry_after() {
-    let _t = fixture::shared();
     let pool = token().pool();
     let hsm = AsyncHsm::builder(&pool)
         .workers(1)
