@@ -4,7 +4,8 @@
 //! jose-core takes a key, and signing, RSA-OAEP decryption, AES key unwrapping and ECDH key
 //! agreement happen in the token. [`HsmJwkSet`] holds a service's keys by `kid` and publishes
 //! their public JWK Set. Sessions come from hsm-core's [`SessionPool`], shared by every key and
-//! every thread.
+//! every thread. With the `tokio` feature, `service::AsyncHsm` runs the same operations for
+//! async code on worker threads of its own, never on the runtime's.
 //!
 //! ```no_run
 //! use hsm_jose::jose_core::{jws, JwsAlgorithm, SoftwareKey};

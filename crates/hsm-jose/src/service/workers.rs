@@ -79,7 +79,11 @@ impl Workers {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let until = Instant::now() + deadline;
+        let now = Instant::now();
+        // A deadline too far to represent (Duration::MAX) is no deadline: a century.
+        let until = now
+            .checked_add(deadline)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let permit = self.permit(until, deadline).await?;
         let (tx, rx) = oneshot::channel();
         let boxed: Job = Box::new(move || {
@@ -261,6 +265,13 @@ mod tests {
         });
         assert!(finished.load(Ordering::Acquire));
         assert_eq!(workers.busy(), 0);
+    }
+
+    #[test]
+    fn an_unrepresentable_deadline_is_no_deadline() {
+        let workers = Workers::start("t", 1, 8).unwrap();
+        let out = runtime().block_on(workers.execute(Duration::MAX, || 5));
+        assert_eq!(out.unwrap(), 5);
     }
 
     #[test]
