@@ -184,6 +184,8 @@ fault_test! {
             assert!(matches!(waiting_2, Err(ServiceError::DeadlineWaiting { .. })), "{waiting_2:?}");
             assert!(matches!(refused, Err(ServiceError::Busy { limit: 2 })), "{refused:?}");
             assert!(running.unwrap_err().is_overload());
+            let stats = hsm.stats();
+            assert_eq!((stats.busy, stats.deadline_waiting, stats.deadline_running), (1, 2, 1));
             // Deadlines are kept to within the runtime's timer resolution.
             assert!(started.elapsed() < Duration::from_millis(290), "{:?}", started.elapsed());
 
@@ -345,6 +347,11 @@ fault_test! {
         assert_eq!(signs, 2 * sign_inits);
         // Many futures were dropped while their signature ran (about a thousand on the
         // development machine): each ran to its end all the same.
+        let stats = hsm.stats();
+        println!("{stats:?}");
+        assert_eq!(stats.started, stats.finished, "every job that started finished");
+        assert!(stats.abandoned >= 100, "{stats:?}");
+        assert_eq!((stats.busy, stats.deadline_waiting, stats.deadline_running), (0, 0, 0));
         assert!(
             sign_inits >= completed_signatures + 100,
             "too few drops while running: {sign_inits} begun, {completed_signatures} delivered"

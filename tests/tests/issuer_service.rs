@@ -335,6 +335,8 @@ async fn a_bounded_burst_of_concurrent_requests_is_served() {
     assert_eq!(status_body["workers"], 4);
     assert_eq!(status_body["running"], 0);
     assert_eq!(status_body["waiting"], 0);
+    assert_eq!(status_body["refused_busy"], 0);
+    assert!(status_body["operations_finished"].as_u64().unwrap() >= REQUESTS as u64);
     assert!(pool.open_sessions() <= 4);
     assert_eq!(pool.idle_sessions(), pool.open_sessions());
     drop(issuer);
@@ -374,6 +376,8 @@ async fn a_saturated_hsm_answers_503_with_retry_after() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(retry_after.as_deref(), Some("1"));
     assert_eq!(body["error"], "temporarily_unavailable");
+    let (_, _, status_body) = http(addr, Method::GET, "/status", None, None).await;
+    assert_eq!(status_body["refused_busy"], 1);
     busy.await.unwrap().unwrap();
 
     // Once the worker is free, tokens are issued again.

@@ -6,7 +6,7 @@
 //! | `GET /.well-known/jwks.json` | the public JWK Set: the current signing key and the previous ones still trusted |
 //! | `POST /token` | a signed JWT for `{"sub": ..., "aud"?: ..., "claims"?: {...}, "encrypt_to"?: <public JWK>}`; with `encrypt_to`, the signed JWT encrypted to that key (nested JWT) |
 //! | `POST /admin/rotate` | signs from now on with another key of the token, `{"label": ..., "kid"?: ..., "alg"?: ...}`; needs `Authorization: Bearer <admin token>`; absent without an admin token |
-//! | `GET /status` | workers, running and waiting operations, pool sessions, the current `kid` |
+//! | `GET /status` | the HSM workers' readings and totals (`ServiceStats`), pool sessions, the current `kid` |
 //!
 //! Every token call runs on the [`AsyncHsm`]'s workers; the handlers never block a runtime
 //! thread. A busy or slow token answers `503 Service Unavailable` with `Retry-After`, never a
@@ -290,13 +290,21 @@ impl Issuer {
     /// `GET /status`: what an operator watches.
     pub fn status(&self) -> Value {
         let pool = self.hsm.pool();
+        let hsm = self.hsm.stats();
         json!({
             "current_kid": self.snapshot().current.kid,
             "issued": self.issued.load(Ordering::Relaxed),
-            "workers": self.hsm.workers(),
-            "running": self.hsm.running(),
-            "waiting": self.hsm.waiting(),
-            "max_waiting": self.hsm.max_waiting(),
+            "workers": hsm.workers,
+            "running": hsm.running,
+            "waiting": hsm.waiting,
+            "max_waiting": hsm.max_waiting,
+            "operations_finished": hsm.finished,
+            "operations_abandoned": hsm.abandoned,
+            "refused_busy": hsm.busy,
+            "deadline_waiting": hsm.deadline_waiting,
+            "deadline_running": hsm.deadline_running,
+            "waits": hsm.waits,
+            "wait_seconds": hsm.wait_time.as_secs_f64(),
             "pool_max_sessions": pool.max_sessions(),
             "pool_open_sessions": pool.open_sessions(),
             "pool_idle_sessions": pool.idle_sessions(),

@@ -11,8 +11,8 @@ use jose_core::{
     SecretBytes, WrappedKey,
 };
 
-use super::ServiceError;
 use super::workers::Workers;
+use super::{ServiceError, ServiceStats};
 use crate::{HsmJwk, HsmJwkSet, KidSource};
 
 /// The default limit on operations waiting for a session, per session.
@@ -179,6 +179,11 @@ impl AsyncHsm {
     /// The limit on [`waiting`](Self::waiting) beyond which operations are refused.
     pub fn max_waiting(&self) -> usize {
         self.inner.workers.max_waiting()
+    }
+
+    /// The current readings and running totals, for a metrics exporter.
+    pub fn stats(&self) -> ServiceStats {
+        self.inner.workers.stats()
     }
 
     /// Runs any synchronous hsm-jose or hsm-core code on a worker, with this handle's

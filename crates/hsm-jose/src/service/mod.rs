@@ -29,7 +29,9 @@
 
 mod error;
 mod handle;
+mod stats;
 mod workers;
 
 pub use error::ServiceError;
 pub use handle::{AsyncHsm, AsyncHsmBuilder, DEFAULT_WAITING_PER_SESSION};
+pub use stats::ServiceStats;

@@ -7,7 +7,7 @@
 //! (after the session went back to the pool), whether or not anyone still waits for the result.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 use tokio::time::Instant;
 
-use super::ServiceError;
+use super::{ServiceError, ServiceStats};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -28,6 +28,25 @@ pub(crate) struct Workers {
     size: usize,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    counters: Arc<Counters>,
+}
+
+/// Running totals since the workers started.
+#[derive(Default)]
+struct Counters {
+    started: AtomicU64,
+    finished: AtomicU64,
+    abandoned: AtomicU64,
+    panicked: AtomicU64,
+    busy: AtomicU64,
+    deadline_waiting: AtomicU64,
+    deadline_running: AtomicU64,
+    waits: AtomicU64,
+    wait_nanos: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Workers {
@@ -49,6 +68,7 @@ impl Workers {
             size,
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
+            counters: Arc::new(Counters::default()),
         })
     }
 
@@ -70,6 +90,27 @@ impl Workers {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// The readings and running totals.
+    pub(crate) fn stats(&self) -> ServiceStats {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServiceStats {
+            workers: self.size,
+            running: self.busy(),
+            waiting: self.waiting(),
+            max_waiting: self.max_waiting,
+            started: load(&c.started),
+            finished: load(&c.finished),
+            abandoned: load(&c.abandoned),
+            panicked: load(&c.panicked),
+            busy: load(&c.busy),
+            deadline_waiting: load(&c.deadline_waiting),
+            deadline_running: load(&c.deadline_running),
+            waits: load(&c.waits),
+            wait_time: Duration::from_nanos(load(&c.wait_nanos)),
+        }
+    }
+
     /// Runs `job` on a worker thread and returns its result, within `deadline` from now.
     ///
     /// Cancellation: dropping the returned future while it waits for a permit leaves nothing
@@ -86,14 +127,22 @@ impl Workers {
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let permit = self.permit(until, deadline).await?;
         let (tx, rx) = oneshot::channel();
+        let counters = Arc::clone(&self.counters);
         let boxed: Job = Box::new(move || {
+            bump(&counters.started);
             let result = catch_unwind(AssertUnwindSafe(job));
             // Free the slot before handing over the result, so that the receiver can start
             // its next operation at once.
             drop(permit);
-            if let Ok(value) = result {
-                // The receiver may be gone (dropped future, deadline): the value is dropped.
-                let _ = tx.send(value);
+            bump(&counters.finished);
+            match result {
+                Ok(value) => {
+                    // The receiver may be gone (dropped future, deadline): the value is dropped.
+                    if tx.send(value).is_err() {
+                        bump(&counters.abandoned);
+                    }
+                }
+                Err(_panic) => bump(&counters.panicked),
             }
         });
         // A send fails only when every thread is gone; the job (and its permit) is dropped
@@ -102,7 +151,10 @@ impl Workers {
         match tokio::time::timeout_at(until, rx).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(ServiceError::Panicked),
-            Err(_) => Err(ServiceError::DeadlineRunning { deadline }),
+            Err(_) => {
+                bump(&self.counters.deadline_running);
+                Err(ServiceError::DeadlineRunning { deadline })
+            }
         }
     }
 
@@ -117,11 +169,20 @@ impl Workers {
             // The semaphore is never closed.
             Err(TryAcquireError::Closed) => return Err(ServiceError::Panicked),
         }
-        let _waiting = Waiting::enter(&self.waiting, self.max_waiting)?;
+        let _waiting = match Waiting::enter(&self.waiting, self.max_waiting, &self.counters) {
+            Ok(w) => w,
+            Err(e) => {
+                bump(&self.counters.busy);
+                return Err(e);
+            }
+        };
         match tokio::time::timeout_at(until, Arc::clone(&self.slots).acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_closed)) => Err(ServiceError::Panicked),
-            Err(_elapsed) => Err(ServiceError::DeadlineWaiting { deadline }),
+            Err(_elapsed) => {
+                bump(&self.counters.deadline_waiting);
+                Err(ServiceError::DeadlineWaiting { deadline })
+            }
         }
     }
 }
@@ -137,18 +198,33 @@ fn worker_loop(rx: &Mutex<mpsc::Receiver<Job>>) {
 }
 
 /// One caller counted as waiting for a permit, for as long as this lives (a dropped future
-/// uncounts itself).
-struct Waiting<'a>(&'a AtomicUsize);
+/// uncounts itself); its waiting time is added to the totals when it ends.
+struct Waiting<'a> {
+    count: &'a AtomicUsize,
+    counters: &'a Counters,
+    since: std::time::Instant,
+}
 
 impl<'a> Waiting<'a> {
-    fn enter(count: &'a AtomicUsize, limit: usize) -> Result<Self, ServiceError> {
+    fn enter(
+        count: &'a AtomicUsize,
+        limit: usize,
+        counters: &'a Counters,
+    ) -> Result<Self, ServiceError> {
         let mut now = count.load(Ordering::Relaxed);
         loop {
             if now >= limit {
                 return Err(ServiceError::Busy { limit });
             }
             match count.compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Ok(Waiting(count)),
+                Ok(_) => {
+                    bump(&counters.waits);
+                    return Ok(Waiting {
+                        count,
+                        counters,
+                        since: std::time::Instant::now(),
+                    });
+                }
                 Err(actual) => now = actual,
             }
         }
@@ -157,7 +233,9 @@ impl<'a> Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.counters.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 }
 
@@ -215,6 +293,9 @@ mod tests {
             assert_eq!(waiter.await.unwrap().unwrap(), 2);
         });
         assert_eq!(workers.waiting(), 0);
+        let stats = workers.stats();
+        assert_eq!((stats.busy, stats.waits, stats.finished), (1, 1, 2));
+        assert!(stats.wait_time > Duration::ZERO);
     }
 
     #[test]
@@ -239,6 +320,9 @@ mod tests {
         });
         assert_eq!(workers.busy(), 0);
         assert_eq!(workers.waiting(), 0);
+        let stats = workers.stats();
+        assert_eq!((stats.deadline_running, stats.deadline_waiting), (1, 1));
+        assert_eq!((stats.started, stats.finished, stats.abandoned), (2, 2, 1));
     }
 
     #[test]
@@ -265,6 +349,7 @@ mod tests {
         });
         assert!(finished.load(Ordering::Acquire));
         assert_eq!(workers.busy(), 0);
+        assert_eq!(workers.stats().abandoned, 1);
     }
 
     #[test]
