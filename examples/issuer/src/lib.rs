@@ -308,6 +308,7 @@ impl Issuer {
             "pool_max_sessions": pool.max_sessions(),
             "pool_open_sessions": pool.open_sessions(),
             "pool_idle_sessions": pool.idle_sessions(),
+            "pool_recoveries": pool.epoch(),
         })
     }
 }
