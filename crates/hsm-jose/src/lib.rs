@@ -4,7 +4,8 @@
 //! jose-core takes a key, and signing, RSA-OAEP decryption, AES key unwrapping and ECDH key
 //! agreement happen in the token. [`HsmJwkSet`] holds a service's keys by `kid` and publishes
 //! their public JWK Set. Sessions come from hsm-core's [`SessionPool`], shared by every key and
-//! every thread.
+//! every thread. With the `tokio` feature, `service::AsyncHsm` runs the same operations for
+//! async code on worker threads of its own, never on the runtime's.
 //!
 //! A key offers exactly the algorithms its token can run, directly or through a fallback, from
 //! the token's mechanism list ([`Capabilities`]); anything else is refused before any token
@@ -38,6 +39,8 @@ mod key;
 mod plan;
 mod probe;
 mod public;
+#[cfg(feature = "tokio")]
+pub mod service;
 mod set;
 
 pub use capabilities::Capabilities;
