@@ -18,6 +18,7 @@
 //! ```
 
 mod generate;
+pub(crate) mod lenient;
 pub(crate) mod parsed;
 mod roca;
 mod set;
@@ -29,6 +30,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+pub use lenient::{SkipReason, SkippedKey};
 pub use roca::has_roca_fingerprint;
 pub use set::JwkSet;
 
