@@ -21,6 +21,7 @@ mod generate;
 pub(crate) mod lenient;
 pub(crate) mod parsed;
 mod roca;
+mod serde_impl;
 mod set;
 mod validate;
 
@@ -32,6 +33,7 @@ use zeroize::Zeroizing;
 
 pub use lenient::{SkipReason, SkippedKey};
 pub use roca::has_roca_fingerprint;
+pub use serde_impl::with_private;
 pub use set::JwkSet;
 
 use crate::b64;

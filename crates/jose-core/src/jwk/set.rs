@@ -26,7 +26,7 @@ use crate::error::{Error, KeyError, Result};
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JwkSet {
-    keys: Vec<Jwk>,
+    pub(super) keys: Vec<Jwk>,
 }
 
 impl JwkSet {
@@ -96,7 +96,7 @@ impl JwkSet {
         }
     }
 
-    fn from_map(mut map: Map<String, Value>) -> Result<Self> {
+    pub(super) fn from_map(mut map: Map<String, Value>) -> Result<Self> {
         let Some(Value::Array(items)) = map.remove("keys") else {
             crate::json::wipe(&mut Value::Object(map));
             return Err(KeyError::MissingMember("keys").into());
