@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 mod key_choice;
 
 pub(crate) use key_choice::{
-    Consumer, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner, NestVerifier,
-    Producer, Publisher,
+    Consumer, JwtVerifier, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner,
+    NestVerifier, Producer, Publisher,
 };
 
 const EXIT_STATUS: &str = "\
@@ -213,7 +213,8 @@ Example:
 
     pub(super) const JWT_VERIFY: &str = "\
 Example:
-  hsm-jose jwt verify --jwks jwks.json --iss https://issuer.example --aud api < token.jwt";
+  hsm-jose jwt verify --jwks jwks.json --iss https://issuer.example --aud api < token.jwt
+  hsm-jose jwt verify --jwks-url https://issuer.example/.well-known/jwks.json --aud api < token.jwt";
 
     pub(super) const JWT_ENCRYPT: &str = "\
 Example:
@@ -531,7 +532,10 @@ pub(crate) struct JwtSignArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtVerifyArgs {
     #[command(flatten)]
-    pub(crate) keys: KeyChoice<Consumer>,
+    pub(crate) keys: KeyChoice<JwtVerifier>,
+    /// With --jwks-url: allow a plain http URL (for an issuer on loopback, or tests)
+    #[arg(long, requires = "jwks-url")]
+    pub(crate) allow_http: bool,
     #[command(flatten)]
     pub(crate) algs: JwsAllowArgs,
     #[command(flatten)]
