@@ -764,6 +764,13 @@ fn jwt_verify_with_a_jwks_url() {
 
     // Plain http is refused unless allowed; an issuer that cannot be reached is a setup error.
     let token = sign(&ec, "ES256");
+    let public = cli.write("ec.jwk", ec.jwk().to_public_json().unwrap());
+    cli.fails(
+        2,
+        &["jwt", "verify", "--jwk", &public, "--allow-http"],
+        &token,
+        "--allow-http goes with --jwks-url",
+    );
     cli.fails(
         2,
         &["jwt", "verify", "--jwks-url", &url],

@@ -534,7 +534,7 @@ pub(crate) struct JwtVerifyArgs {
     #[command(flatten)]
     pub(crate) keys: KeyChoice<JwtVerifier>,
     /// With --jwks-url: allow a plain http URL (for an issuer on loopback, or tests)
-    #[arg(long, requires = "jwks-url")]
+    #[arg(long)]
     pub(crate) allow_http: bool,
     #[command(flatten)]
     pub(crate) algs: JwsAllowArgs,
@@ -731,6 +731,54 @@ mod tests {
                 clap::error::ErrorKind::UnknownArgument,
                 "{args:?}"
             );
+        }
+    }
+
+    #[test]
+    fn jwks_url_is_for_jwt_verify_only() {
+        let verify = Cli::try_parse_from([
+            "hsm-jose",
+            "jwt",
+            "verify",
+            "--jwks-url",
+            "http://127.0.0.1:8080/jwks.json",
+            "--allow-http",
+        ])
+        .unwrap();
+        let Command::Jwt(JwtCommand::Verify(v)) = verify.command else {
+            panic!("not jwt verify")
+        };
+        assert_eq!(
+            v.keys.source(),
+            &KeySource::JwksUrl("http://127.0.0.1:8080/jwks.json".into())
+        );
+        assert!(v.allow_http);
+
+        // One key source only; other commands fetch nothing.
+        for (args, kind) in [
+            (
+                &[
+                    "hsm-jose",
+                    "jwt",
+                    "verify",
+                    "--jwks",
+                    "s.json",
+                    "--jwks-url",
+                    "https://a/",
+                ][..],
+                clap::error::ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["hsm-jose", "verify", "--jwks-url", "https://a/"][..],
+                clap::error::ErrorKind::UnknownArgument,
+            ),
+            (
+                &["hsm-jose", "jwt", "decrypt", "--jwks-url", "https://a/"][..],
+                clap::error::ErrorKind::UnknownArgument,
+            ),
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.kind(), kind, "{args:?}");
         }
     }
 }
