@@ -116,7 +116,17 @@ pub(crate) fn deserialize_object<'de, D: de::Deserializer<'de>>(
     d: D,
     part: &'static str,
 ) -> std::result::Result<Map<String, Value>, D::Error> {
-    match Strict.deserialize(d)? {
+    // The duplicate-member message ends the name with a NUL for `parse_value`; a serde user
+    // reads it as text.
+    let value = Strict.deserialize(d).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(DUPLICATE) {
+            de::Error::custom(text.replace('\u{0}', ""))
+        } else {
+            e
+        }
+    })?;
+    match value {
         Value::Object(map) => Ok(map),
         mut other => {
             wipe(&mut other);
