@@ -312,7 +312,7 @@ impl<R> KeyChoice<R> {
                 Ok(Box::new(hsm_key(hsm, reference, self.kid(), purpose)?))
             }
             KeySource::Jwk(path) => Ok(Box::new(software_key(path, stdin, self.kid())?)),
-            KeySource::Jwks(_) => Err(CliError::usage(
+            KeySource::Jwks(_) | KeySource::JwksUrl(_) => Err(CliError::usage(
                 "a JWK Set holds several keys: give the one key that signs or encrypts with --jwk",
             )),
         }
@@ -334,6 +334,7 @@ impl<R> KeyChoice<R> {
                 self.kid(),
             )?))),
             KeySource::Jwks(path) => Ok(Consumer::Set(software_set(path, Stdin::Busy)?)),
+            KeySource::JwksUrl(url) => Ok(Consumer::Set(crate::jwks_url::fetch(url, false)?)),
         }
     }
 }

@@ -18,6 +18,7 @@ mod cli;
 mod cmd;
 mod error;
 mod io;
+mod jwks_url;
 mod keys;
 mod publish;
 

@@ -671,3 +671,119 @@ fn a_negative_exp_in_issues_an_expired_token() {
         "error: JWT claims: the token has expired",
     );
 }
+
+/// A 1024-bit RSA modulus (odd, top bit set): below jose-core's 2048-bit minimum.
+const RSA_1024: &str = r#"{"kty":"RSA","kid":"legacy-1024","e":"AQAB","n":"h1huUY8wVCRfBPivbwDF5c0csC_6cXZiunPjl4NHwzdutJC5q27aKIljBajUsfD-Jsd5bC65PrUmllyyoZ3J6NwcU07iPrTMZTfyRhZGdOX1LlE7rps6NAMwJ3Wb-yaspL6juQG9-VAhgQAh2TzlC45NmwHqv_ev7REi2zXoazc"}"#;
+
+/// An issuer on 127.0.0.1 that answers every request with `body` as a JWK Set; its URL.
+fn serve_jwks(body: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// `jwt verify --jwks-url`: the issuer's set is fetched, the keys it holds that cannot be used
+/// (RSA-1024, an unknown key type) are skipped and reported, the others verify.
+#[test]
+fn jwt_verify_with_a_jwks_url() {
+    let cli = cli("jwks-url");
+    let ec = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P256)
+        .unwrap()
+        .with_kid("ec-1");
+    let ed = SoftwareKey::generate_ed25519().unwrap().with_kid("ed-1");
+    let url = serve_jwks(format!(
+        r#"{{"keys":[{},{RSA_1024},{{"kty":"PQC","kid":"ml-dsa-1"}},{}]}}"#,
+        ec.jwk().to_public_json().unwrap(),
+        ed.jwk().to_public_json().unwrap()
+    ));
+    let sign = |key: &SoftwareKey, alg: &str| {
+        let jwk = key.jwk().to_private_json();
+        cli.ok(
+            &[
+                "jwt", "sign", "--jwk", "-", "--alg", alg, "--sub", "carol", "--exp-in", "60",
+            ],
+            jwk.as_bytes(),
+        )
+        .text()
+    };
+    for (key, alg) in [(&ec, "ES256"), (&ed, "EdDSA")] {
+        let token = sign(key, alg);
+        let run = cli.ok(
+            &["jwt", "verify", "--jwks-url", &url, "--allow-http"],
+            &token,
+        );
+        assert_eq!(run.json()["sub"], "carol");
+        assert!(
+            run.stderr.contains(
+                "skipped key 1 (kid `legacy-1024`): key: RSA modulus of 1024 bits is below the 2048-bit minimum"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("skipped key 2 (kid `ml-dsa-1`): key: unsupported key type `PQC`"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    // A token from a key the issuer does not publish: rejected.
+    let stranger = SoftwareKey::generate_ec(jose_core::jwk::EcCurve::P256)
+        .unwrap()
+        .with_kid("stranger");
+    let forged = sign(&stranger, "ES256");
+    cli.fails(
+        1,
+        &["jwt", "verify", "--jwks-url", &url, "--allow-http"],
+        &forged,
+        "no key with kid `stranger`",
+    );
+
+    // Plain http is refused unless allowed; an issuer that cannot be reached is a setup error.
+    let token = sign(&ec, "ES256");
+    let public = cli.write("ec.jwk", ec.jwk().to_public_json().unwrap());
+    cli.fails(
+        2,
+        &["jwt", "verify", "--jwk", &public, "--allow-http"],
+        &token,
+        "--allow-http goes with --jwks-url",
+    );
+    cli.fails(
+        2,
+        &["jwt", "verify", "--jwks-url", &url],
+        &token,
+        "is not https",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/jwks.json", closed.local_addr().unwrap());
+    drop(closed);
+    cli.fails(
+        3,
+        &["jwt", "verify", "--jwks-url", &down, "--allow-http"],
+        &token,
+        "Connection refused",
+    );
+}

@@ -196,6 +196,23 @@ impl Header {
     }
 }
 
+/// Serializes the header as its JSON object.
+impl serde::Serialize for Header {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.members.serialize(s)
+    }
+}
+
+/// Deserializes a header as a parsed one is read: strict (a member name repeated at any depth
+/// is an error, where serde_json's `Value` would keep the last one), with the registered
+/// members type-checked as by [`Header::from_map`].
+impl<'de> serde::Deserialize<'de> for Header {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let members = json::deserialize_object(d, "header")?;
+        Self::from_map(members).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Checks `crit` (RFC 7515 section 4.1.11): only in the protected header, a non-empty list of
 /// names that are not registered, each present in the header and understood by the caller.
 pub(crate) fn check_crit(

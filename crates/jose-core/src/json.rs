@@ -109,6 +109,32 @@ pub(crate) fn is_json_serialization(token: &str) -> bool {
 
 const DUPLICATE: &str = "duplicate member: ";
 
+/// Deserializes a JSON object from any serde deserializer (serde's `Deserialize` for the
+/// crate's JSON types), as strictly as [`parse_object`]: a member name repeated at any depth
+/// is an error, not "the last one wins".
+pub(crate) fn deserialize_object<'de, D: de::Deserializer<'de>>(
+    d: D,
+    part: &'static str,
+) -> std::result::Result<Map<String, Value>, D::Error> {
+    // The duplicate-member message ends the name with a NUL for `parse_value`; a serde user
+    // reads it as text.
+    let value = Strict.deserialize(d).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(DUPLICATE) {
+            de::Error::custom(text.replace('\u{0}', ""))
+        } else {
+            e
+        }
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        mut other => {
+            wipe(&mut other);
+            Err(de::Error::custom(format!("{part}: not a JSON object")))
+        }
+    }
+}
+
 struct Strict;
 
 impl<'de> DeserializeSeed<'de> for Strict {

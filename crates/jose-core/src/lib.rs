@@ -50,7 +50,7 @@ pub use backend::{KeyBackend, KeyStore, WrappedKey};
 pub use error::{Error, Result};
 pub use header::Header;
 pub use jwk::{Jwk, JwkSet, KeyOp, SecretBytes};
-pub use keys::{KeySet, SoftwareKey};
+pub use keys::{KeySet, SharedKeySet, SoftwareKey};
 
 /// Base64url (unpadded, strict) as used throughout JOSE.
 pub mod base64url {

@@ -20,6 +20,8 @@ pub(crate) enum KeySource {
     Jwk(String),
     /// A JWK Set file, whose keys are chosen by `kid` (consumers only).
     Jwks(String),
+    /// A JWK Set fetched from an issuer's URL, parsed leniently (`jwt verify` only).
+    JwksUrl(String),
 }
 
 /// The option names and help of one role.
@@ -33,6 +35,8 @@ pub(crate) struct KeyOptions {
     jwk: (&'static str, &'static str),
     /// The JWK Set file option and its help; `None` where one key is needed (producers).
     jwks: Option<(&'static str, &'static str)>,
+    /// The JWK Set URL option and its help; `None` where the command fetches nothing.
+    jwks_url: Option<(&'static str, &'static str)>,
     /// The option that sets the key's `kid`, and its help; `None` for consumers (a `kid` on
     /// the key that consumes would make it skip tokens that name another).
     kid: Option<(&'static str, &'static str)>,
@@ -49,8 +53,14 @@ impl KeyOptions {
             key,
             jwk,
             jwks: None,
+            jwks_url: None,
             kid: None,
         }
+    }
+
+    const fn jwks_url(mut self, id: &'static str, help: &'static str) -> Self {
+        self.jwks_url = Some((id, help));
+        self
     }
 
     const fn jwks(mut self, id: &'static str, help: &'static str) -> Self {
@@ -115,6 +125,18 @@ key_roles! {
         ("jwk", "A software key: a JWK file"),
     )
     .jwks("jwks", "A JWK Set file; the token's kid chooses the key");
+
+    /// The keys of `jwt verify`: `--key | --jwk | --jwks | --jwks-url`.
+    JwtVerifier = KeyOptions::new(
+        "consuming_keys",
+        ("key", HSM_KEY),
+        ("jwk", "A software key: a JWK file"),
+    )
+    .jwks("jwks", "A JWK Set file; the token's kid chooses the key")
+    .jwks_url(
+        "jwks-url",
+        "An issuer's JWK Set URL (https; http with --allow-http); keys it cannot use are skipped and reported",
+    );
 
     /// The key that signs the inner JWT of a nested JWT: `--sign-key | --sign-jwk`.
     NestSigner = KeyOptions::new(
@@ -208,6 +230,8 @@ impl KeyOptions {
             Some(option(self.key, "REF", KeySource::Hsm)),
             Some(option(self.jwk, "FILE", KeySource::Jwk)),
             self.jwks.map(|jwks| option(jwks, "FILE", KeySource::Jwks)),
+            self.jwks_url
+                .map(|url| option(url, "URL", KeySource::JwksUrl)),
         ]
         .into_iter()
         .flatten()

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 mod key_choice;
 
 pub(crate) use key_choice::{
-    Consumer, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner, NestVerifier,
-    Producer, Publisher,
+    Consumer, JwtVerifier, KeyChoice, KeySource, NestDecrypter, NestRecipient, NestSigner,
+    NestVerifier, Producer, Publisher,
 };
 
 const EXIT_STATUS: &str = "\
@@ -213,7 +213,8 @@ Example:
 
     pub(super) const JWT_VERIFY: &str = "\
 Example:
-  hsm-jose jwt verify --jwks jwks.json --iss https://issuer.example --aud api < token.jwt";
+  hsm-jose jwt verify --jwks jwks.json --iss https://issuer.example --aud api < token.jwt
+  hsm-jose jwt verify --jwks-url https://issuer.example/.well-known/jwks.json --aud api < token.jwt";
 
     pub(super) const JWT_ENCRYPT: &str = "\
 Example:
@@ -531,7 +532,10 @@ pub(crate) struct JwtSignArgs {
 #[derive(Debug, Args)]
 pub(crate) struct JwtVerifyArgs {
     #[command(flatten)]
-    pub(crate) keys: KeyChoice<Consumer>,
+    pub(crate) keys: KeyChoice<JwtVerifier>,
+    /// With --jwks-url: allow a plain http URL (for an issuer on loopback, or tests)
+    #[arg(long)]
+    pub(crate) allow_http: bool,
     #[command(flatten)]
     pub(crate) algs: JwsAllowArgs,
     #[command(flatten)]
@@ -727,6 +731,54 @@ mod tests {
                 clap::error::ErrorKind::UnknownArgument,
                 "{args:?}"
             );
+        }
+    }
+
+    #[test]
+    fn jwks_url_is_for_jwt_verify_only() {
+        let verify = Cli::try_parse_from([
+            "hsm-jose",
+            "jwt",
+            "verify",
+            "--jwks-url",
+            "http://127.0.0.1:8080/jwks.json",
+            "--allow-http",
+        ])
+        .unwrap();
+        let Command::Jwt(JwtCommand::Verify(v)) = verify.command else {
+            panic!("not jwt verify")
+        };
+        assert_eq!(
+            v.keys.source(),
+            &KeySource::JwksUrl("http://127.0.0.1:8080/jwks.json".into())
+        );
+        assert!(v.allow_http);
+
+        // One key source only; other commands fetch nothing.
+        for (args, kind) in [
+            (
+                &[
+                    "hsm-jose",
+                    "jwt",
+                    "verify",
+                    "--jwks",
+                    "s.json",
+                    "--jwks-url",
+                    "https://a/",
+                ][..],
+                clap::error::ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["hsm-jose", "verify", "--jwks-url", "https://a/"][..],
+                clap::error::ErrorKind::UnknownArgument,
+            ),
+            (
+                &["hsm-jose", "jwt", "decrypt", "--jwks-url", "https://a/"][..],
+                clap::error::ErrorKind::UnknownArgument,
+            ),
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.kind(), kind, "{args:?}");
         }
     }
 }

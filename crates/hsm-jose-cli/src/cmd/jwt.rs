@@ -104,7 +104,15 @@ pub(crate) fn sign(hsm: &Hsm<'_>, args: &JwtSignArgs) -> Result<()> {
 }
 
 pub(crate) fn verify(hsm: &Hsm<'_>, args: &JwtVerifyArgs) -> Result<()> {
-    let consumer = args.keys.consumer(hsm, Purpose::Verify)?;
+    let consumer = match args.keys.source() {
+        KeySource::JwksUrl(url) => Consumer::Set(crate::jwks_url::fetch(url, args.allow_http)?),
+        _ if args.allow_http => {
+            return Err(CliError::usage(
+                "--allow-http goes with --jwks-url (it allows a plain http JWK Set URL)",
+            ));
+        }
+        _ => args.keys.consumer(hsm, Purpose::Verify)?,
+    };
     let algs = consumer.jws_algorithms(&args.algs.alg)?;
     let token = io::read_stdin_token("JWT")?;
     let v = validation(&args.checks).jws_algorithms(&algs);

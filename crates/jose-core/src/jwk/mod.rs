@@ -18,8 +18,10 @@
 //! ```
 
 mod generate;
+pub(crate) mod lenient;
 pub(crate) mod parsed;
 mod roca;
+mod serde_impl;
 mod set;
 mod validate;
 
@@ -29,7 +31,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+pub use lenient::{SkipReason, SkippedKey};
 pub use roca::has_roca_fingerprint;
+pub use serde_impl::with_private;
 pub use set::JwkSet;
 
 use crate::b64;

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::Jwk;
+use super::lenient::{self, SkipReason, SkippedKey};
 use crate::error::{Error, KeyError, Result};
 
 /// A JWK Set: `{"keys":[...]}`.
@@ -25,7 +26,7 @@ use crate::error::{Error, KeyError, Result};
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JwkSet {
-    keys: Vec<Jwk>,
+    pub(super) keys: Vec<Jwk>,
 }
 
 impl JwkSet {
@@ -42,6 +43,51 @@ impl JwkSet {
         Self::from_map(map)
     }
 
+    /// Parses a JWK Set leniently, for a verifier: every usable public key is kept, every
+    /// other member of `keys` is returned as a [`SkippedKey`] with its index, `kid` and reason.
+    ///
+    /// This is the parse for sets a program *fetches* (an identity provider's
+    /// `/.well-known/jwks.json`), which hold keys a given verifier cannot use. Use the strict
+    /// [`JwkSet::from_json`] for sets a program publishes or is configured with.
+    ///
+    /// * A key that is invalid (RSA modulus below 2048 bits, point off its curve...) or of an
+    ///   unsupported `kty` or curve is skipped with [`SkipReason::Invalid`].
+    /// * Symmetric (`oct`) keys are skipped with [`SkipReason::Symmetric`]: a published key is
+    ///   no secret, and a verification set holds one kind of key
+    ///   ([`KeyError::MixedKeyKinds`]). An HMAC verifier uses [`JwkSet::from_json`] and
+    ///   [`KeySet::for_verification`](crate::KeySet::for_verification).
+    /// * A key whose `kid` an earlier key already has is skipped with
+    ///   [`SkipReason::DuplicateKid`]; the first one stays.
+    /// * Private members (an issuer publishing its private key by mistake) are dropped: only
+    ///   the public part is kept, the private one is zeroized.
+    ///
+    /// The document is still parsed strictly: text that is not a JSON object with a `keys`
+    /// array ([`KeyError::MissingMember`]`("keys")`), or that repeats a member name anywhere
+    /// ([`Malformed::DuplicateMember`](crate::error::Malformed::DuplicateMember)), is an error.
+    ///
+    /// ```
+    /// use jose_core::jwk::{EcCurve, Jwk, JwkSet, SkipReason};
+    /// # fn main() -> Result<(), jose_core::Error> {
+    /// let good = Jwk::generate_ec(EcCurve::P256)?.with_kid("a").to_public_json()?;
+    /// let text = format!(r#"{{"keys":[{good},{{"kty":"PQC","kid":"b"}}]}}"#);
+    /// let (set, skipped) = JwkSet::parse_for_verification(&text)?;
+    /// assert_eq!(set.len(), 1);
+    /// assert_eq!((skipped[0].index, skipped[0].kid.as_deref()), (1, Some("b")));
+    /// assert!(matches!(skipped[0].reason, SkipReason::Invalid(_)));
+    /// # Ok(()) }
+    /// ```
+    pub fn parse_for_verification(text: &str) -> Result<(Self, Vec<SkippedKey>)> {
+        let mut parsed = lenient::parse(text.as_bytes(), usize::MAX)?;
+        let mut set = Self::new();
+        for (index, jwk) in std::mem::take(&mut parsed.keys) {
+            let kid = jwk.kid().map(str::to_owned);
+            if set.push(jwk).is_err() {
+                parsed.skip(index, kid, SkipReason::DuplicateKid);
+            }
+        }
+        Ok((set, parsed.into_skipped()))
+    }
+
     /// Builds a set from a parsed JSON value.
     pub fn from_value(value: &Value) -> Result<Self> {
         match value {
@@ -50,7 +96,7 @@ impl JwkSet {
         }
     }
 
-    fn from_map(mut map: Map<String, Value>) -> Result<Self> {
+    pub(super) fn from_map(mut map: Map<String, Value>) -> Result<Self> {
         let Some(Value::Array(items)) = map.remove("keys") else {
             crate::json::wipe(&mut Value::Object(map));
             return Err(KeyError::MissingMember("keys").into());

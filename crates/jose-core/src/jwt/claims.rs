@@ -240,3 +240,22 @@ impl Claims {
         json::object_to_string(&self.map)
     }
 }
+
+/// Serializes the claims as their JSON object.
+impl Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.map.serialize(s)
+    }
+}
+
+/// Deserializes claims as [`Claims::from_json`] reads them: strict (a member name repeated at
+/// any depth is an error, where serde_json's `Value` would keep the last one), with the
+/// registered claims type-checked.
+///
+/// (Use [`Claims::deserialize`], the inherent method, to turn claims into your own type.)
+impl<'de> serde::Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let map = json::deserialize_object(d, "claims")?;
+        Self::from_map(map).map_err(serde::de::Error::custom)
+    }
+}

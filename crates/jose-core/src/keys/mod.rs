@@ -4,5 +4,5 @@
 mod set;
 mod software;
 
-pub use set::KeySet;
+pub use set::{KeySet, SharedKeySet};
 pub use software::SoftwareKey;
