@@ -43,6 +43,7 @@ pub mod jwk;
 pub mod jws;
 pub mod jwt;
 mod keys;
+pub mod provider;
 mod rng;
 
 pub use alg::{Algorithm, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
@@ -51,6 +52,7 @@ pub use error::{Error, Result};
 pub use header::Header;
 pub use jwk::{Jwk, JwkSet, KeyOp, SecretBytes};
 pub use keys::{KeySet, SoftwareKey};
+pub use provider::Provider;
 
 /// Base64url (unpadded, strict) as used throughout JOSE.
 pub mod base64url {
