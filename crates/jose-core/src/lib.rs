@@ -54,9 +54,10 @@ pub use jwk::{Jwk, JwkSet, KeyOp, SecretBytes};
 pub use keys::{KeySet, SoftwareKey};
 pub use provider::Provider;
 
-/// Base64url (unpadded, strict) as used throughout JOSE.
+/// Base64url (unpadded, strict) as used throughout JOSE. These are the constant-time codecs
+/// (base64ct), safe for secrets.
 pub mod base64url {
-    pub use crate::b64::{decode, encode};
+    pub use crate::b64::{decode_secret as decode, encode_secret as encode};
 }
 
 /// The README's examples, compiled as doctests so that they stay true.
