@@ -16,14 +16,14 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use crate::error::{Malformed, Result};
 
 /// Encodes public bytes as unpadded base64url (fast, not constant-time).
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Decodes public unpadded base64url (fast, not constant-time); `part` names the input in the
 /// error. The same strictness as [`decode_secret`]: no padding, no whitespace, canonical
 /// trailing bits.
-pub fn decode(part: &'static str, text: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode(part: &'static str, text: &str) -> Result<Vec<u8>> {
     URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| Malformed::Base64(part).into())

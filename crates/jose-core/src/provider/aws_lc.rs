@@ -42,8 +42,10 @@ use crate::jws::alg::{Family, Sha2};
 #[derive(Debug)]
 pub(crate) struct AwsLc;
 
-/// AWS-LC's key objects for one key. `Other` keys (Ed448, X25519, RSA over 8192 bits) are
+/// AWS-LC's key objects for one key (boxed as a whole in [`AnyPrepared`], so the variants'
+/// sizes do not matter). `Other` keys (Ed448, X25519, RSA over 8192 bits) are
 /// served by the RustCrypto parse.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Prepared {
     Rsa(Rsa),
     Ec {
