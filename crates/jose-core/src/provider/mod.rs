@@ -150,8 +150,6 @@ pub(crate) enum Prepared {
 /// it) and the provider's own preparation.
 pub(crate) struct ProviderKey {
     pub(crate) parsed: Parsed,
-    // Read by the providers that prepare keys (RustCrypto serves the parse itself).
-    #[cfg_attr(not(feature = "aws-lc-rs"), allow(dead_code))]
     pub(crate) prepared: Prepared,
 }
 

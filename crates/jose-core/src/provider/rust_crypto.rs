@@ -2,6 +2,8 @@
 //! `jwe::enc::*`) over the RustCrypto crates, on the keys as [`parsed`](crate::jwk::parsed)
 //! holds them (no further preparation).
 
+use ::hmac::Mac;
+
 use super::{Prepared as AnyPrepared, Primitives, ProviderKey};
 use crate::alg::{ContentEncryption, KeyManagementAlgorithm};
 use crate::backend::public_only;
@@ -11,30 +13,97 @@ use crate::jwe::enc::{Sealed, aes_cbc_hmac, aes_gcm};
 use crate::jwk::parsed::Parsed;
 use crate::jwk::{EcCurve, KeyMaterial, SecretBytes};
 use crate::jws::alg::rsassa::Padding;
-use crate::jws::alg::{Family, ecdsa, eddsa, hmac, rsassa};
+use crate::jws::alg::{Family, Sha2, ecdsa, eddsa, hmac, rsassa};
 
 /// The RustCrypto provider.
 #[derive(Debug)]
 pub(crate) struct RustCrypto;
 
-/// Nothing beyond the parse: the parsed key holds the RustCrypto types.
-pub(crate) struct Prepared;
+/// Beyond the parse (which holds the RustCrypto key types): for a symmetric key, the HMAC
+/// states after the key block (inner and outer pads hashed once, cloned per operation; wiped
+/// on drop through the `zeroize` features of `hmac` and `sha2`).
+pub(crate) struct Prepared {
+    hmac: Option<Box<HmacKeys>>,
+}
+
+struct HmacKeys {
+    sha256: ::hmac::Hmac<sha2::Sha256>,
+    sha384: ::hmac::Hmac<sha2::Sha384>,
+    sha512: ::hmac::Hmac<sha2::Sha512>,
+}
+
+impl HmacKeys {
+    fn new(key: &[u8]) -> Option<Self> {
+        use ::hmac::KeyInit;
+        Some(Self {
+            sha256: KeyInit::new_from_slice(key).ok()?,
+            sha384: KeyInit::new_from_slice(key).ok()?,
+            sha512: KeyInit::new_from_slice(key).ok()?,
+        })
+    }
+
+    fn tag(&self, sha: Sha2, input: &[u8]) -> Vec<u8> {
+        fn run<M: Mac + Clone>(m: &M, input: &[u8]) -> Vec<u8> {
+            let mut m = m.clone();
+            m.update(input);
+            m.finalize().into_bytes().to_vec()
+        }
+        match sha {
+            Sha2::Sha256 => run(&self.sha256, input),
+            Sha2::Sha384 => run(&self.sha384, input),
+            Sha2::Sha512 => run(&self.sha512, input),
+        }
+    }
+
+    fn verify(&self, sha: Sha2, input: &[u8], sig: &[u8]) -> bool {
+        fn run<M: Mac + Clone>(m: &M, input: &[u8], sig: &[u8]) -> bool {
+            let mut m = m.clone();
+            m.update(input);
+            // Constant-time; the full tag length is required (no truncation).
+            m.verify_slice(sig).is_ok()
+        }
+        match sha {
+            Sha2::Sha256 => run(&self.sha256, input, sig),
+            Sha2::Sha384 => run(&self.sha384, input, sig),
+            Sha2::Sha512 => run(&self.sha512, input, sig),
+        }
+    }
+}
+
+/// This provider's HMAC states for `key`, if it prepared them.
+fn hmac_keys(key: &ProviderKey) -> Option<&HmacKeys> {
+    match &key.prepared {
+        AnyPrepared::RustCrypto(p) => p.hmac.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
 
 impl Primitives for RustCrypto {
     fn name(&self) -> &'static str {
         "rust-crypto"
     }
 
-    fn prepare(&self, _material: &KeyMaterial, _parsed: &Parsed) -> Result<AnyPrepared> {
-        Ok(AnyPrepared::RustCrypto(Prepared))
+    fn prepare(&self, _material: &KeyMaterial, parsed: &Parsed) -> Result<AnyPrepared> {
+        let hmac = match parsed {
+            Parsed::Oct(k) => HmacKeys::new(k).map(Box::new),
+            _ => None,
+        };
+        Ok(AnyPrepared::RustCrypto(Prepared { hmac }))
     }
 
     fn sign(&self, key: &ProviderKey, family: Family, input: &[u8]) -> Option<Result<Vec<u8>>> {
-        sign(&key.parsed, family, input)
+        match (hmac_keys(key), family) {
+            (Some(h), Family::Hmac(sha)) => Some(Ok(h.tag(sha, input))),
+            _ => sign(&key.parsed, family, input),
+        }
     }
 
     fn verify(&self, key: &ProviderKey, family: Family, input: &[u8], sig: &[u8]) -> Option<bool> {
-        verify(&key.parsed, family, input, sig)
+        match (hmac_keys(key), family) {
+            (Some(h), Family::Hmac(sha)) => Some(h.verify(sha, input, sig)),
+            _ => verify(&key.parsed, family, input, sig),
+        }
     }
 
     fn rsa_oaep_encrypt(
