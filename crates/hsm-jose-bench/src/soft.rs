@@ -132,12 +132,21 @@ struct Keys {
     kit_public: josekit::jwk::Jwk,
 }
 
-fn keys(jose: SoftwareKey) -> Keys {
+/// The keys of one algorithm. jose-core's keys name their provider: this crate enables jose-core's
+/// `aws-lc-rs` feature, which makes aws-lc-rs the process default.
+fn keys(generated: SoftwareKey) -> Keys {
+    let rust_crypto = |jwk: &jose_core::Jwk, what| {
+        ok(
+            SoftwareKey::from_jwk_with(jwk.clone(), Provider::rust_crypto()),
+            what,
+        )
+    };
+    let jose = rust_crypto(generated.jwk(), "RustCrypto key");
     let jwk = jose.jwk();
     let public = jwk.to_public();
     let jose_public = match &public {
-        Ok(p) => ok(SoftwareKey::from_jwk(p.clone()), "public key"),
-        Err(_) => ok(SoftwareKey::from_jwk(jwk.clone()), "secret key"),
+        Ok(p) => rust_crypto(p, "public key"),
+        Err(_) => rust_crypto(jwk, "secret key"),
     };
     let aws = ok(
         SoftwareKey::from_jwk_with(jwk.clone(), Provider::aws_lc()),
@@ -147,6 +156,9 @@ fn keys(jose: SoftwareKey) -> Keys {
         SoftwareKey::from_jwk_with(jose_public.jwk().clone(), Provider::aws_lc()),
         "aws-lc-rs public key",
     );
+    if (jose.provider().name(), aws.provider().name()) != ("rust-crypto", "aws-lc-rs") {
+        fail("the bench keys do not use the providers their columns name");
+    }
     let kit_private = ok(
         josekit::jwk::Jwk::from_bytes(jwk.to_private_json().as_bytes()),
         "josekit JWK",
@@ -382,7 +394,13 @@ fn kit_validator() -> josekit::jwt::JwtPayloadValidator {
 /// JWE content decryption (`dir`, so only the content algorithm works): jose-core and josekit
 /// open the same token (jsonwebtoken has no JWE).
 fn decrypt_row(plan: &Plan, enc: Enc) -> SoftRow {
-    let key = ok(SoftwareKey::generate_oct(enc.key_len()), "content key");
+    let key = ok(
+        SoftwareKey::from_jwk_with(
+            ok(jose_core::Jwk::generate_oct(enc.key_len()), "content key"),
+            Provider::rust_crypto(),
+        ),
+        "content key",
+    );
     let KeyMaterial::Oct(k) = key.jwk().material() else {
         fail("oct key")
     };
