@@ -115,9 +115,9 @@ impl fmt::Debug for Provider {
 
 static INSTALLED: OnceLock<Provider> = OnceLock::new();
 
-/// Installs the process default provider. Only the first call succeeds; later calls return
-/// the provider they were given. Call it before building keys: a key keeps the provider it was
-/// built with.
+/// Installs the process default provider. Only the first call succeeds, and only before the
+/// default is first used (the first key built or token made fixes it); otherwise the provider
+/// given is returned. Call it at start-up: a key keeps the provider it was built with.
 pub fn install_default(provider: Provider) -> std::result::Result<(), Provider> {
     INSTALLED.set(provider)
 }
@@ -231,4 +231,31 @@ pub(crate) trait Primitives: Send + Sync {
 
     /// Fills `buf` from a cryptographically secure RNG.
     fn fill_random(&self, buf: &mut [u8]) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_fixed_once_used() {
+        let used = default_provider();
+        for p in Provider::all() {
+            assert!(
+                matches!(install_default(p), Err(given) if given == p),
+                "{} was installed after the default was used",
+                p.name()
+            );
+        }
+        assert_eq!(default_provider(), used);
+    }
+
+    #[test]
+    fn providers_are_found_by_name() {
+        for p in Provider::all() {
+            assert_eq!(Provider::by_name(p.name()), Some(p));
+        }
+        assert_eq!(Provider::all().first(), Some(&Provider::rust_crypto()));
+        assert_eq!(Provider::by_name("openssl"), None);
+    }
 }
