@@ -254,3 +254,64 @@ fn the_feature_makes_aws_lc_the_default() {
     );
     assert_eq!(Provider::by_name("openssl"), None);
 }
+
+/// Ed25519 edge cases that ed25519-dalek's strict check refuses must be refused under both
+/// providers: `S + L` (the same scalar, not reduced) and small-order `R` encodings.
+#[test]
+fn ed25519_strictness_is_the_same_under_both() {
+    // The group order L, little-endian.
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let jwk = Jwk::generate_okp(OkpCurve::Ed25519).unwrap();
+    let pair = Pair::new(&jwk);
+    let public = Pair::new(&jwk.to_public().unwrap());
+    let input = b"eyJhbGciOiJFZERTQSJ9.cGF5bG9hZA";
+    for signer in pair.both() {
+        let sig = jose_core::KeyBackend::sign(signer, JwsAlgorithm::EdDSA, input).unwrap();
+        for verifier in public.both() {
+            assert!(matches!(
+                jose_core::KeyBackend::verify(verifier, JwsAlgorithm::EdDSA, input, &sig),
+                Ok(())
+            ));
+            // S + L: the same scalar, not reduced.
+            let mut malleated = sig.clone();
+            let mut carry = 0u16;
+            for (i, l) in L.iter().enumerate() {
+                let sum = u16::from(malleated[32 + i]) + u16::from(*l) + carry;
+                malleated[32 + i] = sum as u8;
+                carry = sum >> 8;
+            }
+            assert_eq!(carry, 0);
+            assert!(
+                matches!(
+                    jose_core::KeyBackend::verify(verifier, JwsAlgorithm::EdDSA, input, &malleated),
+                    Err(Error::Verification)
+                ),
+                "S + L accepted under {}",
+                verifier.provider().name()
+            );
+        }
+    }
+    // Small-order R (the identity, order 2, order 4) with S = 0: refused under both.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut order2 = [0xffu8; 32];
+    order2[0] = 0xec;
+    order2[31] = 0x7f;
+    for r in [identity, order2, [0u8; 32]] {
+        let mut sig = r.to_vec();
+        sig.extend_from_slice(&[0u8; 32]);
+        for verifier in public.both() {
+            assert!(
+                matches!(
+                    jose_core::KeyBackend::verify(verifier, JwsAlgorithm::EdDSA, input, &sig),
+                    Err(Error::Verification)
+                ),
+                "small-order R accepted under {}",
+                verifier.provider().name()
+            );
+        }
+    }
+}

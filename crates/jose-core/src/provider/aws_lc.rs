@@ -1,10 +1,13 @@
 //! The aws-lc-rs provider (cargo feature `aws-lc-rs`): AWS-LC for RSA (PKCS#1 v1.5, PSS,
-//! OAEP), ECDSA on P-256/384/521, Ed25519 signing, HMAC, AES-GCM and randomness.
+//! OAEP), ECDSA on P-256/384/521, Ed25519, AES-GCM and randomness.
 //!
 //! Kept on the RustCrypto implementation inside this provider, and why:
 //! * Ed448 (signing and verification): AWS-LC has no Ed448.
-//! * Ed25519 verification: ed25519-dalek's strict check refuses small-order `R` and public
-//!   keys; AWS-LC's `ED25519_verify` accepts them. Strictness must not depend on the provider.
+//! * Ed25519 verification with a small-order (weak) public key: ed25519-dalek's strict check
+//!   refuses every signature under it, AWS-LC would not. (For other keys AWS-LC verifies, after
+//!   jose-core has refused a small-order `R`, as ed25519-dalek's strict check does.)
+//! * HMAC: RustCrypto's prepared states (wiped on drop; `aws_lc_rs::hmac::Key::new` keeps a
+//!   context this crate cannot wipe and panics where it cannot allocate).
 //! * ECDH on the P-curves and X25519, AES key wrap, AES-CBC with HMAC: not yet moved (AWS-LC's
 //!   key wrap has no AES-192; its ECDH wants its own private key objects). These are
 //!   symmetric or one-per-token steps, not the bottleneck.
@@ -16,6 +19,7 @@
 use std::sync::OnceLock;
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::rand;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
@@ -24,7 +28,6 @@ use aws_lc_rs::rsa::{
 use aws_lc_rs::signature::{
     self as sig, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaKeyPair,
 };
-use aws_lc_rs::{hmac, rand};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use zeroize::Zeroizing;
 
@@ -53,12 +56,15 @@ pub(crate) enum Prepared {
         public: ParsedPublicKey,
         pair: Option<EcdsaKeyPair>,
     },
-    Ed25519(Option<Ed25519KeyPair>),
-    Hmac {
-        sha256: hmac::Key,
-        sha384: hmac::Key,
-        sha512: hmac::Key,
+    Ed25519 {
+        pair: Option<Ed25519KeyPair>,
+        /// `None` for a small-order (weak) key, which ed25519-dalek's strict check serves.
+        public: Option<ParsedPublicKey>,
     },
+    /// HMAC stays on RustCrypto's prepared states (SHA-NI on x86-64, as fast as AWS-LC's here):
+    /// they are wiped on drop, and `aws_lc_rs::hmac::Key::new` panics where it cannot
+    /// allocate.
+    Hmac(Option<rust_crypto::HmacKeys>),
     Other,
 }
 
@@ -187,21 +193,24 @@ impl Primitives for AwsLc {
             Parsed::P256 { .. } | Parsed::P384 { .. } | Parsed::P521 { .. } => {
                 prepare_ec(material)?
             }
-            Parsed::Ed25519 { private, public } => Prepared::Ed25519(match private {
-                Some(sk) => Some(
-                    Ed25519KeyPair::from_seed_and_public_key(
-                        &Zeroizing::new(sk.to_bytes())[..],
-                        public.as_bytes(),
-                    )
-                    .map_err(|_| rejected("d"))?,
-                ),
-                None => None,
-            }),
-            Parsed::Oct(k) => Prepared::Hmac {
-                sha256: hmac::Key::new(hmac::HMAC_SHA256, k),
-                sha384: hmac::Key::new(hmac::HMAC_SHA384, k),
-                sha512: hmac::Key::new(hmac::HMAC_SHA512, k),
+            Parsed::Ed25519 { private, public } => Prepared::Ed25519 {
+                pair: match private {
+                    Some(sk) => Some(
+                        Ed25519KeyPair::from_seed_and_public_key(
+                            &Zeroizing::new(sk.to_bytes())[..],
+                            public.as_bytes(),
+                        )
+                        .map_err(|_| rejected("d"))?,
+                    ),
+                    None => None,
+                },
+                public: if public.is_weak() {
+                    None
+                } else {
+                    ParsedPublicKey::new(&sig::ED25519, public.as_bytes()).ok()
+                },
             },
+            Parsed::Oct(k) => Prepared::Hmac(rust_crypto::HmacKeys::new(k)),
             Parsed::Ed448 { .. } | Parsed::X25519 { .. } => Prepared::Other,
         };
         Ok(AnyPrepared::AwsLc(Box::new(prepared)))
@@ -210,10 +219,7 @@ impl Primitives for AwsLc {
     fn sign(&self, key: &ProviderKey, family: Family, input: &[u8]) -> Option<Result<Vec<u8>>> {
         let rng = SystemRandom::new();
         match (ours(key), family) {
-            (Some(Prepared::Hmac { .. }), Family::Hmac(sha)) => {
-                let k = hmac_key(ours(key)?, sha)?;
-                Some(Ok(hmac::sign(k, input).as_ref().to_vec()))
-            }
+            (Some(Prepared::Hmac(Some(h))), Family::Hmac(sha)) => Some(Ok(h.tag(sha, input))),
             (Some(Prepared::Rsa(rsa)), Family::RsaPkcs1(_) | Family::RsaPss(_)) => {
                 let (_, encoding) = rsa_scheme(family)?;
                 let Some((pair, _)) = &rsa.private else {
@@ -236,7 +242,7 @@ impl Primitives for AwsLc {
                         .map_err(|_| Error::Rng),
                 )
             }
-            (Some(Prepared::Ed25519(pair)), Family::EdDsa) => {
+            (Some(Prepared::Ed25519 { pair, .. }), Family::EdDsa) => {
                 let Some(pair) = pair else {
                     return Some(Err(public_only()));
                 };
@@ -249,10 +255,7 @@ impl Primitives for AwsLc {
 
     fn verify(&self, key: &ProviderKey, family: Family, input: &[u8], sig: &[u8]) -> Option<bool> {
         match (ours(key), family) {
-            (Some(Prepared::Hmac { .. }), Family::Hmac(sha)) => {
-                let k = hmac_key(ours(key)?, sha)?;
-                Some(hmac::verify(k, input, sig).is_ok())
-            }
+            (Some(Prepared::Hmac(Some(h))), Family::Hmac(sha)) => Some(h.verify(sha, input, sig)),
             (Some(Prepared::Rsa(rsa)), Family::RsaPkcs1(_) | Family::RsaPss(_)) => {
                 let (i, _) = rsa_scheme(family)?;
                 let slot = rsa.verifiers.get(i)?;
@@ -268,8 +271,15 @@ impl Primitives for AwsLc {
             (Some(Prepared::Ec { curve, public, .. }), Family::Ecdsa(want)) if *curve == want => {
                 Some(public.verify_sig(input, sig).is_ok())
             }
-            // Ed25519 verification stays on ed25519-dalek's strict check (see the module
-            // documentation); Ed448, RSA over 8192 bits and mismatches likewise.
+            (
+                Some(Prepared::Ed25519 {
+                    public: Some(public),
+                    ..
+                }),
+                Family::EdDsa,
+            ) => Some(ed25519_strict(public, input, sig)),
+            // Ed25519 with a weak key stays on ed25519-dalek's strict check; Ed448, RSA over
+            // 8192 bits and mismatches likewise.
             _ => rust_crypto::verify(&key.parsed, family, input, sig),
         }
     }
@@ -397,21 +407,30 @@ impl Primitives for AwsLc {
     }
 }
 
+/// Ed25519 verification with ed25519-dalek's `verify_strict` semantics: AWS-LC checks the
+/// equation by re-encoding `R` (so an `R` off the curve or non-canonical fails) and refuses
+/// `S >= L`; jose-core refuses a small-order `R` first, as ed25519-dalek does (small-order
+/// public keys were kept on ed25519-dalek when the key was prepared).
+fn ed25519_strict(public: &ParsedPublicKey, input: &[u8], sig: &[u8]) -> bool {
+    let Some(r) = sig.get(..32).and_then(|r| <[u8; 32]>::try_from(r).ok()) else {
+        return false;
+    };
+    if sig.len() != 64 {
+        return false;
+    }
+    // A point that does not decode cannot equal the re-encoded R' either.
+    if ed25519_dalek::VerifyingKey::from_bytes(&r).is_ok_and(|r| r.is_weak()) {
+        return false;
+    }
+    public.verify_sig(input, sig).is_ok()
+}
+
 /// This provider's preparation of `key` (`None` for a key prepared by another provider, which
 /// the RustCrypto parse then serves).
 fn ours(key: &ProviderKey) -> Option<&Prepared> {
     match &key.prepared {
         AnyPrepared::AwsLc(p) => Some(p),
         AnyPrepared::RustCrypto(_) => None,
-    }
-}
-
-fn hmac_key(prepared: &Prepared, sha: Sha2) -> Option<&hmac::Key> {
-    match (prepared, sha) {
-        (Prepared::Hmac { sha256, .. }, Sha2::Sha256) => Some(sha256),
-        (Prepared::Hmac { sha384, .. }, Sha2::Sha384) => Some(sha384),
-        (Prepared::Hmac { sha512, .. }, Sha2::Sha512) => Some(sha512),
-        _ => None,
     }
 }
 

@@ -26,14 +26,14 @@ pub(crate) struct Prepared {
     hmac: Option<Box<HmacKeys>>,
 }
 
-struct HmacKeys {
+pub(crate) struct HmacKeys {
     sha256: ::hmac::Hmac<sha2::Sha256>,
     sha384: ::hmac::Hmac<sha2::Sha384>,
     sha512: ::hmac::Hmac<sha2::Sha512>,
 }
 
 impl HmacKeys {
-    fn new(key: &[u8]) -> Option<Self> {
+    pub(crate) fn new(key: &[u8]) -> Option<Self> {
         use ::hmac::KeyInit;
         Some(Self {
             sha256: KeyInit::new_from_slice(key).ok()?,
@@ -42,7 +42,7 @@ impl HmacKeys {
         })
     }
 
-    fn tag(&self, sha: Sha2, input: &[u8]) -> Vec<u8> {
+    pub(crate) fn tag(&self, sha: Sha2, input: &[u8]) -> Vec<u8> {
         fn run<M: Mac + Clone>(m: &M, input: &[u8]) -> Vec<u8> {
             let mut m = m.clone();
             m.update(input);
@@ -55,7 +55,7 @@ impl HmacKeys {
         }
     }
 
-    fn verify(&self, sha: Sha2, input: &[u8], sig: &[u8]) -> bool {
+    pub(crate) fn verify(&self, sha: Sha2, input: &[u8], sig: &[u8]) -> bool {
         fn run<M: Mac + Clone>(m: &M, input: &[u8], sig: &[u8]) -> bool {
             let mut m = m.clone();
             m.update(input);
