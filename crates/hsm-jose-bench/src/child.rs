@@ -191,6 +191,13 @@ fn keyload_child(shim: &str) {
     println!("{}", ok(serde_json::to_string(&out), "JSON"));
 }
 
+/// Section 4's jsonwebtoken[aws_lc_rs] column, measured in a child process (jsonwebtoken's
+/// provider is process-wide; this process uses `rust_crypto`).
+pub(crate) fn jsonwebtoken_aws_lc(quick: bool) -> Vec<(String, crate::harness::Rate)> {
+    let mode = if quick { "quick" } else { "full" };
+    run_child(&["jsonwebtoken-aws-lc".into(), mode.into()], &[])
+}
+
 /// Section 6: runs the long signing run in a child process.
 pub(crate) fn memory(ops: u64, window: u64) -> MemoryRun {
     run_child(&["memory".into(), ops.to_string(), window.to_string()], &[])
@@ -230,6 +237,15 @@ fn memory_child(ops: u64, window: u64) {
 pub(crate) fn main(args: &[String]) {
     match args {
         [kind, shim] if kind == "keyload" => keyload_child(shim),
+        [kind, quick] if kind == "jsonwebtoken-aws-lc" => {
+            let plan = if quick == "quick" {
+                crate::harness::Plan::quick()
+            } else {
+                crate::harness::Plan::full()
+            };
+            let rates = crate::soft::jsonwebtoken_only(&plan);
+            println!("{}", ok(serde_json::to_string(&rates), "JSON"));
+        }
         [kind, ops, window] if kind == "memory" => {
             let parse = |s: &String| -> u64 { ok(s.parse(), "a count") };
             memory_child(parse(ops), parse(window).max(1));

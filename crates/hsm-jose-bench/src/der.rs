@@ -61,21 +61,32 @@ pub(crate) fn rsa_pkcs1(k: &RsaKey) -> Vec<u8> {
     tlv(0x30, &body)
 }
 
-/// PKCS#8 `PrivateKeyInfo` for a P-256 key (what `EncodingKey::from_ec_der` reads).
-pub(crate) fn p256_pkcs8(k: &EcKey) -> Vec<u8> {
-    let (EcCurve::P256, Some(d)) = (k.crv, &k.d) else {
-        fail("a private P-256 key")
-    };
-    // id-ecPublicKey, prime256v1
-    const ALG: &[u8] = &[
+/// PKCS#8 `PrivateKeyInfo` for a P-256 or P-384 key (what `EncodingKey::from_ec_der` reads).
+pub(crate) fn ec_pkcs8(k: &EcKey) -> Vec<u8> {
+    // id-ecPublicKey with prime256v1 or secp384r1.
+    const P256: &[u8] = &[
         0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
         0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
     ];
+    const P384: &[u8] = &[
+        0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81,
+        0x04, 0x00, 0x22,
+    ];
+    let (alg, d) = match (k.crv, &k.d) {
+        (EcCurve::P256, Some(d)) => (P256, d),
+        (EcCurve::P384, Some(d)) => (P384, d),
+        _ => fail("a private P-256 or P-384 key"),
+    };
+    let mut point = vec![0u8, 4];
+    point.extend_from_slice(&k.x);
+    point.extend_from_slice(&k.y);
     let mut ec_private = integer(&[1]);
     ec_private.extend(tlv(0x04, d));
+    // [1] publicKey: aws-lc-rs wants it, RustCrypto accepts it.
+    ec_private.extend(tlv(0xa1, &tlv(0x03, &point)));
     let ec_private = tlv(0x30, &ec_private);
     let mut body = integer(&[0]);
-    body.extend_from_slice(ALG);
+    body.extend_from_slice(alg);
     body.extend(tlv(0x04, &ec_private));
     tlv(0x30, &body)
 }

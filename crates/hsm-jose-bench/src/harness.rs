@@ -82,7 +82,7 @@ impl Ctx {
 }
 
 /// The throughput of one variant: the median and spread of its repetitions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub(crate) struct Rate {
     /// Median operations per second over the repetitions.
     pub(crate) ops_per_sec: f64,

@@ -16,7 +16,8 @@
 //! 2. The same on 2 threads (and one per core when there are more): one shared `HsmJwk` and its
 //!    pool; the raw cell gives each thread its own session.
 //! 3. JWE decryption in the HSM beside raw `C_Decrypt` / `C_DeriveKey`.
-//! 4. jose-core beside jsonwebtoken (RustCrypto) and josekit (OpenSSL), in software.
+//! 4. jose-core under each provider (RustCrypto, aws-lc-rs) beside jsonwebtoken (`rust_crypto`,
+//!    `aws_lc_rs`), josekit (OpenSSL) and the providers' bare primitives, in software.
 //! 5. Key loading: time of `HsmJwk::from_label`, PKCS#11 calls counted by the p11-fault shim.
 //! 6. Memory: peak RSS and RSS growth over 100,000 signatures.
 
@@ -46,6 +47,15 @@ pub(crate) fn ok<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // jsonwebtoken is built with both of its providers, so it needs one installed; this process
+    // uses rust_crypto (the aws_lc_rs column is measured by a child that installs that one).
+    if args.first().map(String::as_str) != Some("--child")
+        && jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER
+            .install_default()
+            .is_err()
+    {
+        fail("jsonwebtoken's provider was already installed");
+    }
     if args.first().map(String::as_str) == Some("--child") {
         child::main(&args[1..]);
         return;
@@ -81,7 +91,14 @@ fn main() {
     let pool = ok(SessionPool::from_env(), "the bench token (HSM_* variables)");
     let sign = hsm::sign(&ctx, &pool);
     let jwe = hsm::decrypt(&ctx, &pool);
-    let software = soft::run(&ctx);
+    let mut software = soft::run(&ctx);
+    if ctx.start("software jsonwebtoken[aws_lc_rs] (child process)") {
+        for (operation, rate) in child::jsonwebtoken_aws_lc(quick) {
+            if let Some(row) = software.iter_mut().find(|r| r.operation == operation) {
+                row.jsonwebtoken_aws_lc = Some(rate);
+            }
+        }
+    }
     let load = hsm::load(&ctx, &pool);
     let scratch = out
         .parent()

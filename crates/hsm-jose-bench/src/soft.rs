@@ -1,5 +1,8 @@
-//! Section 4: jose-core alone beside `jsonwebtoken` (RustCrypto provider) and, as a reference,
-//! `josekit` (OpenSSL), on the same keys, claims and tokens.
+//! Section 4: jose-core alone, under each of its crypto providers (RustCrypto, aws-lc-rs), beside
+//! `jsonwebtoken` (with `rust_crypto`, and with `aws_lc_rs` in a child process: its provider is
+//! process-wide) and `josekit` (OpenSSL), on the same keys, claims and tokens; and the "bare
+//! primitive" of each provider (the key's own sign/verify/unwrap call, no JOSE), so that the JOSE
+//! overhead is visible.
 //!
 //! Each library does what an application does with it: make a JWT from the claims (sign), or
 //! check a JWT's signature and its `exp`, `iss` and `aud` and hand the claims back (verify). Keys
@@ -10,7 +13,10 @@ use std::cell::OnceCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jose_core::jwk::{EcCurve, KeyMaterial};
-use jose_core::{ContentEncryption as Enc, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey};
+use jose_core::{
+    ContentEncryption as Enc, Header, JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, Provider,
+    SoftwareKey,
+};
 use jose_core::{jwe, jwt};
 use serde::{Deserialize, Serialize};
 
@@ -60,17 +66,57 @@ impl BenchClaims {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct SoftRow {
     pub(crate) operation: String,
+    /// jose-core with the RustCrypto provider.
     pub(crate) jose_core: Rate,
+    /// jose-core with the aws-lc-rs provider.
+    pub(crate) jose_core_aws_lc: Option<Rate>,
+    /// jsonwebtoken with `rust_crypto` (measured interleaved with jose-core).
     pub(crate) jsonwebtoken: Option<Rate>,
+    /// jsonwebtoken with `aws_lc_rs` (measured in a child process; not interleaved).
+    pub(crate) jsonwebtoken_aws_lc: Option<Rate>,
     pub(crate) josekit: Option<Rate>,
+    /// The RustCrypto provider's primitive alone (the key's `KeyBackend` call on the signing
+    /// input, the content key, ...).
+    pub(crate) bare_rust_crypto: Option<Rate>,
+    /// The aws-lc-rs provider's primitive alone.
+    pub(crate) bare_aws_lc: Option<Rate>,
 }
 
 impl SoftRow {
-    /// jose-core over jsonwebtoken, where both do the operation.
+    /// jose-core[RustCrypto] over jsonwebtoken[rust_crypto], where both do the operation.
     pub(crate) fn ratio(&self) -> Option<f64> {
         self.jsonwebtoken
             .as_ref()
             .map(|j| self.jose_core.paired_ratio(j))
+    }
+
+    /// jose-core[aws-lc-rs] over jsonwebtoken[aws_lc_rs] (medians of separate processes).
+    pub(crate) fn ratio_aws_lc(&self) -> Option<f64> {
+        match (&self.jose_core_aws_lc, &self.jsonwebtoken_aws_lc) {
+            (Some(a), Some(j)) if j.ops_per_sec > 0.0 => Some(a.ops_per_sec / j.ops_per_sec),
+            _ => None,
+        }
+    }
+
+    /// jose-core[aws-lc-rs] over josekit (OpenSSL).
+    pub(crate) fn ratio_aws_lc_josekit(&self) -> Option<f64> {
+        match (&self.jose_core_aws_lc, &self.josekit) {
+            (Some(a), Some(k)) => Some(a.paired_ratio(k)),
+            _ => None,
+        }
+    }
+
+    /// jose-core over its provider's bare primitive (1.0 = no JOSE overhead), per provider.
+    pub(crate) fn overhead(&self) -> [Option<f64>; 2] {
+        [
+            self.bare_rust_crypto
+                .as_ref()
+                .map(|b| self.jose_core.paired_ratio(b)),
+            match (&self.jose_core_aws_lc, &self.bare_aws_lc) {
+                (Some(a), Some(b)) => Some(a.paired_ratio(b)),
+                _ => None,
+            },
+        ]
     }
 }
 
@@ -78,19 +124,41 @@ impl SoftRow {
 struct Keys {
     jose: SoftwareKey,
     jose_public: SoftwareKey,
+    aws: SoftwareKey,
+    aws_public: SoftwareKey,
     jwt_enc: jsonwebtoken::EncodingKey,
     jwt_dec: jsonwebtoken::DecodingKey,
     kit_private: josekit::jwk::Jwk,
     kit_public: josekit::jwk::Jwk,
 }
 
-fn keys(jose: SoftwareKey) -> Keys {
+/// The keys of one algorithm. jose-core's keys name their provider: this crate enables jose-core's
+/// `aws-lc-rs` feature, which makes aws-lc-rs the process default.
+fn keys(generated: SoftwareKey) -> Keys {
+    let rust_crypto = |jwk: &jose_core::Jwk, what| {
+        ok(
+            SoftwareKey::from_jwk_with(jwk.clone(), Provider::rust_crypto()),
+            what,
+        )
+    };
+    let jose = rust_crypto(generated.jwk(), "RustCrypto key");
     let jwk = jose.jwk();
     let public = jwk.to_public();
     let jose_public = match &public {
-        Ok(p) => ok(SoftwareKey::from_jwk(p.clone()), "public key"),
-        Err(_) => ok(SoftwareKey::from_jwk(jwk.clone()), "secret key"),
+        Ok(p) => rust_crypto(p, "public key"),
+        Err(_) => rust_crypto(jwk, "secret key"),
     };
+    let aws = ok(
+        SoftwareKey::from_jwk_with(jwk.clone(), Provider::aws_lc()),
+        "aws-lc-rs key",
+    );
+    let aws_public = ok(
+        SoftwareKey::from_jwk_with(jose_public.jwk().clone(), Provider::aws_lc()),
+        "aws-lc-rs public key",
+    );
+    if (jose.provider().name(), aws.provider().name()) != ("rust-crypto", "aws-lc-rs") {
+        fail("the bench keys do not use the providers their columns name");
+    }
     let kit_private = ok(
         josekit::jwk::Jwk::from_bytes(jwk.to_private_json().as_bytes()),
         "josekit JWK",
@@ -112,7 +180,7 @@ fn keys(jose: SoftwareKey) -> Keys {
             jsonwebtoken::DecodingKey::from_rsa_raw_components(&k.n, &k.e),
         ),
         KeyMaterial::Ec(k) => (
-            jsonwebtoken::EncodingKey::from_ec_der(&crate::der::p256_pkcs8(k)),
+            jsonwebtoken::EncodingKey::from_ec_der(&crate::der::ec_pkcs8(k)),
             ok(
                 jsonwebtoken::DecodingKey::from_ec_components(
                     &jose_core::base64url::encode(&k.x),
@@ -133,6 +201,8 @@ fn keys(jose: SoftwareKey) -> Keys {
     Keys {
         jose,
         jose_public,
+        aws,
+        aws_public,
         jwt_enc,
         jwt_dec,
         kit_private,
@@ -144,7 +214,9 @@ fn jwt_alg(alg: JwsAlgorithm) -> jsonwebtoken::Algorithm {
     match alg {
         JwsAlgorithm::HS256 => jsonwebtoken::Algorithm::HS256,
         JwsAlgorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+        JwsAlgorithm::PS256 => jsonwebtoken::Algorithm::PS256,
         JwsAlgorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+        JwsAlgorithm::ES384 => jsonwebtoken::Algorithm::ES384,
         JwsAlgorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         _ => fail("no jsonwebtoken counterpart"),
     }
@@ -155,7 +227,9 @@ fn kit_signer(alg: JwsAlgorithm, jwk: &josekit::jwk::Jwk) -> Box<dyn josekit::jw
     let s: Box<dyn jws::JwsSigner> = match alg {
         JwsAlgorithm::HS256 => Box::new(ok(jws::HS256.signer_from_jwk(jwk), "josekit HS256")),
         JwsAlgorithm::RS256 => Box::new(ok(jws::RS256.signer_from_jwk(jwk), "josekit RS256")),
+        JwsAlgorithm::PS256 => Box::new(ok(jws::PS256.signer_from_jwk(jwk), "josekit PS256")),
         JwsAlgorithm::ES256 => Box::new(ok(jws::ES256.signer_from_jwk(jwk), "josekit ES256")),
+        JwsAlgorithm::ES384 => Box::new(ok(jws::ES384.signer_from_jwk(jwk), "josekit ES384")),
         _ => Box::new(ok(jws::EdDSA.signer_from_jwk(jwk), "josekit EdDSA")),
     };
     s
@@ -166,7 +240,9 @@ fn kit_verifier(alg: JwsAlgorithm, jwk: &josekit::jwk::Jwk) -> Box<dyn josekit::
     let v: Box<dyn jws::JwsVerifier> = match alg {
         JwsAlgorithm::HS256 => Box::new(ok(jws::HS256.verifier_from_jwk(jwk), "josekit HS256")),
         JwsAlgorithm::RS256 => Box::new(ok(jws::RS256.verifier_from_jwk(jwk), "josekit RS256")),
+        JwsAlgorithm::PS256 => Box::new(ok(jws::PS256.verifier_from_jwk(jwk), "josekit PS256")),
         JwsAlgorithm::ES256 => Box::new(ok(jws::ES256.verifier_from_jwk(jwk), "josekit ES256")),
+        JwsAlgorithm::ES384 => Box::new(ok(jws::ES384.verifier_from_jwk(jwk), "josekit ES384")),
         _ => Box::new(ok(jws::EdDSA.verifier_from_jwk(jwk), "josekit EdDSA")),
     };
     v
@@ -181,11 +257,20 @@ fn sign_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) -> S
     let mut kit_header = josekit::jws::JwsHeader::new();
     kit_header.set_token_type("JWT");
 
+    // The bare primitive signs what jose-core signs: the signing input of the same JWT.
+    let token = ok(jwt::sign(&jose_claims, &k.jose, alg, None), "token");
+    let input = signing_input(&token);
     let mut ops: Vec<Op<'_>> = vec![
         Box::new(|| {
             ok(
                 jwt::sign(&jose_claims, &k.jose, alg, None),
                 "jose-core sign",
+            );
+        }),
+        Box::new(|| {
+            ok(
+                jwt::sign(&jose_claims, &k.aws, alg, None),
+                "jose-core[aws-lc-rs] sign",
             );
         }),
         Box::new(|| {
@@ -199,6 +284,12 @@ fn sign_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) -> S
                 josekit::jwt::encode_with_signer(&kit_payload, &kit_header, &*kit_signer),
                 "josekit sign",
             );
+        }),
+        Box::new(|| {
+            ok(k.jose.sign(alg, input), "RustCrypto sign");
+        }),
+        Box::new(|| {
+            ok(k.aws.sign(alg, input), "aws-lc-rs sign");
         }),
     ];
     let rates = interleaved(plan, &mut ops);
@@ -240,11 +331,23 @@ fn verify_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) ->
     );
     ok(kit_validator().validate(&payload), "josekit claims");
 
+    let input = signing_input(&token);
+    let signature = ok(
+        jose_core::base64url::decode("signature", token.rsplit('.').next().unwrap_or("")),
+        "signature",
+    );
     let mut ops: Vec<Op<'_>> = vec![
         Box::new(|| {
             let jwt = ok(
                 jose_validation.verify(&token, &k.jose_public),
                 "jose-core verify",
+            );
+            std::hint::black_box(jwt.claims().sub());
+        }),
+        Box::new(|| {
+            let jwt = ok(
+                jose_validation.verify(&token, &k.aws_public),
+                "jose-core[aws-lc-rs] verify",
             );
             std::hint::black_box(jwt.claims().sub());
         }),
@@ -263,6 +366,18 @@ fn verify_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) ->
             ok(kit_validator().validate(&payload), "josekit claims");
             std::hint::black_box(payload.subject());
         }),
+        Box::new(|| {
+            ok(
+                k.jose_public.verify(alg, input, &signature),
+                "RustCrypto verify",
+            );
+        }),
+        Box::new(|| {
+            ok(
+                k.aws_public.verify(alg, input, &signature),
+                "aws-lc-rs verify",
+            );
+        }),
     ];
     let rates = interleaved(plan, &mut ops);
     row(format!("{alg} verify"), rates, true)
@@ -279,7 +394,13 @@ fn kit_validator() -> josekit::jwt::JwtPayloadValidator {
 /// JWE content decryption (`dir`, so only the content algorithm works): jose-core and josekit
 /// open the same token (jsonwebtoken has no JWE).
 fn decrypt_row(plan: &Plan, enc: Enc) -> SoftRow {
-    let key = ok(SoftwareKey::generate_oct(enc.key_len()), "content key");
+    let key = ok(
+        SoftwareKey::from_jwk_with(
+            ok(jose_core::Jwk::generate_oct(enc.key_len()), "content key"),
+            Provider::rust_crypto(),
+        ),
+        "content key",
+    );
     let KeyMaterial::Oct(k) = key.jwk().material() else {
         fail("oct key")
     };
@@ -297,10 +418,21 @@ fn decrypt_row(plan: &Plan, enc: Enc) -> SoftRow {
         "josekit opens jose-core's JWE",
     );
     assert_eq!(opened, plaintext);
+    let aws = ok(
+        SoftwareKey::from_jwk_with(key.jwk().clone(), Provider::aws_lc()),
+        "aws-lc-rs key",
+    );
     let decrypter = jwe::Decrypter::new(&[KeyManagementAlgorithm::Dir], &[enc]);
     let mut ops: Vec<Op<'_>> = vec![
         Box::new(|| {
             let d = ok(decrypter.decrypt(&token, &key), "jose-core decrypt");
+            std::hint::black_box(d.plaintext().len());
+        }),
+        Box::new(|| {
+            let d = ok(
+                decrypter.decrypt(&token, &aws),
+                "jose-core[aws-lc-rs] decrypt",
+            );
             std::hint::black_box(d.plaintext().len());
         }),
         Box::new(|| {
@@ -316,8 +448,137 @@ fn decrypt_row(plan: &Plan, enc: Enc) -> SoftRow {
     SoftRow {
         operation: format!("{enc} decrypt 1 KiB (dir)"),
         jose_core: rates.next().unwrap_or_else(|| fail("rate")),
+        jose_core_aws_lc: rates.next(),
         jsonwebtoken: None,
+        jsonwebtoken_aws_lc: None,
         josekit: rates.next(),
+        bare_rust_crypto: None,
+        bare_aws_lc: None,
+    }
+}
+
+/// `BASE64URL(header) '.' BASE64URL(payload)` of a compact token.
+fn signing_input(token: &str) -> &[u8] {
+    let end = token.rfind('.').unwrap_or(token.len());
+    &token.as_bytes()[..end]
+}
+
+/// RSA-OAEP-256 with A256GCM, 1 KiB: encryption to the public key (jose-core under each
+/// provider, josekit) and decryption with the private key; the bare primitive is the RSA step.
+fn oaep_row(plan: &Plan, k: &Keys, decrypt: bool) -> SoftRow {
+    use josekit::jwe::{JweHeader, RSA_OAEP_256};
+    let alg = KeyManagementAlgorithm::RsaOaep256;
+    let enc = Enc::A256Gcm;
+    let plaintext = vec![0x5a; 1024];
+    let kit_encrypter = ok(
+        RSA_OAEP_256.encrypter_from_jwk(&k.kit_public),
+        "josekit encrypter",
+    );
+    let kit_decrypter = ok(
+        RSA_OAEP_256.decrypter_from_jwk(&k.kit_private),
+        "josekit decrypter",
+    );
+    let mut kit_header = JweHeader::new();
+    kit_header.set_content_encryption("A256GCM");
+    let token = ok(
+        jwe::encrypt_compact(&k.jose_public, alg, enc, &plaintext, None),
+        "JWE",
+    );
+    let (opened, _) = ok(
+        josekit::jwe::deserialize_compact(&token, &kit_decrypter),
+        "josekit opens jose-core's JWE",
+    );
+    assert_eq!(opened, plaintext);
+    let encrypted_key = ok(
+        jose_core::base64url::decode("encrypted key", token.split('.').nth(1).unwrap_or("")),
+        "encrypted key",
+    );
+    let cek = [7u8; 32];
+    let decrypter = jwe::Decrypter::new(&[alg], &[enc]);
+    let header = Header::new();
+    let mut ops: Vec<Op<'_>> = if decrypt {
+        vec![
+            Box::new(|| {
+                let d = ok(decrypter.decrypt(&token, &k.jose), "jose-core decrypt");
+                std::hint::black_box(d.plaintext().len());
+            }),
+            Box::new(|| {
+                let d = ok(
+                    decrypter.decrypt(&token, &k.aws),
+                    "jose-core[aws-lc-rs] decrypt",
+                );
+                std::hint::black_box(d.plaintext().len());
+            }),
+            Box::new(|| {
+                let (p, _) = ok(
+                    josekit::jwe::deserialize_compact(&token, &kit_decrypter),
+                    "josekit decrypt",
+                );
+                std::hint::black_box(p.len());
+            }),
+            Box::new(|| {
+                let c = ok(
+                    k.jose.unwrap_key(alg, &encrypted_key, &header, enc),
+                    "RustCrypto unwrap",
+                );
+                std::hint::black_box(c.len());
+            }),
+            Box::new(|| {
+                let c = ok(
+                    k.aws.unwrap_key(alg, &encrypted_key, &header, enc),
+                    "aws-lc-rs unwrap",
+                );
+                std::hint::black_box(c.len());
+            }),
+        ]
+    } else {
+        vec![
+            Box::new(|| {
+                let t = ok(
+                    jwe::encrypt_compact(&k.jose_public, alg, enc, &plaintext, None),
+                    "jose-core encrypt",
+                );
+                std::hint::black_box(t.len());
+            }),
+            Box::new(|| {
+                let t = ok(
+                    jwe::encrypt_compact(&k.aws_public, alg, enc, &plaintext, None),
+                    "jose-core[aws-lc-rs] encrypt",
+                );
+                std::hint::black_box(t.len());
+            }),
+            Box::new(|| {
+                let t = ok(
+                    josekit::jwe::serialize_compact(&plaintext, &kit_header, &*kit_encrypter),
+                    "josekit encrypt",
+                );
+                std::hint::black_box(t.len());
+            }),
+            Box::new(|| {
+                let w = ok(k.jose_public.wrap_key(alg, &cek), "RustCrypto wrap");
+                std::hint::black_box(w.encrypted_key.len());
+            }),
+            Box::new(|| {
+                let w = ok(k.aws_public.wrap_key(alg, &cek), "aws-lc-rs wrap");
+                std::hint::black_box(w.encrypted_key.len());
+            }),
+        ]
+    };
+    let rates = interleaved(plan, &mut ops);
+    let mut rates = rates.into_iter();
+    let mut next = || rates.next();
+    SoftRow {
+        operation: format!(
+            "RSA-OAEP-256 {} A256GCM 1 KiB",
+            if decrypt { "decrypt" } else { "encrypt" }
+        ),
+        jose_core: next().unwrap_or_else(|| fail("rate")),
+        jose_core_aws_lc: next(),
+        jsonwebtoken: None,
+        jsonwebtoken_aws_lc: None,
+        josekit: next(),
+        bare_rust_crypto: next(),
+        bare_aws_lc: next(),
     }
 }
 
@@ -374,60 +635,91 @@ fn json_many_signatures_row(plan: &Plan, len: usize, forged: bool) -> SoftRow {
     )
 }
 
-fn row(operation: String, rates: Vec<Rate>, with_jwt: bool) -> SoftRow {
+/// A row from rates in the order jose-core, jose-core[aws-lc-rs], jsonwebtoken, josekit, bare
+/// RustCrypto, bare aws-lc-rs (`full`), or jose-core alone.
+fn row(operation: String, rates: Vec<Rate>, full: bool) -> SoftRow {
     let mut rates = rates.into_iter();
     let jose_core = rates.next().unwrap_or_else(|| fail("rate"));
-    let jsonwebtoken = if with_jwt { rates.next() } else { None };
+    let mut next = || if full { rates.next() } else { None };
     SoftRow {
         operation,
         jose_core,
-        jsonwebtoken,
-        josekit: rates.next(),
+        jose_core_aws_lc: next(),
+        jsonwebtoken: next(),
+        jsonwebtoken_aws_lc: None,
+        josekit: next(),
+        bare_rust_crypto: next(),
+        bare_aws_lc: next(),
     }
 }
 
-/// Every row of section 4.
+/// The algorithms of the signing rows, in table order, with the key type each needs.
+const SIGNING: [JwsAlgorithm; 6] = [
+    JwsAlgorithm::HS256,
+    JwsAlgorithm::RS256,
+    JwsAlgorithm::PS256,
+    JwsAlgorithm::ES256,
+    JwsAlgorithm::ES384,
+    JwsAlgorithm::EdDSA,
+];
+
+/// Keys made when a row first needs them (RSA generation takes a while).
+#[derive(Default)]
+struct KeyCache {
+    hs: OnceCell<Keys>,
+    rsa: OnceCell<Keys>,
+    p256: OnceCell<Keys>,
+    p384: OnceCell<Keys>,
+    ed: OnceCell<Keys>,
+}
+
+impl KeyCache {
+    fn for_alg(&self, alg: JwsAlgorithm) -> &Keys {
+        fn make<'c>(
+            cell: &'c OnceCell<Keys>,
+            f: &dyn Fn() -> jose_core::Result<SoftwareKey>,
+        ) -> &'c Keys {
+            cell.get_or_init(|| keys(ok(f(), "bench key")))
+        }
+        match alg {
+            JwsAlgorithm::HS256 => make(&self.hs, &|| SoftwareKey::generate_oct(32)),
+            JwsAlgorithm::RS256 | JwsAlgorithm::PS256 => {
+                make(&self.rsa, &|| SoftwareKey::generate_rsa(2048))
+            }
+            JwsAlgorithm::ES256 => make(&self.p256, &|| SoftwareKey::generate_ec(EcCurve::P256)),
+            JwsAlgorithm::ES384 => make(&self.p384, &|| SoftwareKey::generate_ec(EcCurve::P384)),
+            JwsAlgorithm::EdDSA => make(&self.ed, &|| SoftwareKey::generate_ed25519()),
+            other => fail(&format!("no bench key for {other}")),
+        }
+    }
+}
+
+/// Every row of section 4. jsonwebtoken[aws_lc_rs] is filled in by [`jsonwebtoken_aws_lc`]
+/// from a child process.
 pub(crate) fn run(ctx: &Ctx) -> Vec<SoftRow> {
     let plan = &ctx.plan;
     let claims = BenchClaims::new();
-    // Keys are made when a row first needs them (RSA generation takes a while).
-    let (hs, rsa, ec, ed) = (
-        OnceCell::new(),
-        OnceCell::new(),
-        OnceCell::new(),
-        OnceCell::new(),
-    );
-    let hs = || hs.get_or_init(|| keys(ok(SoftwareKey::generate_oct(32), "HMAC key")));
-    let rsa = || rsa.get_or_init(|| keys(ok(SoftwareKey::generate_rsa(2048), "RSA key")));
-    let ec = || ec.get_or_init(|| keys(ok(SoftwareKey::generate_ec(EcCurve::P256), "P-256 key")));
-    let ed = || ed.get_or_init(|| keys(ok(SoftwareKey::generate_ed25519(), "Ed25519 key")));
+    let cache = KeyCache::default();
     let mut rows = Vec::new();
     let mut step = |name: &str, f: &mut dyn FnMut() -> SoftRow| {
         if ctx.start(&format!("software {name}")) {
             rows.push(f());
         }
     };
-    step("HS256 sign", &mut || {
-        sign_row(plan, JwsAlgorithm::HS256, hs(), &claims)
-    });
-    step("HS256 verify", &mut || {
-        verify_row(plan, JwsAlgorithm::HS256, hs(), &claims)
-    });
-    step("RS256 verify", &mut || {
-        verify_row(plan, JwsAlgorithm::RS256, rsa(), &claims)
-    });
-    step("ES256 sign", &mut || {
-        sign_row(plan, JwsAlgorithm::ES256, ec(), &claims)
-    });
-    step("ES256 verify", &mut || {
-        verify_row(plan, JwsAlgorithm::ES256, ec(), &claims)
-    });
-    step("EdDSA sign", &mut || {
-        sign_row(plan, JwsAlgorithm::EdDSA, ed(), &claims)
-    });
-    step("EdDSA verify", &mut || {
-        verify_row(plan, JwsAlgorithm::EdDSA, ed(), &claims)
-    });
+    for alg in SIGNING {
+        step(&format!("{alg} sign"), &mut || {
+            sign_row(plan, alg, cache.for_alg(alg), &claims)
+        });
+        step(&format!("{alg} verify"), &mut || {
+            verify_row(plan, alg, cache.for_alg(alg), &claims)
+        });
+    }
+    for decrypt in [false, true] {
+        let what = if decrypt { "decrypt" } else { "encrypt" };
+        step(&format!("RSA-OAEP-256 {what}"), &mut || {
+            oaep_row(plan, cache.for_alg(JwsAlgorithm::RS256), decrypt)
+        });
+    }
     for (len, forged) in [(64 << 10, false), (1 << 20, false), (1 << 20, true)] {
         step(
             &format!(
@@ -443,4 +735,47 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<SoftRow> {
         decrypt_row(plan, Enc::A128CbcHs256)
     });
     rows
+}
+
+/// The child side of the jsonwebtoken[aws_lc_rs] column: installs jsonwebtoken's aws-lc-rs
+/// provider (process-wide) and measures its sign and verify rows, keyed by operation name.
+pub(crate) fn jsonwebtoken_only(plan: &Plan) -> Vec<(String, Rate)> {
+    if jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER
+        .install_default()
+        .is_err()
+    {
+        fail("jsonwebtoken's provider was already installed");
+    }
+    let claims = BenchClaims::new();
+    let cache = KeyCache::default();
+    let mut out = Vec::new();
+    for alg in SIGNING {
+        let k = cache.for_alg(alg);
+        let header = jsonwebtoken::Header::new(jwt_alg(alg));
+        let mut ops: Vec<Op<'_>> = vec![Box::new(|| {
+            ok(
+                jsonwebtoken::encode(&header, &claims, &k.jwt_enc),
+                "jsonwebtoken[aws_lc_rs] sign",
+            );
+        })];
+        if let Some(rate) = interleaved(plan, &mut ops).into_iter().next() {
+            out.push((format!("{alg} sign"), rate));
+        }
+        let jose_claims = ok(jwt::Claims::from_serialize(&claims), "claims");
+        let token = ok(jwt::sign(&jose_claims, &k.jose, alg, None), "token");
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg(alg));
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        let mut ops: Vec<Op<'_>> = vec![Box::new(|| {
+            let data = ok(
+                jsonwebtoken::decode::<BenchClaims>(&token, &k.jwt_dec, &validation),
+                "jsonwebtoken[aws_lc_rs] verify",
+            );
+            std::hint::black_box(&data.claims.sub);
+        })];
+        if let Some(rate) = interleaved(plan, &mut ops).into_iter().next() {
+            out.push((format!("{alg} verify"), rate));
+        }
+    }
+    out
 }

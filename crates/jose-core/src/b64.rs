@@ -1,17 +1,41 @@
 //! Unpadded base64url (RFC 7515 section 2), strict: no padding, no whitespace, canonical
-//! trailing bits. Encoding and decoding are constant-time (base64ct).
+//! trailing bits.
+//!
+//! Two implementations with the same strictness, chosen by what the bytes are:
+//! * [`encode`]/[`decode`] for PUBLIC bytes (JWS headers, payloads and signatures; JWE headers,
+//!   IVs, ciphertexts, tags, encrypted keys): the `base64` crate, table-driven and several times
+//!   faster than a constant-time codec on token-sized inputs. Nothing secret passes through it:
+//!   a JWE's plaintext and content key never exist in base64.
+//! * [`encode_secret`]/[`decode_secret`] for SECRETS (private JWK members, symmetric keys):
+//!   `base64ct`, constant-time, so the timing of parsing a key does not depend on its bits.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::error::{Malformed, Result};
 
-/// Encodes bytes as unpadded base64url.
-pub fn encode(bytes: &[u8]) -> String {
+/// Encodes public bytes as unpadded base64url (fast, not constant-time).
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes public unpadded base64url (fast, not constant-time); `part` names the input in the
+/// error. The same strictness as [`decode_secret`]: no padding, no whitespace, canonical
+/// trailing bits.
+pub(crate) fn decode(part: &'static str, text: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| Malformed::Base64(part).into())
+}
+
+/// Encodes secret bytes as unpadded base64url, in constant time.
+pub fn encode_secret(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
-/// Decodes unpadded base64url; `part` names the input in the error.
-pub fn decode(part: &'static str, text: &str) -> Result<Vec<u8>> {
+/// Decodes secret unpadded base64url, in constant time; `part` names the input in the error.
+pub fn decode_secret(part: &'static str, text: &str) -> Result<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).map_err(|_| Malformed::Base64(part).into())
 }
 
@@ -25,6 +49,30 @@ mod tests {
         for len in 0..40 {
             let bytes: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37)).collect();
             assert_eq!(decode("x", &encode(&bytes)).unwrap(), bytes);
+            assert_eq!(decode_secret("x", &encode_secret(&bytes)).unwrap(), bytes);
+            assert_eq!(encode(&bytes), encode_secret(&bytes), "both codecs agree");
+        }
+    }
+
+    #[test]
+    fn both_codecs_refuse_the_same_inputs() {
+        for bad in ["AQ==", "AQ=", " AQ", "A Q", "+/8", "AR", "A", "AQ\n", "A=Q"] {
+            let public = decode("x", bad);
+            let secret = decode_secret("x", bad);
+            assert!(
+                matches!(
+                    (&public, &secret),
+                    (
+                        Err(crate::error::Error::Malformed(
+                            crate::error::Malformed::Base64("x")
+                        )),
+                        Err(crate::error::Error::Malformed(
+                            crate::error::Malformed::Base64("x")
+                        ))
+                    )
+                ),
+                "{bad:?}: public {public:?}, secret {secret:?}"
+            );
         }
     }
 

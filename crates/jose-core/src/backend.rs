@@ -90,6 +90,13 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
         .into()
     }
 
+    /// The crypto provider for the software steps around this key: the content encryption of
+    /// the JWEs it decrypts and, for a key without private material in software, nothing else.
+    /// The default is the process [default provider](crate::provider::default_provider).
+    fn provider(&self) -> crate::provider::Provider {
+        crate::provider::default_provider()
+    }
+
     /// Signs the JWS signing input (`BASE64URL(header) || '.' || payload`) with `alg`.
     ///
     /// The input is not hashed: the backend hashes it as the algorithm requires. ECDSA
@@ -205,6 +212,9 @@ impl<T: KeyBackend + ?Sized> KeyBackend for std::sync::Arc<T> {
     }
     fn refusal(&self, alg: Algorithm) -> Error {
         (**self).refusal(alg)
+    }
+    fn provider(&self) -> crate::provider::Provider {
+        (**self).provider()
     }
     fn sign(&self, alg: JwsAlgorithm, signing_input: &[u8]) -> Result<Vec<u8>> {
         (**self).sign(alg, signing_input)

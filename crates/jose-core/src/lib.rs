@@ -43,6 +43,7 @@ pub mod jwk;
 pub mod jws;
 pub mod jwt;
 mod keys;
+pub mod provider;
 mod rng;
 
 pub use alg::{Algorithm, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
@@ -51,10 +52,12 @@ pub use error::{Error, Result};
 pub use header::Header;
 pub use jwk::{Jwk, JwkSet, KeyOp, SecretBytes};
 pub use keys::{KeySet, SharedKeySet, SoftwareKey};
+pub use provider::Provider;
 
-/// Base64url (unpadded, strict) as used throughout JOSE.
+/// Base64url (unpadded, strict) as used throughout JOSE. These are the constant-time codecs
+/// (base64ct), safe for secrets.
 pub mod base64url {
-    pub use crate::b64::{decode, encode};
+    pub use crate::b64::{decode_secret as decode, encode_secret as encode};
 }
 
 /// The README's examples, compiled as doctests so that they stay true.

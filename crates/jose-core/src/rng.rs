@@ -1,10 +1,11 @@
 //! The operating system's random number generator, without panics.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Fills `buf` with random bytes from the OS.
+/// Fills `buf` with random bytes from the process default provider's RNG (the OS RNG for
+/// RustCrypto, AWS-LC's OS-seeded DRBG for aws-lc-rs).
 pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|_| Error::Rng)
+    crate::provider::default_provider().imp().fill_random(buf)
 }
 
 /// `n` random bytes from the OS.

@@ -7,7 +7,7 @@ use crate::backend::{KeyBackend, KeyStore, check_key};
 use crate::consume::{self, Keys, Serialization};
 use crate::error::{AlgorithmError, Error, Malformed, Result};
 use crate::header::{Header, check_crit};
-use crate::jwe::alg::{aeskw, direct, ecdh_es};
+use crate::jwe::alg::{direct, ecdh_es};
 use crate::jwe::parse::{self, RawJwe, RawRecipient};
 use crate::jwe::{DEFAULT_MAX_TOKEN_LEN, enc, zip_refused};
 use crate::jwk::SecretBytes;
@@ -254,6 +254,7 @@ impl Decrypter {
         check_key(key, Algorithm::Jwe(alg), false)?;
         let cek = cek(key, alg, enc, &joint, &r.encrypted_key)?;
         let plaintext = enc::decrypt(
+            key.provider(),
             enc,
             &cek,
             &raw.iv,
@@ -313,7 +314,7 @@ fn cek(
             if alg == K::EcdhEs {
                 return Ok(derived);
             }
-            aeskw::unwrap(&derived, encrypted_key)
+            key.provider().imp().aes_kw_unwrap(&derived, encrypted_key)
         }
         _ => key.unwrap_key(alg, encrypted_key, joint, enc),
     };

@@ -8,7 +8,7 @@ use crate::backend::{KeyBackend, WrappedKey, check_key};
 use crate::error::{AlgorithmError, Error, KeyError, Malformed, Result};
 use crate::header::Header;
 use crate::jwe::alg::rsaes::OaepHash;
-use crate::jwe::alg::{aeskw, ecdh_es, rsaes};
+use crate::jwe::alg::{ecdh_es, rsaes};
 use crate::jwe::parse::additional_data;
 use crate::jwe::{enc, zip_refused};
 use crate::jwk::parsed::{self, Parsed};
@@ -323,7 +323,11 @@ impl<'k> JweBuilder<'k> {
                     let joint = self.joint_for(r, &unprotected)?;
                     let public = r.key.public_jwk().ok_or(KeyError::NoPublicKey)?;
                     let agreement = ecdh_es::sender(public, a, enc, &joint, r.ephemeral.as_ref())?;
-                    encrypted_key = aeskw::wrap(&agreement.derived, &cek)?;
+                    encrypted_key = r
+                        .key
+                        .provider()
+                        .imp()
+                        .aes_kw_wrap(&agreement.derived, &cek)?;
                     added.insert("epk".into(), agreement.epk);
                 }
                 (
@@ -400,7 +404,13 @@ impl<'k> JweBuilder<'k> {
             b64::encode(protected.to_json().as_bytes())
         };
         let aad_b64 = self.aad.as_deref().map(b64::encode);
+        // The content encryption runs on the first recipient's provider.
+        let provider = self
+            .recipients
+            .first()
+            .map_or_else(crate::provider::default_provider, |r| r.key.provider());
         let sealed = enc::encrypt(
+            provider,
             enc,
             &cek,
             &iv,

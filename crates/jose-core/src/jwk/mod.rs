@@ -579,7 +579,7 @@ impl Jwk {
     fn members(&self, private: bool) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("kty".into(), self.kty().into());
-        let enc = |b: &[u8]| Value::String(b64::encode(b));
+        let enc = |b: &[u8]| Value::String(b64::encode_secret(b));
         match &self.material {
             KeyMaterial::Rsa(k) => {
                 m.insert("n".into(), enc(&k.n));
@@ -640,12 +640,12 @@ impl Jwk {
 
     /// The RFC 7638 thumbprint: base64url of the SHA-256 of the required members, in order.
     pub fn thumbprint(&self) -> String {
-        b64::encode(&self.thumbprint_bytes())
+        b64::encode_secret(&self.thumbprint_bytes())
     }
 
     /// The RFC 7638 SHA-256 thumbprint as raw bytes.
     pub fn thumbprint_bytes(&self) -> [u8; 32] {
-        let e = b64::encode;
+        let e = b64::encode_secret;
         // Members in lexicographic order, no whitespace (RFC 7638 section 3.2).
         let canonical = match &self.material {
             KeyMaterial::Rsa(k) => {
@@ -760,7 +760,7 @@ fn take_str(map: &mut Map<String, Value>, name: &'static str) -> Result<Option<S
 
 fn req_bytes(map: &mut Map<String, Value>, name: &'static str) -> Result<Vec<u8>> {
     let text = take_str(map, name)?.ok_or(KeyError::MissingMember(name))?;
-    b64::decode("JWK member", &text).map_err(|_| {
+    b64::decode_secret("JWK member", &text).map_err(|_| {
         KeyError::InvalidMember {
             member: name,
             reason: "is not base64url",
@@ -774,10 +774,11 @@ fn take_secret(map: &mut Map<String, Value>, name: &'static str) -> Result<Optio
         None => Ok(None),
         Some(Value::String(s)) => {
             let s = Zeroizing::new(s);
-            let bytes = b64::decode("JWK member", &s).map_err(|_| KeyError::InvalidMember {
-                member: name,
-                reason: "is not base64url",
-            })?;
+            let bytes =
+                b64::decode_secret("JWK member", &s).map_err(|_| KeyError::InvalidMember {
+                    member: name,
+                    reason: "is not base64url",
+                })?;
             Ok(Some(Zeroizing::new(bytes)))
         }
         Some(_) => Err(KeyError::InvalidMember {

@@ -28,6 +28,15 @@ pub(crate) struct RawJws {
 
 /// Splits a compact JWS: exactly three parts, non-empty header and signature.
 pub(crate) fn compact(token: &str) -> Result<RawJws> {
+    compact_with(token, b64::decode)
+}
+
+/// [`compact`] for a token that is itself secret (decoded in constant time).
+pub(crate) fn compact_secret(token: &str) -> Result<RawJws> {
+    compact_with(token, b64::decode_secret)
+}
+
+fn compact_with(token: &str, decode: fn(&'static str, &str) -> Result<Vec<u8>>) -> Result<RawJws> {
     let mut parts = token.splitn(4, '.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -44,8 +53,8 @@ pub(crate) fn compact(token: &str) -> Result<RawJws> {
     if s.is_empty() {
         return Err(Malformed::Empty("signature").into());
     }
-    let protected = Header::parse("protected header", &b64::decode("protected header", h)?)?;
-    let signature = b64::decode("signature", s)?;
+    let protected = Header::parse("protected header", &decode("protected header", h)?)?;
+    let signature = decode("signature", s)?;
     Ok(RawJws {
         payload: Some(p.to_owned()),
         signatures: vec![RawSignature {

@@ -79,6 +79,8 @@ pub struct Verifier<'a> {
     max_len: usize,
     max_signatures: usize,
     low_s: bool,
+    /// The token is the plaintext of a JWE: decode it in constant time.
+    secret_token: bool,
 }
 
 /// Verifies a compact JWS with one key; `allowed` lists the acceptable algorithms.
@@ -151,7 +153,15 @@ impl<'a> Verifier<'a> {
             max_len: DEFAULT_MAX_TOKEN_LEN,
             max_signatures: DEFAULT_MAX_SIGNATURES,
             low_s: false,
+            secret_token: false,
         }
+    }
+
+    /// The token is itself secret (the inner JWS of a nested JWT, decrypted from a JWE): its
+    /// parts are decoded with the constant-time codec.
+    pub(crate) fn secret_token(mut self) -> Self {
+        self.secret_token = true;
+        self
     }
 
     /// Declares a critical header extension (a name in `crit`) that the caller processes.
@@ -219,7 +229,12 @@ impl<'a> Verifier<'a> {
         if let Keys::Store(store) = keys {
             consume::one_kind(store.keys())?;
         }
-        let raw = consume::parse(token, self.max_len, form, parse::compact, parse::json)?;
+        let compact = if self.secret_token {
+            parse::compact_secret
+        } else {
+            parse::compact
+        };
+        let raw = consume::parse(token, self.max_len, form, compact, parse::json)?;
         self.run(raw, keys)
     }
 
@@ -343,10 +358,14 @@ impl<'a> Verifier<'a> {
 
         let payload = match (self.detached, b64) {
             (Some(d), _) => d.to_vec(),
-            (None, true) => b64::decode(
-                "payload",
-                std::str::from_utf8(&payload_part).unwrap_or("\u{0}"),
-            )?,
+            (None, true) => {
+                let text = std::str::from_utf8(&payload_part).unwrap_or("\u{0}");
+                if self.secret_token {
+                    b64::decode_secret("payload", text)?
+                } else {
+                    b64::decode("payload", text)?
+                }
+            }
             (None, false) => payload_part.into_owned(),
         };
         Ok((alg, payload))

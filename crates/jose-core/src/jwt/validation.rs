@@ -307,7 +307,8 @@ impl Validation {
         Ok(())
     }
 
-    fn verify_jws(&self, token: &str, keys: &Keys<'_>) -> Result<jws::Verified> {
+    /// `secret`: the token is the plaintext of a JWE (nested JWT), decoded in constant time.
+    fn verify_jws(&self, token: &str, keys: &Keys<'_>, secret: bool) -> Result<jws::Verified> {
         if self.jws_algs.is_empty() {
             return Err(AlgorithmError::NotAllowed("(no JWS algorithm is allowed)".into()).into());
         }
@@ -315,6 +316,9 @@ impl Validation {
         let mut v = jws::Verifier::new(&self.jws_algs).max_token_len(self.max_len);
         if self.low_s {
             v = v.require_low_s();
+        }
+        if secret {
+            v = v.secret_token();
         }
         v.verify_as(token, Serialization::Compact, *keys)
     }
@@ -330,7 +334,7 @@ impl Validation {
 
     fn signed(&self, token: &str, keys: &Keys<'_>) -> Result<Jwt> {
         self.expect(token, Kind::Jws, "JWS")?;
-        let v = self.verify_jws(token, keys)?;
+        let v = self.verify_jws(token, keys, false)?;
         if is_jwt(v.protected().cty()) {
             return Err(ClaimsError::WrongKind {
                 expected: "JWS",
@@ -378,7 +382,7 @@ impl Validation {
             .into());
         };
         let (payload, protected) = self
-            .verify_jws(inner_token, inner)?
+            .verify_jws(inner_token, inner, true)?
             .into_payload_and_protected();
         let claims = Claims::parse(&payload)?;
         self.finish(claims, protected, Some(d.header().clone()))

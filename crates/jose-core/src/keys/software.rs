@@ -4,15 +4,14 @@
 use std::fmt;
 
 use crate::alg::{Algorithm, ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
-use crate::backend::{KeyBackend, WrappedKey, public_only};
+use crate::backend::{KeyBackend, WrappedKey};
 use crate::error::{AlgorithmError, Error, Result};
 use crate::header::Header;
-use crate::jwe::alg::rsaes::OaepHash;
-use crate::jwe::alg::{aesgcmkw, aeskw, direct, ecdh_es, rsaes};
+use crate::jwe::alg::{aesgcmkw, direct};
 use crate::jwk::parsed::{self, Parsed};
 use crate::jwk::{EcCurve, Jwk, KeyOp, OkpCurve, SecretBytes};
-use crate::jws::alg::rsassa::Padding;
-use crate::jws::alg::{Family, ecdsa, ecdsa_alg, eddsa, family, hmac, rsassa};
+use crate::jws::alg::{Family, ecdsa, ecdsa_alg, family};
+use crate::provider::{Provider, ProviderKey, default_provider};
 
 /// A key held in memory: public or private, asymmetric or symmetric.
 ///
@@ -34,7 +33,8 @@ use crate::jws::alg::{Family, ecdsa, ecdsa_alg, eddsa, family, hmac, rsassa};
 pub struct SoftwareKey {
     jwk: Jwk,
     public: Option<Jwk>,
-    parsed: Parsed,
+    key: ProviderKey,
+    provider: Provider,
     algorithms: Vec<Algorithm>,
     /// For a symmetric key whose `alg` names a content encryption (`"alg":"A256GCM"`): the one
     /// `enc` it may serve with `dir`.
@@ -44,7 +44,16 @@ pub struct SoftwareKey {
 impl SoftwareKey {
     /// Validates and parses a JWK. Private keys are checked for consistency with their
     /// public members.
+    ///
+    /// The key uses the process [default provider](crate::provider::default_provider).
     pub fn from_jwk(jwk: Jwk) -> Result<Self> {
+        Self::from_jwk_with(jwk, default_provider())
+    }
+
+    /// Like [`from_jwk`](Self::from_jwk), with the crypto provider this key uses for every
+    /// operation (and for the content encryption of the JWEs it decrypts). Validation is
+    /// jose-core's own and the same under every provider.
+    pub fn from_jwk_with(jwk: Jwk, provider: Provider) -> Result<Self> {
         let parsed = parsed::parse(jwk.material())?;
         let algorithms = algorithms_for(&jwk, &parsed);
         let public = jwk.to_public().ok();
@@ -52,10 +61,12 @@ impl SoftwareKey {
             .alg()
             .filter(|_| matches!(parsed, Parsed::Oct(_)))
             .and_then(|a| a.parse::<ContentEncryption>().ok());
+        let prepared = provider.imp().prepare(jwk.material(), &parsed)?;
         Ok(Self {
             jwk,
             public,
-            parsed,
+            key: ProviderKey { parsed, prepared },
+            provider,
             algorithms,
             dir_enc,
         })
@@ -106,6 +117,11 @@ impl SoftwareKey {
         self
     }
 
+    /// The crypto provider this key uses.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
     /// Whether the private (or symmetric) key is held.
     pub fn is_private(&self) -> bool {
         self.jwk.is_private()
@@ -116,6 +132,7 @@ impl fmt::Debug for SoftwareKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SoftwareKey")
             .field("jwk", &self.jwk)
+            .field("provider", &self.provider)
             .finish()
     }
 }
@@ -141,69 +158,46 @@ impl KeyBackend for SoftwareKey {
         self.jwk.describe()
     }
 
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
     fn sign(&self, alg: JwsAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
-        match (&self.parsed, family(alg)) {
-            (Parsed::Oct(k), Family::Hmac(sha)) => hmac::tag(sha, k, input),
-            (Parsed::Rsa { private, .. }, Family::RsaPkcs1(sha)) => {
-                let key = private.as_deref().ok_or_else(public_only)?;
-                rsassa::sign(key, Padding::Pkcs1, sha, input)
-            }
-            (Parsed::Rsa { private, .. }, Family::RsaPss(sha)) => {
-                let key = private.as_deref().ok_or_else(public_only)?;
-                rsassa::sign(key, Padding::Pss, sha, input)
-            }
-            (Parsed::P256 { private, .. }, Family::Ecdsa(EcCurve::P256)) => Ok(ecdsa::sign_p256(
-                private.as_ref().ok_or_else(public_only)?,
-                input,
-            )),
-            (Parsed::P384 { private, .. }, Family::Ecdsa(EcCurve::P384)) => Ok(ecdsa::sign_p384(
-                private.as_ref().ok_or_else(public_only)?,
-                input,
-            )),
-            (Parsed::P521 { private, .. }, Family::Ecdsa(EcCurve::P521)) => Ok(ecdsa::sign_p521(
-                private.as_ref().ok_or_else(public_only)?,
-                input,
-            )),
-            (Parsed::Ed25519 { private, .. }, Family::EdDsa) => Ok(eddsa::sign_ed25519(
-                private.as_ref().ok_or_else(public_only)?,
-                input,
-            )),
-            (Parsed::Ed448 { private, .. }, Family::EdDsa) => Ok(eddsa::sign_ed448(
-                private.as_deref().ok_or_else(public_only)?,
-                input,
-            )),
-            // Any other pair is a key of another type or curve: a mismatch, never a fallback.
-            _ => Err(self.mismatch(alg.to_string())),
+        let fam = family(alg);
+        let sig = self
+            .provider
+            .imp()
+            .sign(&self.key, fam, input)
+            .ok_or_else(|| self.mismatch(alg.to_string()))??;
+        match fam {
+            // Strictness here, not in the provider: every ECDSA signature leaves in the low-S form.
+            Family::Ecdsa(curve) => ecdsa::normalize_s(curve, &sig).ok_or(Error::Verification),
+            Family::Hmac(_) | Family::RsaPkcs1(_) | Family::RsaPss(_) | Family::EdDsa => Ok(sig),
         }
     }
 
     fn verify(&self, alg: JwsAlgorithm, input: &[u8], sig: &[u8]) -> Result<()> {
-        let ok = match (&self.parsed, family(alg)) {
-            (Parsed::Oct(k), Family::Hmac(sha)) => hmac::verify(sha, k, input, sig),
-            (Parsed::Rsa { public, .. }, Family::RsaPkcs1(sha)) => {
-                rsassa::verify(public, Padding::Pkcs1, sha, input, sig)
+        let fam = family(alg);
+        // The signature's shape is checked here, whatever the provider: an ECDSA signature is
+        // `r || s` of the curve's length with both scalars in [1, n-1]; an RSA signature has
+        // exactly the modulus length.
+        let shaped = match (fam, &self.key.parsed) {
+            (Family::Ecdsa(curve), _) => ecdsa::normalize_s(curve, sig).is_some(),
+            (Family::RsaPkcs1(_) | Family::RsaPss(_), Parsed::Rsa { public, .. }) => {
+                sig.len() == rsa::traits::PublicKeyParts::size(public)
             }
-            (Parsed::Rsa { public, .. }, Family::RsaPss(sha)) => {
-                rsassa::verify(public, Padding::Pss, sha, input, sig)
-            }
-            (Parsed::P256 { public, .. }, Family::Ecdsa(EcCurve::P256)) => {
-                ecdsa::verify_p256(public, input, sig)
-            }
-            (Parsed::P384 { public, .. }, Family::Ecdsa(EcCurve::P384)) => {
-                ecdsa::verify_p384(public, input, sig)
-            }
-            (Parsed::P521 { public, .. }, Family::Ecdsa(EcCurve::P521)) => {
-                ecdsa::verify_p521(public, input, sig)
-            }
-            (Parsed::Ed25519 { public, .. }, Family::EdDsa) => {
-                eddsa::verify_ed25519(public, input, sig)
-            }
-            (Parsed::Ed448 { public, .. }, Family::EdDsa) => {
-                eddsa::verify_ed448(public, input, sig)
-            }
-            _ => return Err(self.mismatch(alg.to_string())),
+            _ => true,
         };
-        if ok { Ok(()) } else { Err(Error::Verification) }
+        let ok = self
+            .provider
+            .imp()
+            .verify(&self.key, fam, input, sig)
+            .ok_or_else(|| self.mismatch(alg.to_string()))?;
+        if ok && shaped {
+            Ok(())
+        } else {
+            Err(Error::Verification)
+        }
     }
 
     fn unwrap_key(
@@ -214,21 +208,21 @@ impl KeyBackend for SoftwareKey {
         enc: ContentEncryption,
     ) -> Result<SecretBytes> {
         use KeyManagementAlgorithm as K;
-        match (&self.parsed, alg) {
-            (Parsed::Rsa { private, .. }, K::RsaOaep | K::RsaOaep256) => {
-                let private = private.as_deref().ok_or_else(public_only)?;
-                let hash = OaepHash::of(alg).ok_or_else(|| self.mismatch(alg.to_string()))?;
-                rsaes::decrypt(private, hash, encrypted_key)
-            }
+        match (&self.key.parsed, alg) {
+            (Parsed::Rsa { .. }, K::RsaOaep | K::RsaOaep256) => self
+                .provider
+                .imp()
+                .rsa_oaep_decrypt(&self.key, alg, encrypted_key)
+                .ok_or_else(|| self.mismatch(alg.to_string()))?,
             (Parsed::Oct(k), K::A128KW | K::A192KW | K::A256KW)
                 if alg.aes_kw_key_len() == Some(k.len()) =>
             {
-                aeskw::unwrap(k, encrypted_key)
+                self.provider.imp().aes_kw_unwrap(k, encrypted_key)
             }
             (Parsed::Oct(k), K::A128GCMKW | K::A192GCMKW | K::A256GCMKW)
                 if alg.aes_gcm_kw_key_len() == Some(k.len()) =>
             {
-                aesgcmkw::unwrap(k, encrypted_key, header)
+                aesgcmkw::unwrap(self.provider, k, encrypted_key, header)
             }
             (Parsed::Oct(k), K::Dir) => {
                 // A key bound to one content encryption serves only that one.
@@ -243,26 +237,27 @@ impl KeyBackend for SoftwareKey {
 
     fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<WrappedKey> {
         use KeyManagementAlgorithm as K;
-        match (&self.parsed, alg) {
-            (Parsed::Rsa { public, .. }, K::RsaOaep | K::RsaOaep256) => {
-                let hash = OaepHash::of(alg).ok_or_else(|| self.mismatch(alg.to_string()))?;
-                Ok(WrappedKey {
-                    encrypted_key: rsaes::encrypt(public, hash, cek)?,
-                    header: Default::default(),
-                })
-            }
+        match (&self.key.parsed, alg) {
+            (Parsed::Rsa { .. }, K::RsaOaep | K::RsaOaep256) => Ok(WrappedKey {
+                encrypted_key: self
+                    .provider
+                    .imp()
+                    .rsa_oaep_encrypt(&self.key, alg, cek)
+                    .ok_or_else(|| self.mismatch(alg.to_string()))??,
+                header: Default::default(),
+            }),
             (Parsed::Oct(k), K::A128KW | K::A192KW | K::A256KW)
                 if alg.aes_kw_key_len() == Some(k.len()) =>
             {
                 Ok(WrappedKey {
-                    encrypted_key: aeskw::wrap(k, cek)?,
+                    encrypted_key: self.provider.imp().aes_kw_wrap(k, cek)?,
                     header: Default::default(),
                 })
             }
             (Parsed::Oct(k), K::A128GCMKW | K::A192GCMKW | K::A256GCMKW)
                 if alg.aes_gcm_kw_key_len() == Some(k.len()) =>
             {
-                aesgcmkw::wrap(k, cek)
+                aesgcmkw::wrap(self.provider, k, cek)
             }
             (Parsed::Oct(k), K::Dir) => direct::wrap(k, cek),
             _ => Err(self.mismatch(alg.to_string())),
@@ -272,14 +267,19 @@ impl KeyBackend for SoftwareKey {
     fn derive_ecdh(&self, epk: &Jwk) -> Result<SecretBytes> {
         // The peer's JWK was validated when it was built (lengths, point on the curve).
         let peer = parsed::parse(epk.to_public()?.material())?;
-        ecdh_es::agree(&self.parsed, &peer).map_err(|e| match e {
-            Error::Algorithm(AlgorithmError::KeyMismatch { .. }) => AlgorithmError::KeyMismatch {
-                alg: "ECDH-ES".into(),
-                key: format!("{} with a peer {}", self.describe(), epk.describe()),
-            }
-            .into(),
-            other => other,
-        })
+        self.provider
+            .imp()
+            .ecdh(&self.key, &peer)
+            .map_err(|e| match e {
+                Error::Algorithm(AlgorithmError::KeyMismatch { .. }) => {
+                    AlgorithmError::KeyMismatch {
+                        alg: "ECDH-ES".into(),
+                        key: format!("{} with a peer {}", self.describe(), epk.describe()),
+                    }
+                    .into()
+                }
+                other => other,
+            })
     }
 }
 

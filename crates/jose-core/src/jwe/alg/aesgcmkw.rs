@@ -9,17 +9,23 @@ use crate::error::{Error, Malformed, Result};
 use crate::header::Header;
 use crate::jwe::enc::aes_gcm;
 use crate::jwk::SecretBytes;
+use crate::provider::Provider;
 use crate::rng;
 
 /// Encrypts `cek` with `kek` under a fresh random IV.
-pub(crate) fn wrap(kek: &[u8], cek: &[u8]) -> Result<WrappedKey> {
+pub(crate) fn wrap(provider: Provider, kek: &[u8], cek: &[u8]) -> Result<WrappedKey> {
     let iv = rng::bytes(aes_gcm::IV_LEN)?;
-    wrap_with_iv(kek, cek, &iv)
+    wrap_with_iv(provider, kek, cek, &iv)
 }
 
 /// Encrypts `cek` with `kek` under `iv` (which must never repeat for one key).
-pub(crate) fn wrap_with_iv(kek: &[u8], cek: &[u8], iv: &[u8]) -> Result<WrappedKey> {
-    let sealed = aes_gcm::encrypt(kek, iv, &[], cek)?;
+pub(crate) fn wrap_with_iv(
+    provider: Provider,
+    kek: &[u8],
+    cek: &[u8],
+    iv: &[u8],
+) -> Result<WrappedKey> {
+    let sealed = provider.imp().aes_gcm_seal(kek, iv, &[], cek)?;
     let mut header = Map::new();
     // The order of RFC 7520 sections 5.7 and 5.13.
     header.insert("tag".into(), Value::String(b64::encode(&sealed.tag)));
@@ -41,13 +47,20 @@ fn member(header: &Header, name: &'static str) -> Result<Vec<u8>> {
 
 /// Decrypts an `encrypted_key` with the `iv` and `tag` of `header`. A missing or
 /// undecodable member is a parse error; anything else is [`Error::Decryption`].
-pub(crate) fn unwrap(kek: &[u8], encrypted_key: &[u8], header: &Header) -> Result<SecretBytes> {
+pub(crate) fn unwrap(
+    provider: Provider,
+    kek: &[u8],
+    encrypted_key: &[u8],
+    header: &Header,
+) -> Result<SecretBytes> {
     let iv = member(header, "iv")?;
     let tag = member(header, "tag")?;
     if encrypted_key.is_empty() {
         return Err(Error::Decryption);
     }
-    aes_gcm::decrypt(kek, &iv, &[], encrypted_key, &tag)
+    provider
+        .imp()
+        .aes_gcm_open(kek, &iv, &[], encrypted_key, &tag)
 }
 
 #[cfg(test)]
@@ -60,7 +73,13 @@ mod tests {
         let d = |s: &str| b64::decode("test", s).unwrap();
         let kek = d("qC57l_uxcm7Nm3K-ct4GFjx8tM1U8CZ0NLBvdQstiS8");
         let cek = d("UWxARpat23nL9ReIj4WG3D1ee9I4r-Mv5QLuFXdy_rE");
-        let w = wrap_with_iv(&kek, &cek, &d("KkYT0GX_2jHlfqN_")).unwrap();
+        let w = wrap_with_iv(
+            crate::provider::default_provider(),
+            &kek,
+            &cek,
+            &d("KkYT0GX_2jHlfqN_"),
+        )
+        .unwrap();
         assert_eq!(
             b64::encode(&w.encrypted_key),
             "lJf3HbOApxMEBkCMOoTnnABxs_CvTWUmZQ2ElLvYNok"
@@ -69,13 +88,24 @@ mod tests {
         assert_eq!(w.header["iv"], "KkYT0GX_2jHlfqN_");
         let header = Header::from_map(w.header.clone()).unwrap();
         assert_eq!(
-            unwrap(&kek, &w.encrypted_key, &header).unwrap().as_slice(),
+            unwrap(
+                crate::provider::default_provider(),
+                &kek,
+                &w.encrypted_key,
+                &header
+            )
+            .unwrap()
+            .as_slice(),
             cek.as_slice()
         );
         // A fresh wrap draws a fresh IV.
         assert_ne!(
-            wrap(&kek, &cek).unwrap().header["iv"],
-            wrap(&kek, &cek).unwrap().header["iv"]
+            wrap(crate::provider::default_provider(), &kek, &cek)
+                .unwrap()
+                .header["iv"],
+            wrap(crate::provider::default_provider(), &kek, &cek)
+                .unwrap()
+                .header["iv"]
         );
     }
 }

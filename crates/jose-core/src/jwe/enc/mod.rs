@@ -6,12 +6,13 @@
 //! plaintext or ciphertext. Every failure of [`decrypt`], whatever its cause (tag, padding,
 //! lengths), is [`Error::Decryption`](crate::Error::Decryption).
 
-mod aes_cbc_hmac;
+pub(crate) mod aes_cbc_hmac;
 pub(crate) mod aes_gcm;
 
 use crate::alg::ContentEncryption;
 use crate::error::{Error, Result};
 use crate::jwk::SecretBytes;
+use crate::provider::Provider;
 
 /// A ciphertext and its authentication tag.
 pub(crate) struct Sealed {
@@ -21,6 +22,7 @@ pub(crate) struct Sealed {
 
 /// Encrypts `plaintext` with `enc`. The CEK and IV must have the algorithm's lengths.
 pub(crate) fn encrypt(
+    provider: Provider,
     enc: ContentEncryption,
     cek: &[u8],
     iv: &[u8],
@@ -38,15 +40,18 @@ pub(crate) fn encrypt(
         .into());
     }
     match enc {
-        E::A128Gcm | E::A192Gcm | E::A256Gcm => aes_gcm::encrypt(cek, iv, aad, plaintext),
-        E::A128CbcHs256 | E::A192CbcHs384 | E::A256CbcHs512 => {
-            aes_cbc_hmac::encrypt(enc, cek, iv, aad, plaintext)
+        E::A128Gcm | E::A192Gcm | E::A256Gcm => {
+            provider.imp().aes_gcm_seal(cek, iv, aad, plaintext)
         }
+        E::A128CbcHs256 | E::A192CbcHs384 | E::A256CbcHs512 => provider
+            .imp()
+            .aes_cbc_hmac_seal(enc, cek, iv, aad, plaintext),
     }
 }
 
 /// Decrypts and authenticates. Any failure is [`Error::Decryption`].
 pub(crate) fn decrypt(
+    provider: Provider,
     enc: ContentEncryption,
     cek: &[u8],
     iv: &[u8],
@@ -60,9 +65,11 @@ pub(crate) fn decrypt(
         return Err(Error::Decryption);
     }
     match enc {
-        E::A128Gcm | E::A192Gcm | E::A256Gcm => aes_gcm::decrypt(cek, iv, aad, ciphertext, tag),
-        E::A128CbcHs256 | E::A192CbcHs384 | E::A256CbcHs512 => {
-            aes_cbc_hmac::decrypt(enc, cek, iv, aad, ciphertext, tag)
+        E::A128Gcm | E::A192Gcm | E::A256Gcm => {
+            provider.imp().aes_gcm_open(cek, iv, aad, ciphertext, tag)
         }
+        E::A128CbcHs256 | E::A192CbcHs384 | E::A256CbcHs512 => provider
+            .imp()
+            .aes_cbc_hmac_open(enc, cek, iv, aad, ciphertext, tag),
     }
 }
