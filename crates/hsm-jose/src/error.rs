@@ -90,6 +90,13 @@ pub enum Error {
     /// A JOSE operation failed (bad token, failed verification, wrong algorithm...).
     #[error(transparent)]
     Jose(jose_core::Error),
+    /// A private key to import cannot be read (see [`import`](crate::import)); the reason
+    /// never contains key bytes.
+    #[error("the private key cannot be imported: {reason}")]
+    Import {
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The key in the token is of a kind JOSE cannot use.
     #[error("key `{label}` cannot be used for JOSE: {reason}")]
     UnsupportedKey {

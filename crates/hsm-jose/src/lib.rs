@@ -34,6 +34,7 @@
 mod backend;
 mod capabilities;
 mod error;
+pub mod import;
 mod key;
 mod plan;
 mod probe;

@@ -328,7 +328,12 @@ pub(super) fn ensure_free(session: &Session, label: &str, id: &[u8]) -> Result<(
     Ok(())
 }
 
-pub(super) fn hardened_private(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Vec<Attribute> {
+pub(super) fn hardened_private(
+    label: &str,
+    id: &[u8],
+    usage: KeyUsage,
+    flags: Flags,
+) -> Vec<Attribute> {
     let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(true),
@@ -350,7 +355,12 @@ pub(super) fn hardened_private(label: &str, id: &[u8], usage: KeyUsage, flags: F
     template
 }
 
-pub(super) fn public_template(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Vec<Attribute> {
+pub(super) fn public_template(
+    label: &str,
+    id: &[u8],
+    usage: KeyUsage,
+    flags: Flags,
+) -> Vec<Attribute> {
     let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(false),

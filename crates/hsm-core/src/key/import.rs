@@ -172,7 +172,9 @@ impl PrivateKeyMaterial {
         if ok {
             Ok(())
         } else {
-            Err(config("the key's components do not have the key type's lengths"))
+            Err(config(
+                "the key's components do not have the key type's lengths",
+            ))
         }
     }
 }
@@ -369,7 +371,13 @@ pub fn import_key_pair(
         },
         "importing a private key",
     )?;
-    finish_pair(session, private, &key.public_key(), kind, (label, id, usage))
+    finish_pair(
+        session,
+        private,
+        &key.public_key(),
+        kind,
+        (label, id, usage),
+    )
 }
 
 /// Creates the public object next to an imported private object, checks both and proves that
@@ -441,7 +449,10 @@ fn prove(
                     .to_owned(),
             })
         }
-        Err(e) => Err(Error::from_cryptoki("verifying to check an imported key", e)),
+        Err(e) => Err(Error::from_cryptoki(
+            "verifying to check an imported key",
+            e,
+        )),
     }
 }
 
@@ -489,8 +500,9 @@ pub fn unwrap_key_pair(
     };
     let private = match attempt(Flags::Explicit) {
         Ok(handle) => handle,
-        Err(first) if refuses_explicit_flags(&first) => attempt(Flags::TokenDerived)
-            .map_err(|_| Error::from_cryptoki(context, first))?,
+        Err(first) if refuses_explicit_flags(&first) => {
+            attempt(Flags::TokenDerived).map_err(|_| Error::from_cryptoki(context, first))?
+        }
         Err(first) => return Err(Error::from_cryptoki(context, first)),
     };
     let public_key = match public_key {

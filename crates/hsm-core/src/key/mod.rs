@@ -46,13 +46,13 @@ use cryptoki::session::Session;
 
 pub use binding::{Binding, PublicKeyProblem, prove_public_key};
 pub use curve::{EcCurve, EdCurve};
-pub use import::{
-    PrivateKeyMaterial, Secret, SecretKind, UnwrapMechanism, WrappedKeyKind, import_key_pair,
-    import_secret_key, unwrap_key_pair,
-};
 pub use generate::{
     KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,
     generate_edwards_key_pair_with_params, generate_key_pair, generate_secret_key,
+};
+pub use import::{
+    PrivateKeyMaterial, Secret, SecretKind, UnwrapMechanism, WrappedKeyKind, import_key_pair,
+    import_secret_key, unwrap_key_pair,
 };
 
 use crate::error::{Error, Result};
