@@ -33,7 +33,9 @@ use super::generate::{
     Family, Flags, KeyUsage, check_generated, config, ensure_free, hardened_private,
     public_template, refuse, refuses_explicit_flags,
 };
-use super::{EcCurve, EdCurve, KeyInfo, KeyKind, PublicKeyMaterial, describe_handles, hex};
+use super::{
+    Binding, EcCurve, EdCurve, KeyInfo, KeyKind, PublicKeyMaterial, describe_handles, hex,
+};
 use crate::error::{Error, Result};
 
 /// Secret bytes, wiped when dropped.
@@ -414,11 +416,15 @@ fn finish_pair(
                 info.kind
             )));
         }
+        let mut info = info;
         if usage.sign {
             prove(session, private, public, public_key, label, id)?;
+            // The token has just verified the private key's signature with the public key.
+            if info.public_binding == Some(Binding::Unproven) {
+                info.public_binding = Some(Binding::TokenVerified);
+            }
         }
-        // Re-read: the binding is now proven by the token.
-        describe_handles(session, &handles)
+        Ok(info)
     });
     if checked.is_err() {
         destroy(session, &handles);
