@@ -26,7 +26,7 @@
 //! # }
 //! ```
 
-use hsm_core::key::{EcCurve, EdCurve, PrivateKeyMaterial, Secret};
+use hsm_core::key::{EcCurve, EdCurve, PrivateKeyMaterial, PublicKeyMaterial, Secret};
 use jose_core::SoftwareKey;
 use jose_core::jwk::{EcCurve as JwkCurve, Jwk, KeyMaterial, OkpCurve};
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
@@ -188,6 +188,41 @@ pub fn private_key_from_jwk(jwk: &Jwk) -> Result<PrivateKeyMaterial> {
             "a symmetric JWK is a secret key: use hsm_core::key::import_secret_key",
         )),
         _ => Err(refuse("this key type is not imported")),
+    }
+}
+
+/// The public key of a JWK (public or private), for [`hsm_core::key::unwrap_key_pair`]: the
+/// public half of a key that arrives wrapped. jose-core validates it (points on the curve, RSA
+/// sizes) when the JWK is parsed.
+///
+/// # Errors
+/// [`Error::Import`] for a symmetric key or X25519.
+pub fn public_key_from_jwk(jwk: &Jwk) -> Result<PublicKeyMaterial> {
+    match jwk.material() {
+        KeyMaterial::Rsa(k) => Ok(PublicKeyMaterial::Rsa {
+            n: k.n.clone(),
+            e: k.e.clone(),
+        }),
+        KeyMaterial::Ec(k) => Ok(PublicKeyMaterial::Ec {
+            curve: match k.crv {
+                JwkCurve::P256 => EcCurve::P256,
+                JwkCurve::P384 => EcCurve::P384,
+                JwkCurve::P521 => EcCurve::P521,
+            },
+            x: k.x.clone(),
+            y: k.y.clone(),
+        }),
+        KeyMaterial::Okp(k) => Ok(PublicKeyMaterial::Edwards {
+            curve: match k.crv {
+                OkpCurve::Ed25519 => EdCurve::Ed25519,
+                OkpCurve::Ed448 => EdCurve::Ed448,
+                OkpCurve::X25519 => {
+                    return Err(refuse("X25519 keys are not imported (no token mechanism)"));
+                }
+            },
+            point: k.x.clone(),
+        }),
+        _ => Err(refuse("the JWK is not an RSA, EC or EdDSA key")),
     }
 }
 

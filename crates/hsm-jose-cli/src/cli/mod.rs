@@ -116,6 +116,10 @@ pub(crate) enum KeysCommand {
     /// Generate a key inside the token (sensitive, never extractable); print its public JWK
     #[command(after_help = examples::KEYS_GENERATE)]
     Generate(GenerateArgs),
+    /// Import a private key (PEM, PKCS#8, JWK, or PKCS#8 wrapped under a token AES key) into
+    /// the token as a sensitive, non-extractable key pair; print its public JWK
+    #[command(after_help = examples::KEYS_IMPORT)]
+    Import(ImportArgs),
     /// Delete a key from the token (every object of it: private, public or secret); asks
     /// first unless --yes
     #[command(after_help = examples::KEYS_DELETE)]
@@ -165,6 +169,18 @@ Example:
   hsm-jose keys generate --type rsa-3072 --label rsa-2026 > rsa-2026.jwk
   hsm-jose keys generate --type ec-p384 --label ecdh-2026 --usage derive --id 0a01
   hsm-jose keys generate --type aes-256 --label aes-2026";
+
+    pub(super) const KEYS_IMPORT: &str = "\
+The key's public part is checked against its private part before it is stored, and the token
+proves the pair (a signature made with the private object verifies with the public object).
+Default usage: sign. A clear key file is read into memory that is wiped after use; with
+--wrapped-by the key is only ever decrypted inside the token (C_UnwrapKey).
+
+Example:
+  hsm-jose keys import --file signing.pem --label signing-2026 > signing-2026.jwk
+  hsm-jose keys import --file key.jwk --format jwk --label migrated --id 0a02
+  hsm-jose keys import --file key.p8.wrapped --format pkcs8 --wrapped-by kek-2026 \\
+      --type rsa --label from-partner";
 
     pub(super) const KEYS_DELETE: &str = "\
 Example:
@@ -304,6 +320,73 @@ pub(crate) enum Usage {
     Wrap,
     /// Key agreement (ECDH-ES)
     Derive,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The key file: PEM (PKCS#8, PKCS#1 or SEC1), PKCS#8 DER, or a private JWK
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The file's format [default: pem or jwk by content, else pkcs8]
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<ImportFormat>,
+    /// The key's label (CKA_LABEL); must be new in the token
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) label: String,
+    /// The key's id (CKA_ID) in hex; must be new in the token [default: 8 random bytes]
+    #[arg(long, value_name = "HEX")]
+    pub(crate) id: Option<String>,
+    /// What the key may do, comma-separated [default: sign]
+    #[arg(long, value_name = "USAGE", value_delimiter = ',')]
+    pub(crate) usage: Vec<Usage>,
+    /// The file is a PKCS#8 key wrapped under this token AES key (its label), to unwrap inside
+    /// the token
+    #[arg(long, value_name = "AES KEY LABEL", requires = "wrapped_type")]
+    pub(crate) wrapped_by: Option<String>,
+    /// The wrapped key's type (with --wrapped-by)
+    #[arg(long = "type", value_name = "TYPE", id = "wrapped_type", requires = "wrapped_by")]
+    pub(crate) wrapped_type: Option<WrappedType>,
+    /// How the key was wrapped (with --wrapped-by)
+    #[arg(long, value_name = "MECHANISM", default_value = "aes-key-wrap-pad")]
+    pub(crate) mechanism: WrapMechanism,
+    /// The wrapped key's public JWK (with --wrapped-by; needed for EC and Ed25519 keys)
+    #[arg(long, value_name = "FILE", requires = "wrapped_by")]
+    pub(crate) public_key: Option<PathBuf>,
+}
+
+/// The format of a key file to import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImportFormat {
+    /// PEM: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`)
+    Pem,
+    /// PKCS#8 PrivateKeyInfo, DER
+    Pkcs8,
+    /// A private JWK
+    Jwk,
+}
+
+/// The type of a wrapped key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WrappedType {
+    #[value(name = "rsa")]
+    Rsa,
+    #[value(name = "ec-p256")]
+    EcP256,
+    #[value(name = "ec-p384")]
+    EcP384,
+    #[value(name = "ec-p521")]
+    EcP521,
+    #[value(name = "ed25519")]
+    Ed25519,
+}
+
+/// The AES key wrap a wrapped key was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WrapMechanism {
+    /// CKM_AES_KEY_WRAP_PAD (RFC 5649)
+    AesKeyWrapPad,
+    /// CKM_AES_KEY_WRAP (RFC 3394)
+    AesKeyWrap,
 }
 
 #[derive(Debug, Args)]

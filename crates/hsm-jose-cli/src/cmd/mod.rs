@@ -1,6 +1,7 @@
 //! The commands: each reads its input, asks hsm-jose and jose-core to do the work, and prints
 //! the result. No cryptography happens here.
 
+mod import;
 mod jwe;
 mod jwk;
 mod jws;
@@ -17,6 +18,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Keys(KeysCommand::List(args)) => keys::list(&hsm, args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&hsm, args),
+        Command::Keys(KeysCommand::Import(args)) => import::import(&hsm, args),
         Command::Keys(KeysCommand::Delete(args)) => keys::delete(&hsm, args),
         Command::Jwk(args) => jwk::jwk(&hsm, args),
         Command::Jwks(args) => jwk::jwks(&hsm, args),
