@@ -344,7 +344,12 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "AES KEY LABEL", requires = "wrapped_type")]
     pub(crate) wrapped_by: Option<String>,
     /// The wrapped key's type (with --wrapped-by)
-    #[arg(long = "type", value_name = "TYPE", id = "wrapped_type", requires = "wrapped_by")]
+    #[arg(
+        long = "type",
+        value_name = "TYPE",
+        id = "wrapped_type",
+        requires = "wrapped_by"
+    )]
     pub(crate) wrapped_type: Option<WrappedType>,
     /// How the key was wrapped (with --wrapped-by)
     #[arg(long, value_name = "MECHANISM", default_value = "aes-key-wrap-pad")]

@@ -4,8 +4,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use hsm_core::key::{
-    KeyUsage, PrivateKeyMaterial, UnwrapMechanism, WrappedKeyKind, import_key_pair,
-    unwrap_key_pair,
+    KeyUsage, PrivateKeyMaterial, UnwrapMechanism, WrappedKeyKind, import_key_pair, unwrap_key_pair,
 };
 use hsm_core::{EcCurve, EdCurve, KeyClass, KeySelector, find_key};
 use hsm_jose::{HsmJwk, import};
