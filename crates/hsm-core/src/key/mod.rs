@@ -35,6 +35,7 @@
 //! ```
 
 mod binding;
+mod cert;
 mod curve;
 mod generate;
 mod import;
@@ -45,6 +46,10 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::Session;
 
 pub use binding::{Binding, PublicKeyProblem, prove_public_key};
+pub use cert::{
+    CertificateObject, MAX_CHAIN, StoredCertificate, certificate_chain, key_certificates,
+    store_certificate,
+};
 pub use curve::{EcCurve, EdCurve};
 pub use generate::{
     KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,

@@ -22,6 +22,7 @@ pub(crate) mod parsed;
 mod roca;
 mod set;
 mod validate;
+pub mod x5c;
 
 use std::fmt;
 
