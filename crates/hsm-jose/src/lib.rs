@@ -32,6 +32,7 @@
 )]
 
 mod backend;
+pub mod cert;
 mod capabilities;
 mod error;
 pub mod import;
