@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use hsm_core::key::{CertificateObject, certificate_chain, store_certificate};
 use hsm_core::{EcCurve, EdCurve, KeyKind};
 use jose_core::jwk::x5c;
-use jose_core::{JwsAlgorithm, Jwk, KeyBackend};
+use jose_core::{Jwk, JwsAlgorithm, KeyBackend};
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, PublicKeyData, SerialNumber, SignatureAlgorithm,
     SigningKey,
@@ -70,8 +70,7 @@ impl<'k> TokenSigner<'k> {
     /// (which rcgen names only with a crypto backend, or not at all).
     pub fn new(key: &'k HsmJwk) -> Result<Self> {
         use rcgen::{
-            PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519,
-            PKCS_RSA_SHA256,
+            PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
         };
         let public = key
             .public
@@ -206,7 +205,8 @@ pub fn self_signed(key: &HsmJwk, params: &CertificateParams) -> Result<rcgen::Ce
     params.self_signed(&signer).map_err(rcgen_error)
 }
 
-/// A certificate signing request (PKCS#10) for `key`, signed in the token.
+/// A certificate signing request (PKCS#10) for `key`, signed in the token. The serial number
+/// and validity of `params` are left out (the issuer sets them).
 ///
 /// # Errors
 /// As [`self_signed`].
@@ -215,6 +215,9 @@ pub fn signing_request(
     params: &CertificateParams,
 ) -> Result<rcgen::CertificateSigningRequest> {
     let signer = TokenSigner::new(key)?;
+    // The issuer chooses the serial number and validity; a request carries neither.
+    let mut params = params.clone();
+    params.serial_number = None;
     params.serialize_request(&signer).map_err(rcgen_error)
 }
 
@@ -238,11 +241,13 @@ pub fn store(key: &HsmJwk, certificate_der: &[u8]) -> Result<()> {
         .as_ref()
         .ok_or_else(|| refuse("a certificate needs a key pair with a public key"))?;
     if !x5c::leaf_carries(public, certificate_der)? {
-        return Err(jose_core::Error::Key(jose_core::error::KeyError::InvalidMember {
-            member: "x5c",
-            reason: "leaf certificate carries another public key",
-        })
-        .into());
+        return Err(
+            jose_core::Error::Key(jose_core::error::KeyError::InvalidMember {
+                member: "x5c",
+                reason: "leaf certificate carries another public key",
+            })
+            .into(),
+        );
     }
     let parsed = Certificate::from_der(certificate_der)
         .map_err(|_| refuse("the certificate is not DER X.509"))?;

@@ -32,8 +32,8 @@
 )]
 
 mod backend;
-pub mod cert;
 mod capabilities;
+pub mod cert;
 mod error;
 pub mod import;
 mod key;
