@@ -266,6 +266,39 @@ pub fn store(key: &HsmJwk, certificate_der: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The key's certificate chain from the token (DER, leaf first), checked: the leaf carries the
+/// key's public key. Empty when the key has no certificate.
+///
+/// # Errors
+/// As [`HsmJwk::with_certificates`].
+pub fn chain(key: &HsmJwk) -> Result<Vec<Vec<u8>>> {
+    let chain = {
+        let session = key.pool().session()?;
+        certificate_chain(&session, key.label(), key.id())?
+    };
+    if let (Some(leaf), Some(public)) = (chain.first(), &key.public) {
+        if !x5c::leaf_carries(public, leaf)? {
+            return Err(
+                jose_core::Error::Key(jose_core::error::KeyError::InvalidMember {
+                    member: "x5c",
+                    reason: "leaf certificate carries another public key",
+                })
+                .into(),
+            );
+        }
+    }
+    Ok(chain)
+}
+
+/// A DER certificate as PEM (`-----BEGIN CERTIFICATE-----`).
+///
+/// # Errors
+/// [`Error::Certificate`] if the encoding fails (it does not for any byte string).
+pub fn to_pem(der: &[u8]) -> Result<String> {
+    x509_cert::der::pem::encode_string("CERTIFICATE", x509_cert::der::pem::LineEnding::LF, der)
+        .map_err(|_| refuse("the certificate cannot be encoded as PEM"))
+}
+
 impl HsmJwk {
     /// The key with its certificate chain from the token in its public JWK: `x5c` (leaf
     /// first, standard base64 DER) and `x5t#S256` (the leaf's SHA-256 thumbprint). The leaf is

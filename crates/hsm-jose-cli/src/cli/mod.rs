@@ -106,6 +106,51 @@ pub(crate) enum Command {
     /// Signed, encrypted and nested JWTs
     #[command(subcommand, after_help = examples::JWT)]
     Jwt(JwtCommand),
+    /// X.509 certificates for token keys: self-signed, CSRs, the stored chain
+    #[command(subcommand, after_help = examples::CERT)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertCommand {
+    /// Make a self-signed certificate for a key, signed in the token; store it next to the
+    /// key (same label and id) and print it as PEM
+    #[command(after_help = examples::CERT_SELF_SIGN)]
+    SelfSign(CertMakeArgs),
+    /// Make a certificate signing request (PKCS#10) for a key, signed in the token; print it
+    /// as PEM
+    #[command(after_help = examples::CERT_CSR)]
+    Csr(CertMakeArgs),
+    /// Print a key's certificate chain from the token as PEM (leaf first), or with --jwk its
+    /// public JWK with x5c and x5t#S256
+    #[command(after_help = examples::CERT_SHOW)]
+    Show(CertShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CertMakeArgs {
+    /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
+    /// The subject: CN=name,O=org,OU=unit,C=country,ST=state,L=city
+    #[arg(long, value_name = "DN")]
+    pub(crate) subject: String,
+    /// Days of validity (self-sign)
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub(crate) days: u32,
+    /// Print the certificate without storing it in the token (self-sign)
+    #[arg(long)]
+    pub(crate) no_store: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CertShowArgs {
+    /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
+    /// Print the key's public JWK with x5c and x5t#S256 instead of PEM
+    #[arg(long)]
+    pub(crate) jwk: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +195,30 @@ pub(crate) enum JwtCommand {
 
 /// The examples under each command's help.
 mod examples {
+    pub(super) const CERT: &str = "\
+Example:
+  hsm-jose cert self-sign --key signing-2026 --subject 'CN=issuer.example,O=Example' > cert.pem
+  hsm-jose cert csr --key signing-2026 --subject CN=issuer.example > request.pem
+  hsm-jose cert show --key signing-2026 --jwk";
+
+    pub(super) const CERT_SELF_SIGN: &str = "\
+The certificate is signed by the key itself, inside the token (RSA: SHA-256 with PKCS#1 v1.5;
+EC P-256, P-384: ECDSA; Ed25519), and stored next to the key unless --no-store.
+
+Example:
+  hsm-jose cert self-sign --key signing-2026 --subject 'CN=issuer.example,O=Example' --days 730 > cert.pem
+  openssl verify -CAfile cert.pem cert.pem";
+
+    pub(super) const CERT_CSR: &str = "\
+Example:
+  hsm-jose cert csr --key signing-2026 --subject 'CN=issuer.example,O=Example,C=DE' > request.pem
+  openssl req -in request.pem -verify -noout";
+
+    pub(super) const CERT_SHOW: &str = "\
+Example:
+  hsm-jose cert show --key signing-2026 > chain.pem
+  hsm-jose cert show --key signing-2026 --jwk    # the public JWK with x5c and x5t#S256";
+
     pub(super) const KEYS: &str = "\
 Example:
   hsm-jose keys list

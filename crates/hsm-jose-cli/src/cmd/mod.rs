@@ -1,6 +1,7 @@
 //! The commands: each reads its input, asks hsm-jose and jose-core to do the work, and prints
 //! the result. No cryptography happens here.
 
+mod cert;
 mod import;
 mod jwe;
 mod jwk;
@@ -8,7 +9,7 @@ mod jws;
 mod jwt;
 mod keys;
 
-use crate::cli::{Cli, Command, JwtCommand, KeysCommand};
+use crate::cli::{CertCommand, Cli, Command, JwtCommand, KeysCommand};
 use crate::error::Result;
 use crate::keys::Hsm;
 
@@ -32,5 +33,8 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Jwt(JwtCommand::Decrypt(args)) => jwt::decrypt(&hsm, args),
         Command::Jwt(JwtCommand::Nest(args)) => jwt::nest(&hsm, args),
         Command::Jwt(JwtCommand::Unnest(args)) => jwt::unnest(&hsm, args),
+        Command::Cert(CertCommand::SelfSign(args)) => cert::self_sign(&hsm, args),
+        Command::Cert(CertCommand::Csr(args)) => cert::csr(&hsm, args),
+        Command::Cert(CertCommand::Show(args)) => cert::show(&hsm, args),
     }
 }
