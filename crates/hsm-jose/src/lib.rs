@@ -56,3 +56,8 @@ pub use jose_core::{self, KeyBackend};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The guide to key import, certificates and x5c, compiled as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/keys-in-the-world.md")]
+struct KeysInTheWorldDoctests;
