@@ -271,3 +271,46 @@ fn ed448_and_p521_keys_are_refused_with_a_reason() {
         Err(hsm_jose::Error::Certificate { .. })
     ));
 }
+
+#[test]
+fn a_chain_issued_by_a_token_ca_is_read_back_leaf_first_and_verifies_with_openssl() {
+    // Alone: stores certificates that the token's JWK Set would publish.
+    let _guard = fixture::exclusive();
+    let dir = Scratch::new("chain");
+    let ca = fresh_key("chain-ca", b"chain-ca", KeySpec::Ec(EcCurve::P384));
+    let leaf = fresh_key("chain-leaf", b"chain-leaf", KeySpec::Rsa(2048));
+    let mut ca_params = cert::params("CN=hsm-jose test CA,O=hsm-jose tests", 30).unwrap();
+    ca_params.is_ca = cert::rcgen::IsCa::Ca(cert::rcgen::BasicConstraints::Unconstrained);
+    let ca_certificate = cert::self_signed(&ca, &ca_params).unwrap();
+    cert::store(&ca, ca_certificate.der()).unwrap();
+    let leaf_params = cert::params("CN=chain-leaf", 30).unwrap();
+    let leaf_certificate = cert::signed_by(&leaf, &leaf_params, &ca, &ca_params).unwrap();
+    cert::store(&leaf, leaf_certificate.der()).unwrap();
+
+    let ca_file = dir.write("ca.pem", ca_certificate.pem());
+    let leaf_file = dir.write("leaf.pem", leaf_certificate.pem());
+    let (ok, text) = openssl(&["verify", "-CAfile", &ca_file, &leaf_file]);
+    assert!(ok && text.contains(": OK"), "{text}");
+
+    assert_eq!(
+        cert::chain(&leaf).unwrap(),
+        vec![
+            leaf_certificate.der().to_vec(),
+            ca_certificate.der().to_vec()
+        ]
+    );
+    let published =
+        Jwk::from_json(&leaf.with_certificates().unwrap().public_json().unwrap()).unwrap();
+    assert_eq!(x5c::chain(&published).unwrap().len(), 2);
+    assert!(matches!(x5c::check_x5c(&published), Ok(())));
+
+    // Leave no certificates behind for the JWK Set test.
+    let pool = token().pool();
+    let session = pool.session_rw().unwrap();
+    for label in ["chain-ca", "chain-leaf"] {
+        let template = [Attribute::Label(label.as_bytes().to_vec())];
+        for handle in session.find_objects(&template).unwrap() {
+            session.destroy_object(handle).unwrap();
+        }
+    }
+}

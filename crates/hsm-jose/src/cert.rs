@@ -205,6 +205,24 @@ pub fn self_signed(key: &HsmJwk, params: &CertificateParams) -> Result<rcgen::Ce
     params.self_signed(&signer).map_err(rcgen_error)
 }
 
+/// A certificate for `key` issued by `issuer_key` (a CA key in a token, whose certificate was
+/// made from `issuer_params`), both signatures computed in their tokens: a CA kept in an HSM
+/// issuing for another token key. `issuer_params` must describe the CA certificate (its
+/// subject becomes the issuer name); mark it `is_ca` when making the CA's own certificate.
+///
+/// # Errors
+/// As [`self_signed`], for either key.
+pub fn signed_by(
+    key: &HsmJwk,
+    params: &CertificateParams,
+    issuer_key: &HsmJwk,
+    issuer_params: &CertificateParams,
+) -> Result<rcgen::Certificate> {
+    let subject = TokenSigner::new(key)?;
+    let issuer = rcgen::Issuer::from_params(issuer_params, TokenSigner::new(issuer_key)?);
+    params.signed_by(&subject, &issuer).map_err(rcgen_error)
+}
+
 /// A certificate signing request (PKCS#10) for `key`, signed in the token. The serial number
 /// and validity of `params` are left out (the issuer sets them).
 ///
