@@ -109,7 +109,7 @@ pub fn private_key_from_pkcs8_der(der: &[u8]) -> Result<PrivateKeyMaterial> {
     if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_der(der) {
         return Ok(PrivateKeyMaterial::Edwards {
             curve: EdCurve::Ed25519,
-            seed: Zeroizing::new(k.to_bytes().to_vec()),
+            seed: Zeroizing::new(Zeroizing::new(k.to_bytes()).to_vec()),
             point: k.verifying_key().to_bytes().to_vec(),
         });
     }
@@ -264,7 +264,7 @@ macro_rules! ec_reader {
                 |c: Option<&$crate_::FieldBytes>| c.map(|c| c.to_vec()).unwrap_or_default();
             PrivateKeyMaterial::Ec {
                 curve: $curve,
-                d: Zeroizing::new(key.to_bytes().to_vec()),
+                d: Zeroizing::new(Zeroizing::new(key.to_bytes()).to_vec()),
                 x: coordinate(point.x()),
                 y: coordinate(point.y()),
             }
