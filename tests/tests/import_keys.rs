@@ -550,3 +550,93 @@ fn pem_that_is_no_private_key_is_refused_with_a_reason() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_wrapped_ec_key_is_unwrapped_with_the_public_key_the_sender_gives() {
+    let _guard = fixture::shared();
+    for label in ["import-kek-ec", "unwrapped-p256", "unwrapped-p256-nopub"] {
+        fresh(label);
+    }
+    let dir = Scratch::new("wrapped-ec");
+    let key_file = dir.path("key.pem");
+    let der_file = dir.path("key.der");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        path(&key_file),
+    ]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        path(&key_file),
+        "-outform",
+        "DER",
+        "-out",
+        path(&der_file),
+    ]);
+    let pkcs8 = std::fs::read(&der_file).unwrap();
+    let kek = [0x3c_u8; 32];
+    let mut buffer = vec![0_u8; pkcs8.len().div_ceil(8) * 8 + 8];
+    let wrapped = KwpAes256::new(&kek.into())
+        .wrap_key(&pkcs8, &mut buffer)
+        .unwrap()
+        .to_vec();
+    let public = openssl_public_jwk(&key_file, "P-256", 32);
+    let public = import::public_key_from_jwk(public.jwk()).unwrap();
+
+    let pool = token().pool();
+    let session = pool.session_rw().unwrap();
+    let kek = import_secret_key(
+        &session,
+        SecretKind::Aes,
+        &kek,
+        "import-kek-ec",
+        &[0x71, 0x20],
+        KeyUsage::WRAP,
+    )
+    .unwrap()
+    .secret
+    .unwrap();
+    // Without the public key an EC key is refused before the token is asked.
+    let refused = unwrap_key_pair(
+        &session,
+        kek,
+        UnwrapMechanism::AesKeyWrapPad,
+        &wrapped,
+        WrappedKeyKind::Ec(hsm_core::EcCurve::P256),
+        None,
+        "unwrapped-p256-nopub",
+        &[0x71, 0x21],
+        KeyUsage::SIGN,
+    );
+    assert!(
+        matches!(refused, Err(hsm_core::Error::Config { .. })),
+        "{refused:?}"
+    );
+    let info = unwrap_key_pair(
+        &session,
+        kek,
+        UnwrapMechanism::AesKeyWrapPad,
+        &wrapped,
+        WrappedKeyKind::Ec(hsm_core::EcCurve::P256),
+        Some(&public),
+        "unwrapped-p256",
+        &[0x71, 0x22],
+        KeyUsage::SIGN,
+    )
+    .unwrap();
+    assert_eq!(info.kind, KeyKind::Ec(hsm_core::EcCurve::P256));
+    assert_eq!(info.public_key.as_ref(), Some(&public));
+    drop(session);
+    assert_hardened("unwrapped-p256");
+    let key = HsmJwk::from_label(&pool, "unwrapped-p256").unwrap();
+    let jws = jws::sign_compact(&key, JwsAlgorithm::ES256, b"unwrapped", None).unwrap();
+    let verifier = openssl_public_jwk(&key_file, "P-256", 32);
+    jws::verify_compact(&jws, &verifier, &[JwsAlgorithm::ES256]).unwrap();
+}
