@@ -80,6 +80,29 @@ fn a_self_signed_certificate_verifies_with_openssl_and_is_shown_as_pem_and_x5c()
     assert!(matches!(x5c::check_x5c(&jwk), Ok(())));
     assert!(jwk.extra("x5t#S256").is_some());
 
+    // The JWK Set carries it when asked (--x5c), and only then.
+    for args in [
+        &["jwks", "--key", "cli-cert", "--x5c"][..],
+        &["jwks", "--all", "--x5c"][..],
+    ] {
+        let set = cli.ok(args, "").json();
+        let with = set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k.get("x5c").is_some())
+            .map(|k| Jwk::from_value(k).unwrap())
+            .find(|k| k.thumbprint() == jwk.thumbprint())
+            .unwrap_or_else(|| panic!("{args:?}: no x5c for cli-cert in {set}"));
+        assert_eq!(
+            x5c::chain(&with).unwrap(),
+            x5c::chain(&jwk).unwrap(),
+            "{args:?}"
+        );
+    }
+    let plain = cli.ok(&["jwks", "--key", "cli-cert"], "").json();
+    assert!(plain["keys"][0].get("x5c").is_none(), "{plain}");
+
     // A second self-signed certificate for the key is refused (one leaf per key).
     let again = cli.run(
         &[

@@ -264,7 +264,8 @@ Example:
     pub(super) const JWKS: &str = "\
 Example:
   hsm-jose jwks --key signing-2026 --key signing-2027 > jwks.json
-  hsm-jose jwks --all > jwks.json    # every key pair of the token";
+  hsm-jose jwks --all > jwks.json    # every key pair of the token
+  hsm-jose jwks --all --x5c          # with each key's certificate chain (x5c, x5t#S256)";
 
     pub(super) const SIGN: &str = "\
 Example:
@@ -515,6 +516,10 @@ pub(crate) struct JwksArgs {
     /// Every key pair of the token, with use and key_ops from its capabilities
     #[arg(long)]
     pub(crate) all: bool,
+    /// Add each HSM key's certificate chain from the token as x5c and x5t#S256 (keys without
+    /// a certificate are unchanged; a certificate that carries another key is an error)
+    #[arg(long)]
+    pub(crate) x5c: bool,
 }
 
 // ----- JWS -----
