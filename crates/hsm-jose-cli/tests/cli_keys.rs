@@ -19,6 +19,7 @@ const COMMANDS: &[&[&str]] = &[
     &["keys"],
     &["keys", "list"],
     &["keys", "generate"],
+    &["keys", "import"],
     &["keys", "delete"],
     &["jwk"],
     &["jwks"],
@@ -33,6 +34,10 @@ const COMMANDS: &[&[&str]] = &[
     &["jwt", "decrypt"],
     &["jwt", "nest"],
     &["jwt", "unnest"],
+    &["cert"],
+    &["cert", "self-sign"],
+    &["cert", "csr"],
+    &["cert", "show"],
 ];
 
 #[test]

@@ -90,6 +90,19 @@ pub enum Error {
     /// A JOSE operation failed (bad token, failed verification, wrong algorithm...).
     #[error(transparent)]
     Jose(jose_core::Error),
+    /// A certificate or CSR cannot be made or stored for a key (see [`cert`](crate::cert)).
+    #[error("certificate: {reason}")]
+    Certificate {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A private key to import cannot be read (see [`import`](crate::import)); the reason
+    /// never contains key bytes.
+    #[error("the private key cannot be imported: {reason}")]
+    Import {
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The key in the token is of a kind JOSE cannot use.
     #[error("key `{label}` cannot be used for JOSE: {reason}")]
     UnsupportedKey {

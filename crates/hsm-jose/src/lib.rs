@@ -34,7 +34,9 @@
 
 mod backend;
 mod capabilities;
+pub mod cert;
 mod error;
+pub mod import;
 mod key;
 mod plan;
 mod probe;
@@ -57,3 +59,8 @@ pub use jose_core::{self, KeyBackend};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The guide to key import, certificates and x5c, compiled as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/keys-in-the-world.md")]
+struct KeysInTheWorldDoctests;

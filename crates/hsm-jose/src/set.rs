@@ -89,6 +89,21 @@ impl HsmJwkSet {
         self.keys.is_empty()
     }
 
+    /// Every key with its certificate chain from the token as `x5c` and `x5t#S256` (see
+    /// [`HsmJwk::with_certificates`]); keys without a certificate are unchanged.
+    ///
+    /// # Errors
+    /// As [`HsmJwk::with_certificates`]: a key whose stored certificate carries another key
+    /// fails the whole set, so a planted certificate is never published.
+    pub fn with_certificates(self) -> Result<Self> {
+        let keys = self
+            .keys
+            .into_iter()
+            .map(HsmJwk::with_certificates)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { keys })
+    }
+
     /// The public JWK Set document (`{"keys":[...]}`), for `/.well-known/jwks.json`. Secret
     /// keys have no public part and are left out.
     pub fn jwks(&self) -> Value {

@@ -363,7 +363,7 @@ pub fn prove_public_key(session: &Session, info: &mut super::KeyInfo) -> Result<
 }
 
 /// The mechanism that signs and verifies the probe for a key with this public key.
-fn probe_mechanism(material: &PublicKeyMaterial) -> Mechanism<'static> {
+pub(super) fn probe_mechanism(material: &PublicKeyMaterial) -> Mechanism<'static> {
     match material {
         PublicKeyMaterial::Rsa { .. } => Mechanism::RsaPkcs,
         PublicKeyMaterial::Ec { .. } => Mechanism::Ecdsa,
@@ -375,7 +375,7 @@ fn probe_mechanism(material: &PublicKeyMaterial) -> Mechanism<'static> {
 
 /// The fixed message signed to tell candidates apart (any message proves possession). The
 /// signature is only handed to `C_Verify` and then dropped.
-const PROBE: &[u8; 32] = b"hsm-core public key binding test";
+pub(super) const PROBE: &[u8; 32] = b"hsm-core public key binding test";
 
 /// Rule 3: the one public key among `readable` with which the token verifies a signature of
 /// the private key. `None` when the private key cannot sign or not exactly one distinct public

@@ -242,7 +242,7 @@ fn generation_error(
 
 /// Return values after which generation is tried once more without explicit `false` usage
 /// flags (see the module documentation).
-fn refuses_explicit_flags(error: &cryptoki::error::Error) -> bool {
+pub(super) fn refuses_explicit_flags(error: &cryptoki::error::Error) -> bool {
     matches!(
         error,
         cryptoki::error::Error::Pkcs11(
@@ -254,7 +254,7 @@ fn refuses_explicit_flags(error: &cryptoki::error::Error) -> bool {
 
 /// How usage flags are written into a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flags {
+pub(super) enum Flags {
     /// Every usage flag, `false` ones included (the hardened template).
     Explicit,
     /// For tokens that compute the sign/verify/encrypt/decrypt flags themselves: those four
@@ -282,13 +282,13 @@ fn push_flags(template: &mut Vec<Attribute>, flags: Flags, values: &[UsageFlag])
     }
 }
 
-fn config(reason: impl Into<String>) -> Error {
+pub(super) fn config(reason: impl Into<String>) -> Error {
     Error::Config {
         reason: reason.into(),
     }
 }
 
-fn refuse(usage: KeyUsage, allowed: KeyUsage, what: &str) -> Result<()> {
+pub(super) fn refuse(usage: KeyUsage, allowed: KeyUsage, what: &str) -> Result<()> {
     let extra = KeyUsage {
         sign: usage.sign && !allowed.sign,
         encrypt: usage.encrypt && !allowed.encrypt,
@@ -308,7 +308,7 @@ fn refuse(usage: KeyUsage, allowed: KeyUsage, what: &str) -> Result<()> {
 
 /// Refuses to create a second key with the label or id of an existing one: lookups would
 /// become ambiguous.
-fn ensure_free(session: &Session, label: &str, id: &[u8]) -> Result<()> {
+pub(super) fn ensure_free(session: &Session, label: &str, id: &[u8]) -> Result<()> {
     for (template, what) in [
         (
             vec![Attribute::Label(label.as_bytes().to_vec())],
@@ -328,7 +328,12 @@ fn ensure_free(session: &Session, label: &str, id: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn hardened_private(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Vec<Attribute> {
+pub(super) fn hardened_private(
+    label: &str,
+    id: &[u8],
+    usage: KeyUsage,
+    flags: Flags,
+) -> Vec<Attribute> {
     let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(true),
@@ -350,7 +355,12 @@ fn hardened_private(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Ve
     template
 }
 
-fn public_template(label: &str, id: &[u8], usage: KeyUsage, flags: Flags) -> Vec<Attribute> {
+pub(super) fn public_template(
+    label: &str,
+    id: &[u8],
+    usage: KeyUsage,
+    flags: Flags,
+) -> Vec<Attribute> {
     let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(false),
@@ -415,7 +425,7 @@ fn generate_pair_checked(
 
 /// What a key's usage flags can do, for the read-back check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
+pub(super) enum Family {
     Rsa,
     /// EC and EdDSA: `CKA_ENCRYPT`/`CKA_DECRYPT` grant nothing and are not counted.
     Curve,
@@ -424,7 +434,7 @@ enum Family {
 
 /// Reads the new key's objects back and destroys them if the key came out weaker than asked
 /// (or could not be read back).
-fn check_generated(
+pub(super) fn check_generated(
     session: &Session,
     handles: &[ObjectHandle],
     usage: KeyUsage,

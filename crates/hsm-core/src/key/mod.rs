@@ -1,4 +1,4 @@
-//! Keys on the token: finding them, describing them, generating and deleting them.
+//! Keys on the token: finding them, describing them, generating, importing and deleting them.
 //!
 //! A key is one PKCS#11 secret-key object, or a private-key object and its public-key object,
 //! or a lone public key. [`find_key`] resolves a [`KeySelector`] to exactly one key with one
@@ -35,8 +35,10 @@
 //! ```
 
 mod binding;
+mod cert;
 mod curve;
 mod generate;
+mod import;
 
 use std::fmt;
 
@@ -44,10 +46,18 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::Session;
 
 pub use binding::{Binding, PublicKeyProblem, prove_public_key};
+pub use cert::{
+    CertificateObject, MAX_CHAIN, StoredCertificate, certificate_chain, key_certificates,
+    store_certificate,
+};
 pub use curve::{EcCurve, EdCurve};
 pub use generate::{
     KeySpec, KeyUsage, SecretSpec, delete_key, delete_key_by,
     generate_edwards_key_pair_with_params, generate_key_pair, generate_secret_key,
+};
+pub use import::{
+    PrivateKeyMaterial, Secret, SecretKind, UnwrapMechanism, WrappedKeyKind, import_key_pair,
+    import_secret_key, unwrap_key_pair,
 };
 
 use crate::error::{Error, Result};

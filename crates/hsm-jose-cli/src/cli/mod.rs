@@ -106,6 +106,51 @@ pub(crate) enum Command {
     /// Signed, encrypted and nested JWTs
     #[command(subcommand, after_help = examples::JWT)]
     Jwt(JwtCommand),
+    /// X.509 certificates for token keys: self-signed, CSRs, the stored chain
+    #[command(subcommand, after_help = examples::CERT)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertCommand {
+    /// Make a self-signed certificate for a key, signed in the token; store it next to the
+    /// key (same label and id) and print it as PEM
+    #[command(after_help = examples::CERT_SELF_SIGN)]
+    SelfSign(CertMakeArgs),
+    /// Make a certificate signing request (PKCS#10) for a key, signed in the token; print it
+    /// as PEM
+    #[command(after_help = examples::CERT_CSR)]
+    Csr(CertMakeArgs),
+    /// Print a key's certificate chain from the token as PEM (leaf first), or with --jwk its
+    /// public JWK with x5c and x5t#S256
+    #[command(after_help = examples::CERT_SHOW)]
+    Show(CertShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CertMakeArgs {
+    /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
+    /// The subject: CN=name,O=org,OU=unit,C=country,ST=state,L=city
+    #[arg(long, value_name = "DN")]
+    pub(crate) subject: String,
+    /// Days of validity (self-sign)
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub(crate) days: u32,
+    /// Print the certificate without storing it in the token (self-sign)
+    #[arg(long)]
+    pub(crate) no_store: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CertShowArgs {
+    /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
+    /// Print the key's public JWK with x5c and x5t#S256 instead of PEM
+    #[arg(long)]
+    pub(crate) jwk: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +161,10 @@ pub(crate) enum KeysCommand {
     /// Generate a key inside the token (sensitive, never extractable); print its public JWK
     #[command(after_help = examples::KEYS_GENERATE)]
     Generate(GenerateArgs),
+    /// Import a private key (PEM, PKCS#8, JWK, or PKCS#8 wrapped under a token AES key) into
+    /// the token as a sensitive, non-extractable key pair; print its public JWK
+    #[command(after_help = examples::KEYS_IMPORT)]
+    Import(ImportArgs),
     /// Delete a key from the token (every object of it: private, public or secret); asks
     /// first unless --yes
     #[command(after_help = examples::KEYS_DELETE)]
@@ -146,6 +195,30 @@ pub(crate) enum JwtCommand {
 
 /// The examples under each command's help.
 mod examples {
+    pub(super) const CERT: &str = "\
+Example:
+  hsm-jose cert self-sign --key signing-2026 --subject 'CN=issuer.example,O=Example' > cert.pem
+  hsm-jose cert csr --key signing-2026 --subject CN=issuer.example > request.pem
+  hsm-jose cert show --key signing-2026 --jwk";
+
+    pub(super) const CERT_SELF_SIGN: &str = "\
+The certificate is signed by the key itself, inside the token (RSA: SHA-256 with PKCS#1 v1.5;
+EC P-256, P-384: ECDSA; Ed25519), and stored next to the key unless --no-store.
+
+Example:
+  hsm-jose cert self-sign --key signing-2026 --subject 'CN=issuer.example,O=Example' --days 730 > cert.pem
+  openssl verify -CAfile cert.pem cert.pem";
+
+    pub(super) const CERT_CSR: &str = "\
+Example:
+  hsm-jose cert csr --key signing-2026 --subject 'CN=issuer.example,O=Example,C=DE' > request.pem
+  openssl req -in request.pem -verify -noout";
+
+    pub(super) const CERT_SHOW: &str = "\
+Example:
+  hsm-jose cert show --key signing-2026 > chain.pem
+  hsm-jose cert show --key signing-2026 --jwk    # the public JWK with x5c and x5t#S256";
+
     pub(super) const KEYS: &str = "\
 Example:
   hsm-jose keys list
@@ -166,6 +239,18 @@ Example:
   hsm-jose keys generate --type ec-p384 --label ecdh-2026 --usage derive --id 0a01
   hsm-jose keys generate --type aes-256 --label aes-2026";
 
+    pub(super) const KEYS_IMPORT: &str = "\
+The key's public part is checked against its private part before it is stored, and the token
+proves the pair (a signature made with the private object verifies with the public object).
+Default usage: sign. A clear key file is read into memory that is wiped after use; with
+--wrapped-by the key is only ever decrypted inside the token (C_UnwrapKey).
+
+Example:
+  hsm-jose keys import --file signing.pem --label signing-2026 > signing-2026.jwk
+  hsm-jose keys import --file key.jwk --format jwk --label migrated --id 0a02
+  hsm-jose keys import --file key.p8.wrapped --format pkcs8 --wrapped-by kek-2026 \\
+      --type rsa --label from-partner";
+
     pub(super) const KEYS_DELETE: &str = "\
 Example:
   hsm-jose keys delete --key rsa-2026          # asks on the terminal
@@ -179,7 +264,8 @@ Example:
     pub(super) const JWKS: &str = "\
 Example:
   hsm-jose jwks --key signing-2026 --key signing-2027 > jwks.json
-  hsm-jose jwks --all > jwks.json    # every key pair of the token";
+  hsm-jose jwks --all > jwks.json    # every key pair of the token
+  hsm-jose jwks --all --x5c          # with each key's certificate chain (x5c, x5t#S256)";
 
     pub(super) const SIGN: &str = "\
 Example:
@@ -308,6 +394,78 @@ pub(crate) enum Usage {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The key file: PEM (PKCS#8, PKCS#1 or SEC1), PKCS#8 DER, or a private JWK
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The file's format [default: pem or jwk by content, else pkcs8]
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<ImportFormat>,
+    /// The key's label (CKA_LABEL); must be new in the token
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) label: String,
+    /// The key's id (CKA_ID) in hex; must be new in the token [default: 8 random bytes]
+    #[arg(long, value_name = "HEX")]
+    pub(crate) id: Option<String>,
+    /// What the key may do, comma-separated [default: sign]
+    #[arg(long, value_name = "USAGE", value_delimiter = ',')]
+    pub(crate) usage: Vec<Usage>,
+    /// The file is a PKCS#8 key wrapped under this token AES key (its label), to unwrap inside
+    /// the token
+    #[arg(long, value_name = "AES KEY LABEL", requires = "wrapped_type")]
+    pub(crate) wrapped_by: Option<String>,
+    /// The wrapped key's type (with --wrapped-by)
+    #[arg(
+        long = "type",
+        value_name = "TYPE",
+        id = "wrapped_type",
+        requires = "wrapped_by"
+    )]
+    pub(crate) wrapped_type: Option<WrappedType>,
+    /// How the key was wrapped (with --wrapped-by)
+    #[arg(long, value_name = "MECHANISM", default_value = "aes-key-wrap-pad")]
+    pub(crate) mechanism: WrapMechanism,
+    /// The wrapped key's public JWK (with --wrapped-by; needed for EC and Ed25519 keys)
+    #[arg(long, value_name = "FILE", requires = "wrapped_by")]
+    pub(crate) public_key: Option<PathBuf>,
+}
+
+/// The format of a key file to import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImportFormat {
+    /// PEM: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`)
+    Pem,
+    /// PKCS#8 PrivateKeyInfo, DER
+    Pkcs8,
+    /// A private JWK
+    Jwk,
+}
+
+/// The type of a wrapped key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WrappedType {
+    #[value(name = "rsa")]
+    Rsa,
+    #[value(name = "ec-p256")]
+    EcP256,
+    #[value(name = "ec-p384")]
+    EcP384,
+    #[value(name = "ec-p521")]
+    EcP521,
+    #[value(name = "ed25519")]
+    Ed25519,
+}
+
+/// The AES key wrap a wrapped key was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WrapMechanism {
+    /// CKM_AES_KEY_WRAP_PAD (RFC 5649)
+    AesKeyWrapPad,
+    /// CKM_AES_KEY_WRAP (RFC 3394)
+    AesKeyWrap,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
     /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
     #[arg(long, value_name = "REF")]
@@ -359,6 +517,10 @@ pub(crate) struct JwksArgs {
     /// Every key pair of the token, with use and key_ops from its capabilities
     #[arg(long)]
     pub(crate) all: bool,
+    /// Add each HSM key's certificate chain from the token as x5c and x5t#S256 (keys without
+    /// a certificate are unchanged; a certificate that carries another key is an error)
+    #[arg(long)]
+    pub(crate) x5c: bool,
 }
 
 // ----- JWS -----

@@ -21,7 +21,13 @@ pub(crate) fn jwks(hsm: &Hsm<'_>, args: &JwksArgs) -> Result<()> {
         let set = {
             let _spinner =
                 Spinner::start(format!("reading the keys of token {}", pool.token_label()));
-            HsmJwkSet::from_token(pool, KidSource::Thumbprint).map_err(error::hsm_jose)?
+            let set =
+                HsmJwkSet::from_token(pool, KidSource::Thumbprint).map_err(error::hsm_jose)?;
+            if args.x5c {
+                set.with_certificates().map_err(error::hsm_jose)?
+            } else {
+                set
+            }
         };
         let values = set
             .iter()
@@ -38,7 +44,10 @@ pub(crate) fn jwks(hsm: &Hsm<'_>, args: &JwksArgs) -> Result<()> {
         ));
     }
     for reference in &args.key {
-        let key = keys::hsm_key(hsm, reference, None, Purpose::Publish)?;
+        let mut key = keys::hsm_key(hsm, reference, None, Purpose::Publish)?;
+        if args.x5c {
+            key = key.with_certificates().map_err(error::hsm_jose)?;
+        }
         values.push(public_jwk(&key, None)?);
     }
     for path in &args.jwk {

@@ -242,7 +242,7 @@ fn spec(key_type: KeyType) -> (Spec, KeyUsage) {
     }
 }
 
-fn usage_of(usages: &[Usage]) -> KeyUsage {
+pub(super) fn usage_of(usages: &[Usage]) -> KeyUsage {
     usages.iter().fold(KeyUsage::default(), |acc, u| {
         acc | match u {
             Usage::Sign => KeyUsage::SIGN,
@@ -253,7 +253,7 @@ fn usage_of(usages: &[Usage]) -> KeyUsage {
     })
 }
 
-fn usage_names(usage: KeyUsage) -> String {
+pub(super) fn usage_names(usage: KeyUsage) -> String {
     [
         (usage.sign, "sign"),
         (usage.encrypt, "encrypt"),

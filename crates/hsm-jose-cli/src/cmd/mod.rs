@@ -1,13 +1,15 @@
 //! The commands: each reads its input, asks hsm-jose and jose-core to do the work, and prints
 //! the result. No cryptography happens here.
 
+mod cert;
+mod import;
 mod jwe;
 mod jwk;
 mod jws;
 mod jwt;
 mod keys;
 
-use crate::cli::{Cli, Command, JwtCommand, KeysCommand};
+use crate::cli::{CertCommand, Cli, Command, JwtCommand, KeysCommand};
 use crate::error::Result;
 use crate::keys::Hsm;
 
@@ -17,6 +19,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Keys(KeysCommand::List(args)) => keys::list(&hsm, args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&hsm, args),
+        Command::Keys(KeysCommand::Import(args)) => import::import(&hsm, args),
         Command::Keys(KeysCommand::Delete(args)) => keys::delete(&hsm, args),
         Command::Jwk(args) => jwk::jwk(&hsm, args),
         Command::Jwks(args) => jwk::jwks(&hsm, args),
@@ -30,5 +33,8 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Jwt(JwtCommand::Decrypt(args)) => jwt::decrypt(&hsm, args),
         Command::Jwt(JwtCommand::Nest(args)) => jwt::nest(&hsm, args),
         Command::Jwt(JwtCommand::Unnest(args)) => jwt::unnest(&hsm, args),
+        Command::Cert(CertCommand::SelfSign(args)) => cert::self_sign(&hsm, args),
+        Command::Cert(CertCommand::Csr(args)) => cert::csr(&hsm, args),
+        Command::Cert(CertCommand::Show(args)) => cert::show(&hsm, args),
     }
 }

@@ -24,6 +24,7 @@ mod roca;
 mod serde_impl;
 mod set;
 mod validate;
+pub mod x5c;
 
 use std::fmt;
 

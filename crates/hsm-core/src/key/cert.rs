@@ -1,0 +1,199 @@
+//! Certificates next to keys: X.509 certificate objects (`CKO_CERTIFICATE`,
+//! `CKC_X_509`) with the key's `CKA_ID` and `CKA_LABEL`, as tokens and their tools keep them.
+//!
+//! hsm-core does not parse certificates: the caller gives the DER subject and issuer names
+//! (`CKA_SUBJECT`, `CKA_ISSUER`) with the certificate, and a key's chain is followed through
+//! those attributes. Certificates are public token objects (`CKA_PRIVATE` false), readable
+//! before login like public keys. Because anyone may create public objects, a certificate from
+//! the token is only as trustworthy as its check against the key: see
+//! `jose_core::jwk::x5c::leaf_carries`, which hsm-jose applies before publishing a chain.
+
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+
+use super::generate::config;
+use super::hex;
+use crate::error::{Error, Result};
+
+/// How many certificates a chain read from the token may hold, leaf included.
+pub const MAX_CHAIN: usize = 10;
+
+/// A certificate to store: its DER encoding and the DER names the token indexes it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateObject {
+    /// The certificate, DER (`CKA_VALUE`).
+    pub der: Vec<u8>,
+    /// The DER subject name (`CKA_SUBJECT`).
+    pub subject: Vec<u8>,
+    /// The DER issuer name (`CKA_ISSUER`).
+    pub issuer: Vec<u8>,
+    /// The DER serial number (`CKA_SERIAL_NUMBER`), if known.
+    pub serial_number: Option<Vec<u8>>,
+}
+
+/// Stores an X.509 certificate as a token object with this label and id (those of its key for
+/// a leaf; a CA certificate takes its own).
+///
+/// # Errors
+/// [`Error::Config`] when a certificate with this label and id is already stored, or the
+/// certificate is empty; token errors from `C_CreateObject` (a read-only session gives
+/// `CKR_SESSION_READ_ONLY`).
+pub fn store_certificate(
+    session: &Session,
+    certificate: &CertificateObject,
+    label: &str,
+    id: &[u8],
+) -> Result<ObjectHandle> {
+    if certificate.der.is_empty() || certificate.subject.is_empty() {
+        return Err(config("a certificate needs its DER encoding and subject"));
+    }
+    if !key_certificates(session, label, id)?.is_empty() {
+        return Err(config(format!(
+            "the token already has a certificate with label {label:?}, id {}",
+            hex(id)
+        )));
+    }
+    let mut template = vec![
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+        Attribute::Subject(certificate.subject.clone()),
+        Attribute::Issuer(certificate.issuer.clone()),
+        Attribute::Value(certificate.der.clone()),
+    ];
+    if let Some(serial) = &certificate.serial_number {
+        template.push(Attribute::SerialNumber(serial.clone()));
+    }
+    session
+        .create_object(&template)
+        .map_err(|e| Error::from_cryptoki("storing a certificate", e))
+}
+
+/// One certificate object read from the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCertificate {
+    /// The object handle.
+    pub handle: ObjectHandle,
+    /// `CKA_LABEL`.
+    pub label: String,
+    /// `CKA_ID`.
+    pub id: Vec<u8>,
+    /// The certificate, DER (`CKA_VALUE`).
+    pub der: Vec<u8>,
+    /// `CKA_SUBJECT`.
+    pub subject: Vec<u8>,
+    /// `CKA_ISSUER` (empty when the token holds none).
+    pub issuer: Vec<u8>,
+}
+
+fn read_certificate(session: &Session, handle: ObjectHandle) -> Result<StoredCertificate> {
+    let attributes = session
+        .get_attributes(
+            handle,
+            &[
+                AttributeType::Label,
+                AttributeType::Id,
+                AttributeType::Value,
+                AttributeType::Subject,
+                AttributeType::Issuer,
+            ],
+        )
+        .map_err(|e| Error::from_cryptoki("reading a certificate", e))?;
+    let mut stored = StoredCertificate {
+        handle,
+        label: String::new(),
+        id: Vec::new(),
+        der: Vec::new(),
+        subject: Vec::new(),
+        issuer: Vec::new(),
+    };
+    for attribute in attributes {
+        match attribute {
+            Attribute::Label(v) => stored.label = String::from_utf8_lossy(&v).into_owned(),
+            Attribute::Id(v) => stored.id = v,
+            Attribute::Value(v) => stored.der = v,
+            Attribute::Subject(v) => stored.subject = v,
+            Attribute::Issuer(v) => stored.issuer = v,
+            _ => {}
+        }
+    }
+    Ok(stored)
+}
+
+fn find_certificates(session: &Session, template: &[Attribute]) -> Result<Vec<StoredCertificate>> {
+    let mut full = vec![
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+    ];
+    full.extend_from_slice(template);
+    session
+        .find_objects(&full)
+        .map_err(|e| Error::from_cryptoki("searching for certificates", e))?
+        .into_iter()
+        .map(|h| read_certificate(session, h))
+        .collect()
+}
+
+/// The X.509 certificates stored with this label and id (a key's leaf certificates: usually
+/// one).
+///
+/// # Errors
+/// Token errors only.
+pub fn key_certificates(
+    session: &Session,
+    label: &str,
+    id: &[u8],
+) -> Result<Vec<StoredCertificate>> {
+    find_certificates(
+        session,
+        &[
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ],
+    )
+}
+
+/// A key's certificate chain from the token, leaf first: the certificate with the key's label
+/// and id, then each issuer found by `CKA_SUBJECT`, until a self-issued certificate, an
+/// issuer the token does not hold, or [`MAX_CHAIN`] certificates. Empty when the key has no
+/// certificate.
+///
+/// # Errors
+/// [`Error::AmbiguousKey`] when several certificates carry the key's label and id, or several
+/// certificates the same issuer subject; token errors.
+pub fn certificate_chain(session: &Session, label: &str, id: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut leaves = key_certificates(session, label, id)?;
+    let mut current = match leaves.len() {
+        0 => return Ok(Vec::new()),
+        1 => leaves.remove(0),
+        count => {
+            return Err(Error::AmbiguousKey {
+                what: format!("certificate with label {label:?}, id {}", hex(id)),
+                count,
+            });
+        }
+    };
+    let mut chain = Vec::new();
+    loop {
+        let issuer = std::mem::take(&mut current.issuer);
+        let self_issued = issuer.is_empty() || issuer == current.subject;
+        chain.push(std::mem::take(&mut current.der));
+        if self_issued || chain.len() >= MAX_CHAIN {
+            return Ok(chain);
+        }
+        let mut issuers = find_certificates(session, &[Attribute::Subject(issuer)])?;
+        current = match issuers.len() {
+            0 => return Ok(chain),
+            1 => issuers.remove(0),
+            count => {
+                return Err(Error::AmbiguousKey {
+                    what: format!("issuer certificate of {label:?}"),
+                    count,
+                });
+            }
+        };
+    }
+}
