@@ -294,12 +294,19 @@ fn wait_for(
     }
 }
 
-/// A TCP port on the loopback interface that nothing listens on now.
-fn free_port() -> crate::Result<u16> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+/// Two consecutive TCP ports on the loopback interface that nothing listens on now (the swtpm
+/// TCTI expects the control port right after the server port).
+fn free_port_pair() -> crate::Result<(u16, u16)> {
+    for _ in 0..50 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return Ok((port, port + 1));
+        }
+    }
+    Err("cannot find two consecutive free loopback ports".into())
 }
 
 fn softhsm_conf(dir: &Path) -> crate::Result<PathBuf> {
@@ -475,7 +482,7 @@ fn tpm2(dir: &Path) -> crate::Result<Running> {
     for d in [&state, &store] {
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
-    let (server, ctrl) = (free_port()?, free_port()?);
+    let (server, ctrl) = free_port_pair()?;
     daemons.spawn(
         "swtpm",
         Command::new("swtpm")
