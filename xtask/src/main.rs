@@ -119,8 +119,11 @@ impl Timings {
     fn time<T>(&mut self, name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
         let started = std::time::Instant::now();
         let outcome = step();
-        self.0
-            .push((name.to_owned(), started.elapsed().as_secs_f64(), outcome.is_ok()));
+        self.0.push((
+            name.to_owned(),
+            started.elapsed().as_secs_f64(),
+            outcome.is_ok(),
+        ));
         outcome
     }
 
@@ -219,7 +222,9 @@ fn test_everything(timings: &mut Timings) -> Result {
         }
     }
     // Every bench cell with a few operations, so the bench never rots.
-    timings.time("bench --quick", || bench::run_bench(&["--quick".to_owned()]))?;
+    timings.time("bench --quick", || {
+        bench::run_bench(&["--quick".to_owned()])
+    })?;
     if failed.is_empty() {
         Ok(())
     } else {

@@ -288,7 +288,9 @@ fn wait_for(
             return Err(format!("{daemon} exited ({status}); see its log"));
         }
         if Instant::now() > deadline {
-            return Err(format!("{daemon} was not ready after {secs} s; see its log"));
+            return Err(format!(
+                "{daemon} was not ready after {secs} s; see its log"
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -433,7 +435,8 @@ fn opencryptoki(dir: &Path) -> crate::Result<Running> {
 fn reset_swtok() -> crate::Result {
     let swtok = Path::new(OCK_SWTOK);
     let clear = |d: &Path| -> crate::Result {
-        let entries = std::fs::read_dir(d).map_err(|e| format!("cannot list {}: {e}", d.display()))?;
+        let entries =
+            std::fs::read_dir(d).map_err(|e| format!("cannot list {}: {e}", d.display()))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.file_name().is_some_and(|n| n == "TOK_OBJ") {

@@ -17,11 +17,7 @@ fn installed(package: &str) -> bool {
 
 /// Installs whichever of `packages` is missing.
 pub(crate) fn ensure(what: &str, packages: &[&str]) -> crate::Result {
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
