@@ -28,6 +28,10 @@ const TASKS: &[(&str, &str)] = &[
          token implementation) and in software (--quick: smoke test)",
     ),
     (
+        "tokens-doc",
+        "the compatibility tables of docs/tokens.md from the last conformance runs",
+    ),
+    (
         "demo",
         "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys",
     ),
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         "test-hsm" => test_hsm(rest),
         "bench" => bench::run_bench(rest),
         "demo" => demo::run(rest),
+        "tokens-doc" => tokens::doc::run(&root()),
         "fuzz" => fuzz::run(rest),
         "soak" => soak::run(rest),
         // Internal: run by `test-hsm` in a child process with SOFTHSM2_CONF set (see softhsm.rs).

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use hsm_core::{Pin, SessionPool};
 
 mod daemons;
+pub(crate) mod doc;
 mod kryoptic;
 pub(crate) mod packages;
 
