@@ -69,7 +69,20 @@ fn target() -> Target {
     let profile = token_profile(&implementation)
         .unwrap_or_else(|| panic!("HSM_IMPLEMENTATION={implementation}: no such profile"));
     let label = std::env::var("HSM_TOKEN").unwrap_or_else(|_| CONFORMANCE_TOKEN.to_owned());
-    let pool = fixture::token(&label).pool();
+    let pool = match fixture::token(&label).builder().build() {
+        Ok(pool) => pool,
+        Err(e) => {
+            // The table says so too, so that `cargo xtask tokens-doc` shows the token.
+            let dir = output_dir();
+            let md = format!(
+                "# Conformance: {implementation}\n\nThe token `{label}` cannot be opened: {e}\n"
+            );
+            let tsv = format!("(token)\t-\tnot opened\tFAIL: opening a pool: {e}\n");
+            std::fs::write(dir.join(format!("{implementation}.md")), md).unwrap();
+            std::fs::write(dir.join(format!("{implementation}.tsv")), tsv).unwrap();
+            panic!("{implementation}: cannot open a pool on token {label}: {e}");
+        }
+    };
     let pkcs11 = pool.module().pkcs11();
     // Asked here rather than taken from the pool, so that the suite checks the library's
     // reading of the token against the token itself.
