@@ -217,7 +217,10 @@ fn test_everything(timings: &mut Timings) -> Result {
     if let Err(e) = timings.time("cargo test (SoftHSM)", || {
         run(
             "cargo test",
-            cargo().args(["test", "--workspace"]).envs(hsm.env()),
+            // Every suite runs even when one fails, so a run shows every failure.
+            cargo()
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .envs(hsm.env()),
         )
     }) {
         failed.push(e);
