@@ -174,7 +174,9 @@ fn conformance(name: &str, timings: &mut Timings) -> Result {
         run(
             &format!("conformance suite on {name}"),
             cargo()
-                .args(["test", "-p", "hsm-jose-tests", "--test", "conformance"])
+                // `--workspace`: the feature resolution of `cargo test --workspace`, so the run
+                // after the workspace tests rebuilds nothing.
+                .args(["test", "--workspace", "--test", "conformance"])
                 .envs(running.env()),
         )
     });
