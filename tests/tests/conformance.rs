@@ -518,7 +518,8 @@ fn write_table(target: &Target, rows: &[Row], load_failures: &[String]) {
     .unwrap();
     for failure in load_failures {
         writeln!(md, "\nKey not checked: {failure}").unwrap();
-        writeln!(tsv, "{failure}\t-\tnot loaded\tFAIL").unwrap();
+        let (label, error) = failure.split_once(": ").unwrap_or((failure, ""));
+        writeln!(tsv, "{label}\t(load)\tnot loaded\tFAIL: {error}").unwrap();
     }
     std::fs::write(dir.join(format!("{}.md", target.implementation)), md).unwrap();
     std::fs::write(dir.join(format!("{}.tsv", target.implementation)), tsv).unwrap();
