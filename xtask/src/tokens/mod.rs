@@ -373,6 +373,7 @@ fn opencryptoki(dir: &Path) -> crate::Result<Running> {
              run resets the soft token in {OCK_SWTOK}: stop that pkcsslotd first"
         ));
     }
+    ock_directories()?;
     reset_swtok()?;
     let mut daemons = Daemons::new(dir)?;
     let log = dir.join("pkcsslotd.log");
@@ -430,6 +431,38 @@ fn opencryptoki(dir: &Path) -> crate::Result<Running> {
         dir: dir.to_path_buf(),
         _daemons: daemons,
     })
+}
+
+/// The directories the package's `tmpfiles.d` entry makes at boot: absent where nothing ran
+/// `systemd-tmpfiles` since (a container, `/run` being a fresh tmpfs).
+fn ock_directories() -> crate::Result {
+    const DIRS: &[&str] = &[
+        "/var/lock/opencryptoki/swtok",
+        "/var/lib/opencryptoki/swtok/TOK_OBJ",
+    ];
+    if DIRS.iter().all(|d| Path::new(d).is_dir()) {
+        return Ok(());
+    }
+    for d in DIRS {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d}: {e}"))?;
+    }
+    for d in [
+        "/var/lock/opencryptoki",
+        "/var/lock/opencryptoki/swtok",
+        "/var/lib/opencryptoki",
+        "/var/lib/opencryptoki/swtok",
+        "/var/lib/opencryptoki/swtok/TOK_OBJ",
+    ] {
+        output(
+            &format!("chgrp pkcs11 {d}"),
+            Command::new("chgrp").args(["pkcs11", d]),
+        )?;
+        output(
+            &format!("chmod 0770 {d}"),
+            Command::new("chmod").args(["0770", d]),
+        )?;
+    }
+    Ok(())
 }
 
 /// Empties the soft token's directory (keeping `TOK_OBJ/`, which the token needs).
