@@ -2,7 +2,7 @@
 //!
 //! `cargo info kryoptic@VERSION` puts the crate into cargo's download cache (no other network
 //! access); it is unpacked and built once into `target/token-cache/kryoptic-VERSION/`, and
-//! later runs reuse the module there. The build needs OpenSSL's development files,
+//! later runs reuse the module there (the build directory is deleted once the module is cached). The build needs OpenSSL's development files,
 //! `pkg-config` and libclang (bindgen), and takes a few minutes on two cores.
 //!
 //! Features: `minimal` (RSA, EC, AES, HMAC, SHA-2) with ECDH, OpenSSL linked dynamically.
@@ -105,6 +105,8 @@ pub(crate) fn module(root: &Path) -> crate::Result<PathBuf> {
             module.display()
         )
     })?;
+    // The build directory (a few hundred MB) is not needed once the module is cached.
+    let _ = std::fs::remove_dir_all(src.join("target"));
     eprintln!(
         "xtask: kryoptic {VERSION} built in {:.0} s, cached as {}",
         started.elapsed().as_secs_f64(),
