@@ -521,6 +521,33 @@ fn write_table(target: &Target, rows: &[Row], load_failures: &[String]) {
         let (label, error) = failure.split_once(": ").unwrap_or((failure, ""));
         writeln!(tsv, "{label}\t(load)\tnot loaded\tFAIL: {error}").unwrap();
     }
+    md.push_str(
+        "\n## Mechanism information\n\n| mechanism | flags | key sizes (min..max) |\n|---|---|---|\n",
+    );
+    for (m, info) in &target.mechanisms {
+        let flags: Vec<&str> = [
+            (info.sign(), "sign"),
+            (info.verify(), "verify"),
+            (info.encrypt(), "encrypt"),
+            (info.decrypt(), "decrypt"),
+            (info.wrap(), "wrap"),
+            (info.unwrap(), "unwrap"),
+            (info.derive(), "derive"),
+            (info.generate(), "generate"),
+            (info.generate_key_pair(), "generate_key_pair"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        writeln!(
+            md,
+            "| {m} | {} | {}..{} |",
+            flags.join(" "),
+            info.min_key_size(),
+            info.max_key_size()
+        )
+        .unwrap();
+    }
     std::fs::write(dir.join(format!("{}.md", target.implementation)), md).unwrap();
     std::fs::write(dir.join(format!("{}.tsv", target.implementation)), tsv).unwrap();
 }

@@ -2,8 +2,62 @@
 
 use std::ops::RangeInclusive;
 
-use cryptoki::mechanism::MechanismType;
+use cryptoki::mechanism::{MechanismInfo, MechanismType};
 use hsm_core::SessionPool;
+
+/// What a plan uses a mechanism for: the `C_GetMechanismInfo` flag it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MechanismUse {
+    /// `CKF_SIGN`: JWS signatures (and HMAC).
+    Sign,
+    /// `CKF_DECRYPT`: RSA-OAEP and AES-GCM key decryption.
+    Decrypt,
+    /// `CKF_UNWRAP`: AES key wrap.
+    Unwrap,
+    /// `CKF_DERIVE`: ECDH.
+    Derive,
+}
+
+impl MechanismUse {
+    /// The flag's name, as an error names what is missing.
+    pub(crate) fn flag(self) -> &'static str {
+        match self {
+            MechanismUse::Sign => "CKF_SIGN",
+            MechanismUse::Decrypt => "CKF_DECRYPT",
+            MechanismUse::Unwrap => "CKF_UNWRAP",
+            MechanismUse::Derive => "CKF_DERIVE",
+        }
+    }
+}
+
+/// The operations a token's `C_GetMechanismInfo` flags allow for one mechanism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Uses {
+    sign: bool,
+    decrypt: bool,
+    unwrap: bool,
+    derive: bool,
+}
+
+impl Uses {
+    fn of(info: &MechanismInfo) -> Self {
+        Self {
+            sign: info.sign(),
+            decrypt: info.decrypt(),
+            unwrap: info.unwrap(),
+            derive: info.derive(),
+        }
+    }
+
+    fn allows(self, usage: MechanismUse) -> bool {
+        match usage {
+            MechanismUse::Sign => self.sign,
+            MechanismUse::Decrypt => self.decrypt,
+            MechanismUse::Unwrap => self.unwrap,
+            MechanismUse::Derive => self.derive,
+        }
+    }
+}
 
 /// The mechanisms a token offers, as the plans see them.
 ///
@@ -14,6 +68,14 @@ use hsm_core::SessionPool;
 /// restricted token could run, through the same fallbacks a real token with that list would
 /// get. Nothing here is learned from a failing operation: an algorithm is offered or not before
 /// any token call.
+///
+/// Read from a token, the capabilities also hold what `C_GetMechanismInfo` says of each
+/// mechanism: a mechanism serves an operation only when its flags include it (`CKF_SIGN` for
+/// signatures, `CKF_DECRYPT` for RSA-OAEP and AES-GCM key decryption, `CKF_UNWRAP` for AES key
+/// wrap, `CKF_DERIVE` for ECDH), and only for keys whose size is in its
+/// `ulMinKeySize`..`ulMaxKeySize` range (see [`with_key_sizes`](Capabilities::with_key_sizes)).
+/// A mechanism the token lists but will not describe, and one whose range is `0..=0`, is taken
+/// as it is listed (every operation, every size).
 ///
 /// ```no_run
 /// use hsm_jose::hsm_core::cryptoki::mechanism::MechanismType;
@@ -29,12 +91,24 @@ use hsm_core::SessionPool;
 pub struct Capabilities {
     mechanisms: Vec<MechanismType>,
     key_sizes: Vec<(MechanismType, RangeInclusive<usize>)>,
+    /// The operations each described mechanism serves; a mechanism absent here serves all.
+    uses: Vec<(MechanismType, Uses)>,
 }
 
 impl Capabilities {
-    /// The mechanisms the pool's token lists.
+    /// The mechanisms the pool's token lists, with the operations and key sizes its
+    /// `C_GetMechanismInfo` allows for each (read once when the pool was built).
     pub fn from_token(pool: &SessionPool) -> Self {
-        Self::from_mechanisms(pool.mechanisms().iter().copied())
+        let mut caps = Self::from_mechanisms(pool.mechanisms().iter().copied());
+        for m in pool.mechanisms() {
+            if let Some(info) = pool.mechanism_info(*m) {
+                caps.uses.push((*m, Uses::of(info)));
+                if let Some(sizes) = key_size_range(*m, info) {
+                    caps = caps.with_key_sizes(*m, sizes);
+                }
+            }
+        }
+        caps
     }
 
     /// Exactly these mechanisms (for tests, and for a token whose list is known).
@@ -48,6 +122,7 @@ impl Capabilities {
         Self {
             mechanisms: list,
             key_sizes: Vec::new(),
+            uses: Vec::new(),
         }
     }
 
@@ -78,13 +153,53 @@ impl Capabilities {
     pub fn without(mut self, mechanism: MechanismType) -> Self {
         self.mechanisms.retain(|m| *m != mechanism);
         self.key_sizes.retain(|(m, _)| *m != mechanism);
+        self.uses.retain(|(m, _)| *m != mechanism);
         self
     }
 
-    /// These capabilities without the mechanisms `keep` refuses.
-    pub(crate) fn only(mut self, keep: impl Fn(MechanismType) -> bool) -> Self {
-        self.mechanisms.retain(|m| keep(*m));
-        self.key_sizes.retain(|(m, _)| keep(*m));
+    /// These capabilities limited to what `token` can run: its mechanisms, and for each, its
+    /// operations and key sizes where `token` knows them and these do not.
+    pub(crate) fn within(mut self, token: &Capabilities) -> Self {
+        self.mechanisms.retain(|m| token.supports(*m));
+        self.key_sizes.retain(|(m, _)| token.supports(*m));
+        self.uses.retain(|(m, _)| token.supports(*m));
+        for (m, sizes) in &token.key_sizes {
+            if self.supports(*m) && !self.key_sizes.iter().any(|(k, _)| k == m) {
+                self.key_sizes.push((*m, sizes.clone()));
+            }
+        }
+        for (m, uses) in &token.uses {
+            if self.supports(*m) && !self.uses.iter().any(|(k, _)| k == m) {
+                self.uses.push((*m, *uses));
+            }
+        }
+        self
+    }
+
+    /// True when the token lists `mechanism` and, where it describes it, for `usage`.
+    pub(crate) fn serves(&self, mechanism: MechanismType, usage: MechanismUse) -> bool {
+        self.supports(mechanism)
+            && self
+                .uses
+                .iter()
+                .find(|(m, _)| *m == mechanism)
+                .is_none_or(|(_, uses)| uses.allows(usage))
+    }
+
+    /// These capabilities with `mechanism` serving only `usage` (for tests: a token whose
+    /// mechanism information says so).
+    #[cfg(test)]
+    pub(crate) fn serving_only(mut self, mechanism: MechanismType, usage: MechanismUse) -> Self {
+        self.uses.retain(|(m, _)| *m != mechanism);
+        self.uses.push((
+            mechanism,
+            Uses {
+                sign: usage == MechanismUse::Sign,
+                decrypt: usage == MechanismUse::Decrypt,
+                unwrap: usage == MechanismUse::Unwrap,
+                derive: usage == MechanismUse::Derive,
+            },
+        ));
         self
     }
 
@@ -97,4 +212,15 @@ impl Capabilities {
     pub fn mechanisms(&self) -> &[MechanismType] {
         &self.mechanisms
     }
+}
+
+/// The key size range `info` gives `mechanism`, in the unit
+/// [`Capabilities::with_key_sizes`] uses; `None` when the token gives none (`0..=0`).
+fn key_size_range(mechanism: MechanismType, info: &MechanismInfo) -> Option<RangeInclusive<usize>> {
+    let (min, max) = (info.min_key_size(), info.max_key_size());
+    if max == 0 {
+        return None;
+    }
+    let _ = mechanism;
+    Some(min..=max)
 }
