@@ -103,7 +103,7 @@ impl Capabilities {
         for m in pool.mechanisms() {
             if let Some(info) = pool.mechanism_info(*m) {
                 caps.uses.push((*m, Uses::of(info)));
-                if let Some(sizes) = key_size_range(*m, info) {
+                if let Some(sizes) = key_size_range(info) {
                     caps = caps.with_key_sizes(*m, sizes);
                 }
             }
@@ -128,8 +128,10 @@ impl Capabilities {
 
     /// These capabilities with `mechanism` limited to keys whose size is in `sizes`, in the
     /// unit of the token's `C_GetMechanismInfo` (`ulMinKeySize`..`ulMaxKeySize`): bits for RSA
-    /// (modulus), EC (field: 256, 384, 521) and EdDSA keys, bytes for AES and generic secret
-    /// keys. Without a limit, a listed mechanism takes every key size.
+    /// (modulus) and EC (field: 256, 384, 521) keys, bytes for AES and generic secret keys.
+    /// EdDSA keys are taken when the range holds either the curve's size (255, 448) or the
+    /// encoded key's in bits (256, 456: SoftHSM's unit). Without a limit, a listed mechanism
+    /// takes every key size.
     pub fn with_key_sizes(
         mut self,
         mechanism: MechanismType,
@@ -216,11 +218,10 @@ impl Capabilities {
 
 /// The key size range `info` gives `mechanism`, in the unit
 /// [`Capabilities::with_key_sizes`] uses; `None` when the token gives none (`0..=0`).
-fn key_size_range(mechanism: MechanismType, info: &MechanismInfo) -> Option<RangeInclusive<usize>> {
+fn key_size_range(info: &MechanismInfo) -> Option<RangeInclusive<usize>> {
     let (min, max) = (info.min_key_size(), info.max_key_size());
     if max == 0 {
         return None;
     }
-    let _ = mechanism;
     Some(min..=max)
 }

@@ -429,16 +429,18 @@ pub(crate) fn sign(
 }
 
 /// The key's size in the unit PKCS#11 mechanism information uses for its kind: bits for RSA
-/// (modulus), EC (field) and EdDSA keys, bytes for AES and generic secret keys.
-fn key_size(kind: &KeyKind) -> Option<usize> {
+/// (modulus) and EC (field) keys, bytes for AES and generic secret keys. EdDSA keys have two
+/// sizes, because tokens differ: the curve's (255, 448) and the encoded key's in bits (256,
+/// 456, as SoftHSM reports); a range that contains either takes the key.
+fn key_sizes(kind: &KeyKind) -> Option<[usize; 2]> {
     match kind {
-        KeyKind::Rsa { bits } => Some(*bits),
-        KeyKind::Ec(EcCurve::P256) => Some(256),
-        KeyKind::Ec(EcCurve::P384) => Some(384),
-        KeyKind::Ec(EcCurve::P521) => Some(521),
-        KeyKind::Edwards(EdCurve::Ed25519) => Some(255),
-        KeyKind::Edwards(EdCurve::Ed448) => Some(448),
-        KeyKind::Aes { bytes } | KeyKind::GenericSecret { bytes } => Some(*bytes),
+        KeyKind::Rsa { bits } => Some([*bits; 2]),
+        KeyKind::Ec(EcCurve::P256) => Some([256; 2]),
+        KeyKind::Ec(EcCurve::P384) => Some([384; 2]),
+        KeyKind::Ec(EcCurve::P521) => Some([521; 2]),
+        KeyKind::Edwards(EdCurve::Ed25519) => Some([255, 256]),
+        KeyKind::Edwards(EdCurve::Ed448) => Some([448, 456]),
+        KeyKind::Aes { bytes } | KeyKind::GenericSecret { bytes } => Some([*bytes; 2]),
         _ => None,
     }
 }
@@ -454,9 +456,12 @@ fn choose<P: Copy>(
     if candidates.is_empty() {
         return Err(Refusal::KeyMismatch);
     }
-    let size = key_size(kind);
-    let runs =
-        |m: MechanismType| caps.serves(m, usage) && size.is_none_or(|s| caps.takes_key_size(m, s));
+    let sizes = key_sizes(kind);
+    let size = sizes.map(|[size, _]| size);
+    let runs = |m: MechanismType| {
+        caps.serves(m, usage)
+            && sizes.is_none_or(|sizes| sizes.iter().any(|s| caps.takes_key_size(m, *s)))
+    };
     if let Some(plan) = candidates.iter().find(|p| runs(mechanism(p))) {
         return Ok(*plan);
     }
@@ -757,6 +762,25 @@ mod tests {
                 OaepSha256::Unsupported
             ),
             Ok(KeyPlan::AesGcmKeyWrap)
+        );
+    }
+
+    #[test]
+    fn an_eddsa_range_in_either_unit_takes_the_key() {
+        let ed25519 = KeyKind::Edwards(EdCurve::Ed25519);
+        let ed448 = KeyKind::Edwards(EdCurve::Ed448);
+        // SoftHSM: the encoded key's bits.
+        let caps = all().with_key_sizes(MechanismType::EDDSA, 256..=456);
+        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps).is_ok());
+        assert!(sign(JwsAlgorithm::EdDSA, &ed448, &caps).is_ok());
+        // The curves' sizes.
+        let caps = all().with_key_sizes(MechanismType::EDDSA, 255..=255);
+        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps).is_ok());
+        assert_eq!(
+            sign(JwsAlgorithm::EdDSA, &ed448, &caps),
+            Err(Refusal::NotSupportedByDevice {
+                needs: "CKM_EDDSA for a key of size 448".into()
+            })
         );
     }
 

@@ -50,7 +50,8 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// The environment of the conformance suite and the bench: the module's own, then
+    /// The environment of the conformance suite and the bench: the module's own (with
+    /// `HSM_SLOT` where the token must be selected by slot id), then
     /// `HSM_MODULE`, `HSM_TOKEN`, `HSM_PIN`, `HSM_SO_PIN`, `HSM_IMPLEMENTATION` and
     /// `HSM_GENERATION_REPORT`.
     pub(crate) fn env(&self) -> Vec<(&'static str, OsString)> {
@@ -425,7 +426,9 @@ fn opencryptoki(dir: &Path) -> crate::Result<Running> {
     Ok(Running {
         name: "opencryptoki",
         module,
-        module_env: vec![],
+        // The soft token's information does not parse (a blank clock), so its label cannot
+        // be matched: the suite and provisioning select it by slot id.
+        module_env: vec![("HSM_SLOT", OCK_SLOT.into())],
         user_pin: USER_PIN.into(),
         so_pin: SO_PIN.into(),
         dir: dir.to_path_buf(),
@@ -649,12 +652,19 @@ pub(crate) fn provision_conformance(args: &[String]) -> crate::Result {
     let report = PathBuf::from(var("HSM_GENERATION_REPORT")?);
     let pin = Pin::new(var("HSM_PIN")?);
     std::fs::write(&report, "").map_err(|e| format!("cannot write {}: {e}", report.display()))?;
-    let pool = SessionPool::builder()
+    let builder = SessionPool::builder()
         .module(&module)
-        .token_label(CONFORMANCE_TOKEN)
         .pin(pin)
-        .max_sessions(2)
-        .build();
+        .max_sessions(2);
+    // `HSM_SLOT`: a token whose information cannot be read is selected by slot id.
+    let builder = match std::env::var("HSM_SLOT") {
+        Ok(slot) => builder.slot_id(
+            slot.parse()
+                .map_err(|e| format!("HSM_SLOT={slot} is not a slot id: {e}"))?,
+        ),
+        Err(_) => builder.token_label(CONFORMANCE_TOKEN),
+    };
+    let pool = builder.build();
     for label in profile.keys {
         let key = fixture_keys::fixture_key(label)
             .ok_or_else(|| format!("profile {name}: no fixture key {label}"))?;
