@@ -408,7 +408,13 @@ fn check(
         };
         return ("misfit".to_owned(), result);
     };
-    let route = target.route(&n);
+    let route = match (alg, kind) {
+        // A module defect the profile names: listed, but it cannot run.
+        (Algorithm::Jws(_), Kind::Ec(curve)) if target.profile.ecdsa_broken.contains(&curve) => {
+            Route::Unavailable
+        }
+        _ => target.route(&n),
+    };
     let label = match (offered, route) {
         (true, Route::Direct(m)) => format!("direct ({m})"),
         (true, Route::Fallback(m)) => format!("fallback ({m})"),
@@ -473,6 +479,16 @@ fn write_table(target: &Target, rows: &[Row], load_failures: &[String]) {
         target.pool.module().path().display()
     )
     .unwrap();
+    if let Ok(info) = target.pool.module().pkcs11().get_library_info() {
+        writeln!(
+            md,
+            "Library: `{}` by `{}`, version {}.\n",
+            info.library_description(),
+            info.manufacturer_id(),
+            info.library_version()
+        )
+        .unwrap();
+    }
     writeln!(
         md,
         "{} mechanisms listed. Misfits (algorithms a key of that kind can never serve) are \

@@ -2,6 +2,7 @@
 
 use std::ops::RangeInclusive;
 
+use cryptoki::context::Info;
 use cryptoki::mechanism::{MechanismInfo, MechanismType};
 use hsm_core::SessionPool;
 
@@ -106,6 +107,16 @@ impl Capabilities {
                 if let Some(sizes) = key_size_range(info) {
                     caps = caps.with_key_sizes(*m, sizes);
                 }
+            }
+        }
+        if let Ok(library) = pool.module().pkcs11().get_library_info() {
+            if ecdsa_stops_at_p384(&library) {
+                let min = caps
+                    .key_sizes
+                    .iter()
+                    .find(|(m, _)| *m == MechanismType::ECDSA)
+                    .map_or(0, |(_, sizes)| *sizes.start());
+                caps = caps.with_key_sizes(MechanismType::ECDSA, min..=384);
             }
         }
         caps
@@ -224,4 +235,15 @@ fn key_size_range(info: &MechanismInfo) -> Option<RangeInclusive<usize>> {
         return None;
     }
     Some(min..=max)
+}
+
+/// A module whose `CKM_ECDSA` fails with P-521 keys although its mechanism information says
+/// otherwise: tpm2-pkcs11 up to 1.9 (`TPM2.0 Cryptoki` by `tpm2-software.github.io`) writes a
+/// P-521 key's `CKA_EC_POINT` with a one-byte length (`04 85 ...`), then cannot decode it at
+/// `C_SignInit` (`CKR_HOST_MEMORY`), for keys it generates and keys `pkcs11-tool` makes alike.
+/// Its `CKM_ECDSA` is taken as stopping at 384 bits, so ES512 is not offered there.
+fn ecdsa_stops_at_p384(library: &Info) -> bool {
+    let version = library.library_version();
+    library.manufacturer_id() == "tpm2-software.github.io"
+        && (version.major(), version.minor()) <= (1, 9)
 }
