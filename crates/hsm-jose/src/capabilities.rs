@@ -247,3 +247,35 @@ fn ecdsa_stops_at_p384(library: &Info) -> bool {
     library.manufacturer_id() == "tpm2-software.github.io"
         && (version.major(), version.minor()) <= (1, 9)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restricted_capabilities_keep_what_the_token_says_of_its_mechanisms() {
+        let token =
+            Capabilities::from_mechanisms([MechanismType::ECDSA, MechanismType::ECDH1_DERIVE])
+                .serving_only(MechanismType::ECDH1_DERIVE, MechanismUse::Sign)
+                .with_key_sizes(MechanismType::ECDSA, 256..=384);
+        // A program's own list (no information), limited to the token's.
+        let caps = Capabilities::from_mechanisms([
+            MechanismType::ECDSA,
+            MechanismType::ECDH1_DERIVE,
+            MechanismType::EDDSA,
+        ])
+        .within(&token);
+        assert_eq!(
+            caps.mechanisms(),
+            &[MechanismType::ECDSA, MechanismType::ECDH1_DERIVE]
+        );
+        assert!(caps.serves(MechanismType::ECDSA, MechanismUse::Sign));
+        assert!(!caps.serves(MechanismType::ECDH1_DERIVE, MechanismUse::Derive));
+        assert!(!caps.serves(MechanismType::EDDSA, MechanismUse::Sign));
+        assert!(caps.takes_key_size(MechanismType::ECDSA, 384));
+        assert!(!caps.takes_key_size(MechanismType::ECDSA, 521));
+        // Without mechanism information a listed mechanism serves every operation.
+        let listed = Capabilities::from_mechanisms([MechanismType::ECDH1_DERIVE]);
+        assert!(listed.serves(MechanismType::ECDH1_DERIVE, MechanismUse::Derive));
+    }
+}
