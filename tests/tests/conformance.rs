@@ -118,7 +118,8 @@ fn target() -> Target {
 /// What kind of key a fixture is, as the suite states it (independently of the token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Rsa,
+    /// RSA with this modulus size in bits.
+    Rsa(usize),
     Ec(EcCurve),
     Ed(EdCurve),
     Aes(usize),
@@ -127,7 +128,7 @@ enum Kind {
 
 fn kind_of(spec: FixtureSpec) -> Kind {
     match spec {
-        FixtureSpec::Pair(KeySpec::Rsa(_)) => Kind::Rsa,
+        FixtureSpec::Pair(KeySpec::Rsa(bits)) => Kind::Rsa(bits),
         FixtureSpec::Pair(KeySpec::Ec(curve)) => Kind::Ec(curve),
         FixtureSpec::Pair(KeySpec::Ed25519) | FixtureSpec::Ed25519Printable => {
             Kind::Ed(EdCurve::Ed25519)
@@ -206,7 +207,7 @@ const fn needs(flag: Flag, direct: MechanismType, fallback: Option<MechanismType
 fn needs_of(alg: Algorithm, kind: Kind) -> Option<Needs> {
     use MechanismType as M;
     let n = match (alg, kind) {
-        (Algorithm::Jws(a), Kind::Rsa) => match a {
+        (Algorithm::Jws(a), Kind::Rsa(_)) => match a {
             J::RS256 => needs(Flag::Sign, M::SHA256_RSA_PKCS, Some(M::RSA_PKCS)),
             J::RS384 => needs(Flag::Sign, M::SHA384_RSA_PKCS, Some(M::RSA_PKCS)),
             J::RS512 => needs(Flag::Sign, M::SHA512_RSA_PKCS, Some(M::RSA_PKCS)),
@@ -228,8 +229,8 @@ fn needs_of(alg: Algorithm, kind: Kind) -> Option<Needs> {
             J::HS512 if bytes >= 64 => needs(Flag::Sign, M::SHA512_HMAC, None),
             _ => return None,
         },
-        (Algorithm::Jwe(K::RsaOaep), Kind::Rsa) => needs(Flag::Decrypt, M::RSA_PKCS_OAEP, None),
-        (Algorithm::Jwe(K::RsaOaep256), Kind::Rsa) => Needs {
+        (Algorithm::Jwe(K::RsaOaep), Kind::Rsa(_)) => needs(Flag::Decrypt, M::RSA_PKCS_OAEP, None),
+        (Algorithm::Jwe(K::RsaOaep256), Kind::Rsa(_)) => Needs {
             uncertain: true,
             ..needs(Flag::Decrypt, M::RSA_PKCS_OAEP, None)
         },
@@ -266,12 +267,36 @@ impl Target {
             .any(|(m, info)| *m == mechanism && flag.of(info))
     }
 
-    fn route(&self, n: &Needs) -> Route {
-        if self.has(n.direct, n.flag) {
+    /// True when the token has `mechanism` with `flag` for a key of `kind`: its
+    /// `ulMinKeySize`..`ulMaxKeySize` holds the key's size (`0..0`: no range given).
+    fn has_for(&self, mechanism: MechanismType, flag: Flag, kind: Kind) -> bool {
+        // PKCS#11 units: bits for RSA and EC keys, bytes for AES and HMAC keys; EdDSA either
+        // the curve's bits or the encoded key's (SoftHSM: 256..456).
+        let sizes: [usize; 2] = match kind {
+            Kind::Rsa(bits) => [bits; 2],
+            Kind::Ec(EcCurve::P256) => [256; 2],
+            Kind::Ec(EcCurve::P384) => [384; 2],
+            Kind::Ec(EcCurve::P521) => [521; 2],
+            Kind::Ed(EdCurve::Ed25519) => [255, 256],
+            Kind::Ed(EdCurve::Ed448) => [448, 456],
+            Kind::Aes(bytes) | Kind::Hmac(bytes) => [bytes; 2],
+        };
+        self.mechanisms.iter().any(|(m, info)| {
+            *m == mechanism
+                && flag.of(info)
+                && (info.max_key_size() == 0
+                    || sizes
+                        .iter()
+                        .any(|s| (info.min_key_size()..=info.max_key_size()).contains(s)))
+        })
+    }
+
+    fn route(&self, n: &Needs, kind: Kind) -> Route {
+        if self.has_for(n.direct, n.flag, kind) {
             Route::Direct(n.direct)
         } else {
             match n.fallback {
-                Some(f) if self.has(f, n.flag) => Route::Fallback(f),
+                Some(f) if self.has_for(f, n.flag, kind) => Route::Fallback(f),
                 _ => Route::Unavailable,
             }
         }
@@ -413,7 +438,7 @@ fn check(
         (Algorithm::Jws(_), Kind::Ec(curve)) if target.profile.ecdsa_broken.contains(&curve) => {
             Route::Unavailable
         }
-        _ => target.route(&n),
+        _ => target.route(&n, kind),
     };
     let label = match (offered, route) {
         (true, Route::Direct(m)) => format!("direct ({m})"),
@@ -622,7 +647,7 @@ fn every_offered_algorithm_works_and_every_other_is_refused_before_the_token() {
 /// The mechanism that generates a key of `kind`, with its flag.
 fn generation_mechanism(kind: Kind) -> (MechanismType, Flag) {
     match kind {
-        Kind::Rsa => (MechanismType::RSA_PKCS_KEY_PAIR_GEN, Flag::GenerateKeyPair),
+        Kind::Rsa(_) => (MechanismType::RSA_PKCS_KEY_PAIR_GEN, Flag::GenerateKeyPair),
         Kind::Ec(_) => (MechanismType::ECC_KEY_PAIR_GEN, Flag::GenerateKeyPair),
         Kind::Ed(_) => (
             MechanismType::ECC_EDWARDS_KEY_PAIR_GEN,
