@@ -98,7 +98,10 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// The mechanisms the pool's token lists, with the operations and key sizes its
-    /// `C_GetMechanismInfo` allows for each (read once when the pool was built).
+    /// `C_GetMechanismInfo` allows for each (read once when the pool was built; no token call
+    /// here). A module with a known defect that its mechanism information hides (recognised by
+    /// [`SessionPool::library_info`]) gets the limit the defect needs: tpm2-pkcs11 up to 1.9
+    /// cannot sign with P-521 keys.
     pub fn from_token(pool: &SessionPool) -> Self {
         let mut caps = Self::from_mechanisms(pool.mechanisms().iter().copied());
         for m in pool.mechanisms() {
@@ -109,8 +112,8 @@ impl Capabilities {
                 }
             }
         }
-        if let Ok(library) = pool.module().pkcs11().get_library_info() {
-            if ecdsa_stops_at_p384(&library) {
+        if let Some(library) = pool.library_info() {
+            if ecdsa_stops_at_p384(library) {
                 let min = caps
                     .key_sizes
                     .iter()
