@@ -126,3 +126,105 @@ pub const FIXTURE_KEYS: &[FixtureKey] = &[
         KeyUsage::SIGN,
     ),
 ];
+
+/// An EC key made outside hsm-core, by OpenSC's `pkcs11-tool --keypairgen` (as a user would make
+/// it), to check that keys from other tools load and sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolKey {
+    /// `CKA_LABEL`.
+    pub label: &'static str,
+    /// `CKA_ID`.
+    pub id: &'static [u8],
+    /// The curve.
+    pub curve: EcCurve,
+}
+
+/// A PKCS#11 implementation that `cargo xtask test-hsm --token NAME` runs the conformance suite
+/// on, and the fixture keys its token `conformance` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenProfile {
+    /// The name `--token` takes (`HSM_IMPLEMENTATION` in the suite).
+    pub name: &'static str,
+    /// Labels of [`FIXTURE_KEYS`] that provisioning generates through hsm-core (a failure is
+    /// recorded, not fatal: the suite reports it).
+    pub keys: &'static [&'static str],
+    /// Keys that provisioning makes with `pkcs11-tool`.
+    pub tool_keys: &'static [ToolKey],
+    /// Curves whose `CKM_ECDSA` the module lists (with `CKF_SIGN` and a key size range that
+    /// holds them) but cannot run: ES* on such a key must be refused as not supported by the
+    /// device, before any token call. tpm2-pkcs11 1.9 fails every P-521 signature at
+    /// `C_SignInit` (`CKR_HOST_MEMORY`: it cannot decode its own P-521 `CKA_EC_POINT`).
+    pub ecdsa_broken: &'static [EcCurve],
+}
+
+const EVERY_KEY: &[&str] = &[
+    "rsa-2048",
+    "rsa-3072",
+    "rsa-4096",
+    "ec-p256",
+    "ec-p384",
+    "ec-p521",
+    "ed25519",
+    "ed448",
+    "ed25519-printable",
+    "aes-128",
+    "aes-192",
+    "aes-256",
+    "hmac-256",
+];
+
+/// The token label of the conformance suite on every implementation.
+pub const CONFORMANCE_TOKEN: &str = "conformance";
+
+/// Every implementation of the token matrix. tpm2-pkcs11 on swtpm is slow (about 100
+/// signatures a second, seconds per RSA key generation), so its token holds one key of each
+/// kind: RSA 2048, the three NIST curves, Ed25519 (no mechanism: checks the error), AES-256,
+/// HMAC-256, and a P-521 key made by `pkcs11-tool`.
+pub const TOKEN_PROFILES: &[TokenProfile] = &[
+    TokenProfile {
+        name: "softhsm",
+        keys: EVERY_KEY,
+        tool_keys: &[],
+        ecdsa_broken: &[],
+    },
+    TokenProfile {
+        name: "kryoptic",
+        keys: EVERY_KEY,
+        tool_keys: &[],
+        ecdsa_broken: &[],
+    },
+    TokenProfile {
+        name: "opencryptoki",
+        keys: EVERY_KEY,
+        tool_keys: &[],
+        ecdsa_broken: &[],
+    },
+    TokenProfile {
+        name: "tpm2",
+        keys: &[
+            "rsa-2048", "ec-p256", "ec-p384", "ec-p521", "ed25519", "aes-256", "hmac-256",
+        ],
+        tool_keys: &[ToolKey {
+            label: "ec-p521-tool",
+            id: &[0x02, 0x12],
+            curve: EcCurve::P521,
+        }],
+        ecdsa_broken: &[EcCurve::P521],
+    },
+    TokenProfile {
+        name: "p11kit",
+        keys: EVERY_KEY,
+        tool_keys: &[],
+        ecdsa_broken: &[],
+    },
+];
+
+/// The profile named `name`.
+pub fn token_profile(name: &str) -> Option<&'static TokenProfile> {
+    TOKEN_PROFILES.iter().find(|p| p.name == name)
+}
+
+/// The fixture key labelled `label`.
+pub fn fixture_key(label: &str) -> Option<&'static FixtureKey> {
+    FIXTURE_KEYS.iter().find(|k| k.label == label)
+}

@@ -58,6 +58,10 @@ pub mod fixture {
         pub module: PathBuf,
         /// The token label (the suite's file stem).
         pub label: String,
+        /// The slot id (`HSM_SLOT`), for a token whose information cannot be read (so its
+        /// label cannot be matched): openCryptoki's soft token. When set, the pool selects
+        /// the token by slot id instead of by label.
+        pub slot_id: Option<u64>,
         /// The user PIN (`HSM_PIN`).
         pub pin: Pin,
         /// The security-officer PIN (`HSM_SO_PIN`).
@@ -78,18 +82,25 @@ pub mod fixture {
         TokenFixture {
             module: PathBuf::from(env("HSM_MODULE")),
             label: suite.to_owned(),
+            slot_id: std::env::var("HSM_SLOT").ok().map(|slot| {
+                slot.parse()
+                    .unwrap_or_else(|e| panic!("HSM_SLOT={slot} is not a slot id: {e}"))
+            }),
             pin: Pin::new(env("HSM_PIN")),
             so_pin: Pin::new(env("HSM_SO_PIN")),
         }
     }
 
     impl TokenFixture {
-        /// Pool options for this token: module, label and user PIN.
+        /// Pool options for this token: module, label (or slot id) and user PIN.
         pub fn builder(&self) -> PoolBuilder {
-            SessionPool::builder()
+            let builder = SessionPool::builder()
                 .module(&self.module)
-                .token_label(&self.label)
-                .pin(self.pin.clone())
+                .pin(self.pin.clone());
+            match self.slot_id {
+                Some(slot_id) => builder.slot_id(slot_id),
+                None => builder.token_label(&self.label),
+            }
         }
 
         /// A pool on this token with default limits.

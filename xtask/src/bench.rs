@@ -11,30 +11,66 @@
 //!
 //! A full run writes `target/bench/results.json`, a quick one `target/bench/results-quick.json`
 //! (so a test run never overwrites real numbers).
+//!
+//! `--token NAME` measures another token implementation instead (`softhsm`, `kryoptic`,
+//! `opencryptoki`, `tpm2`, `p11kit`: see `tokens/mod.rs`), on its conformance token, and writes
+//! `results[-quick]-NAME.json`. Rows whose key or mechanism that token lacks are skipped, each
+//! with its reason.
 
 use std::process::Command;
 
-use crate::{Result, cargo, root, run, softhsm};
+use crate::{Result, cargo, root, run, softhsm, tokens};
 
 /// The token label of the bench.
 const TOKEN: &str = "bench";
 
 pub(crate) fn run_bench(args: &[String]) -> Result {
     let mut quick = false;
-    for arg in args {
+    let mut token = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--quick" => quick = true,
-            other => return Err(format!("bench takes only --quick (got `{other}`)")),
+            "--token" => {
+                let name = rest.next().ok_or("--token takes a name")?;
+                tokens::profile(name)?;
+                token = Some(name.clone());
+            }
+            other => {
+                return Err(format!(
+                    "bench takes only --quick and --token NAME (got `{other}`)"
+                ));
+            }
         }
     }
     openssl_dev_files()?;
     let root = root();
     let dir = root.join("target").join("bench");
-    let hsm = softhsm::provision_in(&dir.join("hsm"), vec![TOKEN.to_owned()])?;
+    // The default: SoftHSM with a token of its own. `--token NAME`: that implementation's
+    // conformance token (started here, stopped when `running` drops).
+    let mut running = None;
+    let env = match &token {
+        None => {
+            let hsm = softhsm::provision_in(&dir.join("hsm"), vec![TOKEN.to_owned()])?;
+            let mut env = hsm.env();
+            env.push(("HSM_TOKEN", TOKEN.into()));
+            env
+        }
+        Some(name) => {
+            let r = tokens::start(&root, name)?;
+            let env = r.env();
+            running = Some(r);
+            env
+        }
+    };
+    let suffix = token
+        .as_deref()
+        .map(|t| format!("-{t}"))
+        .unwrap_or_default();
     let out = dir.join(if quick {
-        "results-quick.json"
+        format!("results-quick{suffix}.json")
     } else {
-        "results.json"
+        format!("results{suffix}.json")
     });
     let mut cmd = cargo();
     cmd.arg("run");
@@ -45,18 +81,17 @@ pub(crate) fn run_bench(args: &[String]) -> Result {
     if quick {
         cmd.arg("--quick");
     }
-    cmd.arg("--out")
-        .arg(&out)
-        .envs(hsm.env())
-        .env("HSM_TOKEN", TOKEN);
-    run(
+    cmd.arg("--out").arg(&out).envs(env);
+    let outcome = run(
         if quick {
             "hsm-jose-bench --quick"
         } else {
             "hsm-jose-bench (release)"
         },
         &mut cmd,
-    )
+    );
+    drop(running);
+    outcome
 }
 
 /// josekit links OpenSSL through openssl-sys, which needs the headers and `pkg-config`.

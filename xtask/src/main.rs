@@ -11,17 +11,25 @@ mod demo;
 mod fuzz;
 mod soak;
 mod softhsm;
+mod tokens;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
 const TASKS: &[(&str, &str)] = &[
     (
         "test-hsm",
-        "fmt check, clippy -D warnings, every workspace test against a fresh SoftHSM token, bench --quick",
+        "[--token NAME]: fmt, clippy, every workspace test on SoftHSM, the conformance suite on \
+         each token implementation, bench --quick (--token: the conformance suite on one of \
+         softhsm, kryoptic, opencryptoki, tpm2, p11kit)",
     ),
     (
         "bench",
-        "throughput, key loading and memory on SoftHSM and in software (--quick: smoke test)",
+        "[--quick] [--token NAME]: throughput, key loading and memory on SoftHSM (or another \
+         token implementation) and in software (--quick: smoke test)",
+    ),
+    (
+        "tokens-doc",
+        "the compatibility tables of docs/tokens.md from the last conformance runs",
     ),
     (
         "demo",
@@ -48,10 +56,13 @@ fn main() -> ExitCode {
         "test-hsm" => test_hsm(rest),
         "bench" => bench::run_bench(rest),
         "demo" => demo::run(rest),
+        "tokens-doc" => tokens::doc::run(&root()),
         "fuzz" => fuzz::run(rest),
         "soak" => soak::run(rest),
         // Internal: run by `test-hsm` in a child process with SOFTHSM2_CONF set (see softhsm.rs).
         "provision-tokens" => softhsm::provision_tokens(rest),
+        // Internal: run by `test-hsm --token` with the token's environment (see tokens/mod.rs).
+        "provision-conformance" => tokens::provision_conformance(rest),
         "help" | "--help" | "-h" => {
             usage();
             Ok(())
@@ -104,35 +115,138 @@ fn run(step: &str, cmd: &mut Command) -> Result {
     }
 }
 
-fn test_hsm(args: &[String]) -> Result {
-    if let Some(extra) = args.first() {
-        return Err(format!("test-hsm takes no arguments (got `{extra}`)"));
+/// The wall-clock time of each step of a run, printed at the end (also after a failure).
+#[derive(Default)]
+struct Timings(Vec<(String, f64, bool)>);
+
+impl Timings {
+    /// Runs `step`, recording its time and outcome.
+    fn time<T>(&mut self, name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let outcome = step();
+        self.0.push((
+            name.to_owned(),
+            started.elapsed().as_secs_f64(),
+            outcome.is_ok(),
+        ));
+        outcome
     }
+
+    fn print(&self) {
+        let total: f64 = self.0.iter().map(|(_, s, _)| s).sum();
+        eprintln!("xtask: step times");
+        for (name, secs, ok) in &self.0 {
+            let mark = if *ok { "ok    " } else { "FAILED" };
+            eprintln!("xtask:   {mark} {secs:>7.1} s  {name}");
+        }
+        eprintln!("xtask:          {total:>7.1} s  total");
+    }
+}
+
+fn test_hsm(args: &[String]) -> Result {
+    let mut token = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--token" => {
+                let name = rest.next().ok_or("--token takes a name")?;
+                tokens::profile(name)?;
+                token = Some(name.clone());
+            }
+            other => return Err(format!("test-hsm takes only --token NAME (got `{other}`)")),
+        }
+    }
+    let mut timings = Timings::default();
+    let outcome = match token {
+        Some(name) => conformance(&name, &mut timings),
+        None => test_everything(&mut timings),
+    };
+    timings.print();
+    outcome
+}
+
+/// The conformance suite on one token implementation (provisioned, run, stopped).
+fn conformance(name: &str, timings: &mut Timings) -> Result {
+    let running = timings.time(&format!("{name}: install, start, provision"), || {
+        tokens::start(&root(), name)
+    })?;
+    let outcome = timings.time(&format!("{name}: conformance suite"), || {
+        run(
+            &format!("conformance suite on {name}"),
+            cargo()
+                // `--workspace`: the feature resolution of `cargo test --workspace`, so the run
+                // after the workspace tests rebuilds nothing.
+                .args(["test", "--workspace", "--test", "conformance"])
+                .envs(running.env()),
+        )
+    });
+    timings.time(&format!("{name}: stop"), || {
+        drop(running);
+        Ok(())
+    })?;
+    outcome
+}
+
+fn test_everything(timings: &mut Timings) -> Result {
     // A fresh SoftHSM (installed if missing) with one token per integration suite.
-    let hsm = softhsm::provision_for_suites(&root())?;
+    let hsm = timings.time("provision SoftHSM suite tokens", || {
+        softhsm::provision_for_suites(&root())
+    })?;
     // The bench crate (a workspace member) links OpenSSL through josekit: clippy and the tests
     // build it, so its development files must be there before they run.
     bench::openssl_dev_files()?;
-    run(
-        "cargo fmt --check",
-        cargo().args(["fmt", "--all", "--check"]),
-    )?;
-    run(
-        "cargo clippy",
-        cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    run(
-        "cargo test",
-        cargo().args(["test", "--workspace"]).envs(hsm.env()),
-    )?;
+    timings.time("cargo fmt --check", || {
+        run(
+            "cargo fmt --check",
+            cargo().args(["fmt", "--all", "--check"]),
+        )
+    })?;
+    timings.time("cargo clippy", || {
+        run(
+            "cargo clippy",
+            cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )
+    })?;
+    // From here every step runs, and the failures are reported together at the end.
+    let mut failed = Vec::new();
+    if let Err(e) = timings.time("cargo test (SoftHSM)", || {
+        run(
+            "cargo test",
+            // Every suite runs even when one fails, so a run shows every failure.
+            cargo()
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .envs(hsm.env()),
+        )
+    }) {
+        failed.push(e);
+    }
+    // The conformance suite on every implementation.
+    for name in tokens::NAMES {
+        if let Err(e) = conformance(name, timings) {
+            eprintln!("xtask: {name}: {e}");
+            failed.push(format!("{name}: {e}"));
+        }
+    }
     // Every bench cell with a few operations, so the bench never rots.
-    bench::run_bench(&["--quick".to_owned()])?;
-    Ok(())
+    if let Err(e) = timings.time("bench --quick", || {
+        bench::run_bench(&["--quick".to_owned()])
+    }) {
+        failed.push(e);
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} steps failed (conformance tables in target/conformance/):\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        ))
+    }
 }

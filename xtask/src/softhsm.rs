@@ -28,7 +28,7 @@ use hsm_core::{
 // One table of fixture keys for xtask and the tests (see the file's own docs for why a path).
 #[allow(unreachable_pub)] // `pub` for the test crate, which exports it; private here.
 #[path = "../../tests/src/fixture_keys.rs"]
-mod fixture_keys;
+pub(crate) mod fixture_keys;
 
 use fixture_keys::{FIXTURE_KEYS, FixtureKey, FixtureSpec};
 
@@ -281,7 +281,7 @@ pub(crate) fn provision_tokens(args: &[String]) -> crate::Result {
     Ok(())
 }
 
-fn generate(pool: &SessionPool, key: &FixtureKey) -> hsm_core::Result<()> {
+pub(crate) fn generate(pool: &SessionPool, key: &FixtureKey) -> hsm_core::Result<()> {
     let session = pool.session_rw()?;
     match key.spec {
         FixtureSpec::Pair(spec) => generate_key_pair(&session, spec, key.label, key.id, key.usage)?,

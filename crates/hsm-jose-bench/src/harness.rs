@@ -51,6 +51,8 @@ pub(crate) struct Ctx {
     pub(crate) plan: Plan,
     started: Instant,
     filter: Vec<String>,
+    /// Rows not measured on this token, with the reason.
+    skipped: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx {
@@ -59,6 +61,7 @@ impl Ctx {
             plan,
             started: Instant::now(),
             filter: filter.into_iter().map(|f| f.to_lowercase()).collect(),
+            skipped: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -70,6 +73,20 @@ impl Ctx {
             self.progress(name);
         }
         wanted
+    }
+
+    /// Records that the row `name` is not measured on this token (its key or mechanism is
+    /// missing, or hsm-jose does not offer the operation there), and says why on stderr.
+    pub(crate) fn skip(&self, name: &str, reason: &str) {
+        eprintln!("bench: skipping {name}: {reason}");
+        if let Ok(mut skipped) = self.skipped.lock() {
+            skipped.push(format!("{name}: {reason}"));
+        }
+    }
+
+    /// The rows skipped so far, with their reasons.
+    pub(crate) fn skipped(&self) -> Vec<String> {
+        self.skipped.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     pub(crate) fn progress(&self, what: &str) {

@@ -9,7 +9,9 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::Session;
 use hsm_core::key::{KeySelector, find_key};
 use hsm_jose::{HsmJwk, SessionPool};
-use jose_core::{ContentEncryption as Enc, JwsAlgorithm, KeyManagementAlgorithm as Kma};
+use jose_core::{
+    Algorithm, ContentEncryption as Enc, JwsAlgorithm, KeyBackend, KeyManagementAlgorithm as Kma,
+};
 use jose_core::{base64url, jwe, jws};
 use serde::Serialize;
 use sha2::Digest;
@@ -148,6 +150,38 @@ fn raw_input(alg: JwsAlgorithm, signing_input: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The mechanism the raw cell of a signing row calls.
+fn raw_mechanism_type(alg: JwsAlgorithm) -> MechanismType {
+    match alg {
+        JwsAlgorithm::RS256 => MechanismType::SHA256_RSA_PKCS,
+        JwsAlgorithm::PS256 => MechanismType::SHA256_RSA_PKCS_PSS,
+        JwsAlgorithm::ES256 | JwsAlgorithm::ES384 | JwsAlgorithm::ES512 => MechanismType::ECDSA,
+        _ => MechanismType::EDDSA,
+    }
+}
+
+/// The key `label` if a row with `alg` (raw cell on `raw`) can run on this token, or why not:
+/// the key is absent, hsm-jose does not offer `alg` for it, or the token lacks the raw cell's
+/// mechanism. A row is skipped rather than the bench stopped (every token lacks something).
+pub(crate) fn usable(
+    pool: &SessionPool,
+    label: &str,
+    alg: Algorithm,
+    raw: MechanismType,
+) -> Result<HsmJwk, String> {
+    let key = HsmJwk::from_label(pool, label)
+        .map_err(|e| format!("key `{label}` is not usable on this token: {e}"))?;
+    if !key.algorithms().contains(&alg) {
+        return Err(format!(
+            "hsm-jose does not offer {alg} for `{label}` on this token"
+        ));
+    }
+    if !pool.supports(raw) {
+        return Err(format!("the token lacks {raw}, which the raw cell calls"));
+    }
+    Ok(key)
+}
+
 fn raw_call(alg: JwsAlgorithm) -> &'static str {
     match alg {
         JwsAlgorithm::ES256 | JwsAlgorithm::ES384 | JwsAlgorithm::ES512 => {
@@ -187,19 +221,39 @@ pub(crate) fn sign(ctx: &Ctx, pool: &SessionPool) -> Vec<SignRow> {
         if !ctx.start(&format!("HSM {} sign ({})", case.name, case.label)) {
             continue;
         }
-        let key = ok(HsmJwk::from_label(pool, case.label), case.label);
+        let name = format!("HSM {} sign ({})", case.name, case.label);
+        let raw_type = raw_mechanism_type(case.alg);
+        let key = match usable(pool, case.label, Algorithm::Jws(case.alg), raw_type) {
+            Ok(key) => key,
+            Err(reason) => {
+                ctx.skip(&name, &reason);
+                continue;
+            }
+        };
         let handle = private_handle(pool, case.label);
         // The raw call signs exactly what hsm-jose signs.
-        let token = ok(
-            jws::sign_compact(&key, case.alg, &payload, None),
-            "hsm-jose JWS",
-        );
+        let token = match jws::sign_compact(&key, case.alg, &payload, None) {
+            Ok(token) => token,
+            Err(e) => {
+                ctx.skip(
+                    &name,
+                    &format!("hsm-jose offers it, but signing fails: {e}"),
+                );
+                continue;
+            }
+        };
         let signing_input = token
             .rsplit_once('.')
             .map(|(input, _)| input.as_bytes().to_vec())
             .unwrap_or_else(|| fail("compact JWS"));
         let input = raw_input(case.alg, &signing_input);
         let (alg, label) = (case.alg, case.label);
+        let trial =
+            ok(pool.session(), "a session").sign(&raw_mechanism(alg, label), handle, &input);
+        if let Err(e) = trial {
+            ctx.skip(&name, &format!("the raw {raw_type} call fails: {e}"));
+            continue;
+        }
 
         let mut by_threads = Vec::new();
         {
@@ -313,7 +367,15 @@ pub(crate) fn decrypt(ctx: &Ctx, pool: &SessionPool) -> Vec<JweRow> {
         if !ctx.start(&format!("HSM RSA-OAEP + {enc} decrypt")) {
             continue;
         }
-        let key = ok(HsmJwk::from_label(pool, "rsa-2048"), "rsa-2048");
+        let name = format!("HSM RSA-OAEP + {enc} decrypt");
+        let oaep = Algorithm::Jwe(Kma::RsaOaep);
+        let key = match usable(pool, "rsa-2048", oaep, MechanismType::RSA_PKCS_OAEP) {
+            Ok(key) => key,
+            Err(reason) => {
+                ctx.skip(&name, &reason);
+                continue;
+            }
+        };
         let handle = private_handle(pool, "rsa-2048");
         let token = ok(
             jwe::encrypt_compact(&key, Kma::RsaOaep, enc, &plaintext, None),
@@ -321,6 +383,13 @@ pub(crate) fn decrypt(ctx: &Ctx, pool: &SessionPool) -> Vec<JweRow> {
         );
         let encrypted_key = part(&token, 1);
         let decrypter = jwe::Decrypter::new(&[Kma::RsaOaep], &[enc]);
+        if let Err(e) = decrypter.decrypt(&token, &key) {
+            ctx.skip(
+                &name,
+                &format!("hsm-jose offers it, but decrypting fails: {e}"),
+            );
+            continue;
+        }
         let session = ok(pool.session(), "a session");
         let mut ops: Vec<Op<'_>> = vec![
             Box::new(|| {
@@ -344,15 +413,31 @@ pub(crate) fn decrypt(ctx: &Ctx, pool: &SessionPool) -> Vec<JweRow> {
         });
     }
 
-    if !ctx.start("HSM ECDH-ES + A256GCM decrypt") {
+    let name = "HSM ECDH-ES + A256GCM decrypt";
+    if !ctx.start(name) {
         return rows;
     }
-    let key = ok(HsmJwk::from_label(pool, "ec-p256"), "ec-p256");
+    let ecdh = Algorithm::Jwe(Kma::EcdhEs);
+    let key = match usable(pool, "ec-p256", ecdh, MechanismType::ECDH1_DERIVE) {
+        Ok(key) => key,
+        Err(reason) => {
+            ctx.skip(name, &reason);
+            return rows;
+        }
+    };
     let handle = private_handle(pool, "ec-p256");
     let token = ok(
         jwe::encrypt_compact(&key, Kma::EcdhEs, Enc::A256Gcm, &plaintext, None),
         "JWE",
     );
+    let trial = jwe::Decrypter::new(&[Kma::EcdhEs], &[Enc::A256Gcm]).decrypt(&token, &key);
+    if let Err(e) = trial {
+        ctx.skip(
+            name,
+            &format!("hsm-jose offers it, but decrypting fails: {e}"),
+        );
+        return rows;
+    }
     let header: serde_json::Value = ok(serde_json::from_slice(&part(&token, 0)), "JWE header");
     let coordinate = |name: &str| {
         let text = header["epk"][name]
@@ -404,6 +489,13 @@ pub(crate) fn load(ctx: &Ctx, pool: &SessionPool) -> Vec<LoadRow> {
     }
     LOAD_KEYS
         .iter()
+        .filter(|label| match HsmJwk::from_label(pool, label) {
+            Ok(_) => true,
+            Err(e) => {
+                ctx.skip(&format!("HSM key loading ({label})"), &e.to_string());
+                false
+            }
+        })
         .map(|label| {
             let mut ops: Vec<Op<'_>> = vec![Box::new(|| {
                 std::hint::black_box(ok(HsmJwk::from_label(pool, label), "load"));

@@ -6,6 +6,7 @@ use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
 use hsm_core::{EdCurve, KeyInfo, KeyKind, KeySelector, PoolKey, SessionPool};
+use jose_core::KeyBackend;
 use jose_core::error::{AlgorithmError, KeyError};
 use jose_core::jwk::KeyOp;
 use jose_core::{Algorithm, Jwk, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url};
@@ -150,7 +151,7 @@ impl HsmJwk {
         let info = key.info();
         // A mechanism the token does not list is never planned for.
         let token = Capabilities::from_token(key.pool());
-        let caps = capabilities.only(|m| token.supports(m));
+        let caps = capabilities.within(&token);
         let public = public_jwk(&info)?;
         let software = match &public {
             Some(jwk) => Some(SoftwareKey::from_jwk(jwk.clone())?),
@@ -315,7 +316,9 @@ impl HsmJwk {
         for &alg in JwsAlgorithm::ALL {
             let offered = match plan::sign(alg, kind, &self.caps) {
                 Ok(_) => true,
-                Err(Refusal::NotSupportedByDevice { .. }) => public_only(KeyOp::Sign),
+                Err(Refusal::NotSupportedByDevice { .. }) => {
+                    public_only(KeyOp::Sign) && KeyBackend::permits(self, KeyOp::Verify)
+                }
                 Err(Refusal::KeyMismatch) => false,
             };
             if offered {
@@ -323,14 +326,19 @@ impl HsmJwk {
             }
         }
         for &alg in KeyManagementAlgorithm::ALL {
-            let op = if alg.is_ecdh() {
-                KeyOp::DeriveKey
+            // The private half's operation, and the public side's (encrypting to the key).
+            // ECDH needs the derive permission on both sides: a key whose private half may
+            // not derive offers no ECDH at all.
+            let (op, public_op) = if alg.is_ecdh() {
+                (KeyOp::DeriveKey, KeyOp::DeriveKey)
             } else {
-                KeyOp::Decrypt
+                (KeyOp::Decrypt, KeyOp::Encrypt)
             };
             let offered = match plan::key_management(alg, kind, &self.caps, self.oaep_sha256) {
                 Ok(_) => true,
-                Err(Refusal::NotSupportedByDevice { .. }) => public_only(op),
+                Err(Refusal::NotSupportedByDevice { .. }) => {
+                    public_only(op) && KeyBackend::permits(self, public_op)
+                }
                 Err(Refusal::KeyMismatch) => false,
             };
             if offered {

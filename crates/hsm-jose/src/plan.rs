@@ -26,6 +26,7 @@ use jose_core::{JwsAlgorithm, KeyManagementAlgorithm};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::Capabilities;
+use crate::capabilities::MechanismUse;
 
 /// Why no plan exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,20 +423,24 @@ pub(crate) fn sign(
     caps: &Capabilities,
 ) -> Result<SignPlan, Refusal> {
     let candidates = sign_candidates(alg, kind);
-    choose(&candidates, kind, caps, |p| p.mechanism.mechanism_type())
+    choose(&candidates, kind, caps, MechanismUse::Sign, |p| {
+        p.mechanism.mechanism_type()
+    })
 }
 
 /// The key's size in the unit PKCS#11 mechanism information uses for its kind: bits for RSA
-/// (modulus), EC (field) and EdDSA keys, bytes for AES and generic secret keys.
-fn key_size(kind: &KeyKind) -> Option<usize> {
+/// (modulus) and EC (field) keys, bytes for AES and generic secret keys. EdDSA keys have two
+/// sizes, because tokens differ: the curve's (255, 448) and the encoded key's in bits (256,
+/// 456, as SoftHSM reports); a range that contains either takes the key.
+fn key_sizes(kind: &KeyKind) -> Option<[usize; 2]> {
     match kind {
-        KeyKind::Rsa { bits } => Some(*bits),
-        KeyKind::Ec(EcCurve::P256) => Some(256),
-        KeyKind::Ec(EcCurve::P384) => Some(384),
-        KeyKind::Ec(EcCurve::P521) => Some(521),
-        KeyKind::Edwards(EdCurve::Ed25519) => Some(255),
-        KeyKind::Edwards(EdCurve::Ed448) => Some(448),
-        KeyKind::Aes { bytes } | KeyKind::GenericSecret { bytes } => Some(*bytes),
+        KeyKind::Rsa { bits } => Some([*bits; 2]),
+        KeyKind::Ec(EcCurve::P256) => Some([256; 2]),
+        KeyKind::Ec(EcCurve::P384) => Some([384; 2]),
+        KeyKind::Ec(EcCurve::P521) => Some([521; 2]),
+        KeyKind::Edwards(EdCurve::Ed25519) => Some([255, 256]),
+        KeyKind::Edwards(EdCurve::Ed448) => Some([448, 456]),
+        KeyKind::Aes { bytes } | KeyKind::GenericSecret { bytes } => Some([*bytes; 2]),
         _ => None,
     }
 }
@@ -445,14 +450,18 @@ fn choose<P: Copy>(
     candidates: &[P],
     kind: &KeyKind,
     caps: &Capabilities,
+    usage: MechanismUse,
     mechanism: impl Fn(&P) -> MechanismType,
 ) -> Result<P, Refusal> {
     if candidates.is_empty() {
         return Err(Refusal::KeyMismatch);
     }
-    let size = key_size(kind);
-    let runs =
-        |m: MechanismType| caps.supports(m) && size.is_none_or(|s| caps.takes_key_size(m, s));
+    let sizes = key_sizes(kind);
+    let size = sizes.map(|[size, _]| size);
+    let runs = |m: MechanismType| {
+        caps.serves(m, usage)
+            && sizes.is_none_or(|sizes| sizes.iter().any(|s| caps.takes_key_size(m, *s)))
+    };
     if let Some(plan) = candidates.iter().find(|p| runs(mechanism(p))) {
         return Ok(*plan);
     }
@@ -460,9 +469,11 @@ fn choose<P: Copy>(
         .iter()
         .map(|p| {
             let m = mechanism(p);
-            match (caps.supports(m), size) {
+            match (caps.supports(m), caps.serves(m, usage), size) {
+                // Listed, but its information does not allow this operation.
+                (true, false, _) => format!("{m} with {}", usage.flag()),
                 // Listed, but not for keys of this size.
-                (true, Some(size)) => format!("{m} for a key of size {size}"),
+                (true, true, Some(size)) => format!("{m} for a key of size {size}"),
                 _ => m.to_string(),
             }
         })
@@ -496,6 +507,15 @@ pub(crate) enum KeyPlan {
 }
 
 impl KeyPlan {
+    /// The `C_GetMechanismInfo` flag the recipient's call needs.
+    fn usage(self) -> MechanismUse {
+        match self {
+            KeyPlan::RsaOaep(_) | KeyPlan::AesGcmKeyWrap => MechanismUse::Decrypt,
+            KeyPlan::AesKeyWrap => MechanismUse::Unwrap,
+            KeyPlan::EcdhDerive(_) => MechanismUse::Derive,
+        }
+    }
+
     fn mechanism_type(self) -> MechanismType {
         match self {
             KeyPlan::RsaOaep(_) => MechanismType::RSA_PKCS_OAEP,
@@ -546,7 +566,9 @@ pub(crate) fn key_management(
         (K::RsaOaep, KeyKind::Rsa { .. }) => KeyPlan::RsaOaep(OaepHash::Sha1),
         (K::RsaOaep256, KeyKind::Rsa { .. }) => {
             let plan = KeyPlan::RsaOaep(OaepHash::Sha256);
-            if caps.supports(plan.mechanism_type()) && oaep_sha256 == OaepSha256::Unsupported {
+            if caps.serves(plan.mechanism_type(), plan.usage())
+                && oaep_sha256 == OaepSha256::Unsupported
+            {
                 return Err(Refusal::NotSupportedByDevice {
                     needs: "CKM_RSA_PKCS_OAEP with SHA-256 (this token's RSA-OAEP refused \
                             SHA-256 parameters)"
@@ -567,7 +589,9 @@ pub(crate) fn key_management(
         // Every other pairing (including `dir`, which needs the key's value): no plan.
         _ => return Err(Refusal::KeyMismatch),
     };
-    choose(&[candidate], kind, caps, |p| p.mechanism_type())
+    choose(&[candidate], kind, caps, candidate.usage(), |p| {
+        p.mechanism_type()
+    })
 }
 
 #[cfg(test)]
@@ -694,6 +718,70 @@ mod tests {
         let caps = all().with_key_sizes(MechanismType::SHA256_RSA_PKCS, 1024..=3072);
         let plan = sign(JwsAlgorithm::RS256, &KeyKind::Rsa { bits: 4096 }, &caps).unwrap();
         assert_eq!(plan.mechanism, SignMechanism::RsaPkcsRaw);
+    }
+
+    #[test]
+    fn a_mechanism_whose_flags_lack_the_operation_is_no_plan() {
+        // tpm2-pkcs11 style: CKM_ECDH1_DERIVE listed without CKF_DERIVE.
+        let caps = all().serving_only(MechanismType::ECDH1_DERIVE, MechanismUse::Sign);
+        assert_eq!(
+            key_management(
+                KeyManagementAlgorithm::EcdhEs,
+                &KeyKind::Ec(EcCurve::P256),
+                &caps,
+                OaepSha256::Unsupported
+            ),
+            Err(Refusal::NotSupportedByDevice {
+                needs: "CKM_ECDH1_DERIVE with CKF_DERIVE".into()
+            })
+        );
+        // A hashing RSA mechanism that does not sign: the CKM_RSA_PKCS fallback.
+        let caps = all().serving_only(MechanismType::SHA256_RSA_PKCS, MechanismUse::Decrypt);
+        let plan = sign(JwsAlgorithm::RS256, &RSA, &caps).unwrap();
+        assert_eq!(plan.mechanism, SignMechanism::RsaPkcsRaw);
+        // AES key wrap needs CKF_UNWRAP, AES-GCM key wrap CKF_DECRYPT.
+        let aes = KeyKind::Aes { bytes: 32 };
+        let caps = all().serving_only(MechanismType::AES_KEY_WRAP, MechanismUse::Decrypt);
+        assert_eq!(
+            key_management(
+                KeyManagementAlgorithm::A256KW,
+                &aes,
+                &caps,
+                OaepSha256::Unsupported
+            ),
+            Err(Refusal::NotSupportedByDevice {
+                needs: "CKM_AES_KEY_WRAP with CKF_UNWRAP".into()
+            })
+        );
+        let caps = all().serving_only(MechanismType::AES_GCM, MechanismUse::Decrypt);
+        assert_eq!(
+            key_management(
+                KeyManagementAlgorithm::A256GCMKW,
+                &aes,
+                &caps,
+                OaepSha256::Unsupported
+            ),
+            Ok(KeyPlan::AesGcmKeyWrap)
+        );
+    }
+
+    #[test]
+    fn an_eddsa_range_in_either_unit_takes_the_key() {
+        let ed25519 = KeyKind::Edwards(EdCurve::Ed25519);
+        let ed448 = KeyKind::Edwards(EdCurve::Ed448);
+        // SoftHSM: the encoded key's bits.
+        let caps = all().with_key_sizes(MechanismType::EDDSA, 256..=456);
+        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps).is_ok());
+        assert!(sign(JwsAlgorithm::EdDSA, &ed448, &caps).is_ok());
+        // The curves' sizes.
+        let caps = all().with_key_sizes(MechanismType::EDDSA, 255..=255);
+        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps).is_ok());
+        assert_eq!(
+            sign(JwsAlgorithm::EdDSA, &ed448, &caps),
+            Err(Refusal::NotSupportedByDevice {
+                needs: "CKM_EDDSA for a key of size 448".into()
+            })
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use jose_core::{JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, SoftwareKey};
 use zeroize::Zeroizing;
 
 use crate::HsmJwk;
+use crate::capabilities::MechanismUse;
 use crate::error::{Error, Result};
 use crate::plan::{self, KeyPlan, OaepHash, OaepSha256};
 use crate::public::ec_curve;
@@ -94,7 +95,9 @@ pub(crate) fn oaep_sha256(key: &HsmJwk) -> Result<OaepSha256> {
     let (KeyKind::Rsa { .. }, Some(software)) = (&key.info.kind, &key.software) else {
         return Ok(OaepSha256::Unsupported);
     };
-    if !key.caps.supports(MechanismType::RSA_PKCS_OAEP)
+    if !key
+        .caps
+        .serves(MechanismType::RSA_PKCS_OAEP, MechanismUse::Decrypt)
         || !key.private_may(KeyOp::Decrypt)
         || key.info.private.is_none()
     {
@@ -184,7 +187,9 @@ fn prove(key: &HsmJwk, software: &SoftwareKey) -> Result<()> {
 
     if matches!(kind, KeyKind::Rsa { .. })
         && key.private_may(KeyOp::Decrypt)
-        && key.caps.supports(MechanismType::RSA_PKCS_OAEP)
+        && key
+            .caps
+            .serves(MechanismType::RSA_PKCS_OAEP, MechanismUse::Decrypt)
     {
         let wrapped = software.wrap_key(KeyManagementAlgorithm::RsaOaep, &*message)?;
         return match key.oaep_decrypt(OaepHash::Sha1, &wrapped.encrypted_key) {
@@ -197,7 +202,11 @@ fn prove(key: &HsmJwk, software: &SoftwareKey) -> Result<()> {
     }
 
     if let KeyKind::Ec(curve) = kind {
-        if key.private_may(KeyOp::DeriveKey) && key.caps.supports(MechanismType::ECDH1_DERIVE) {
+        if key.private_may(KeyOp::DeriveKey)
+            && key
+                .caps
+                .serves(MechanismType::ECDH1_DERIVE, MechanismUse::Derive)
+        {
             let ephemeral = SoftwareKey::generate_ec(ec_curve(*curve))?;
             let ephemeral_public = ephemeral.public_jwk().ok_or(jose_core::Error::Key(
                 jose_core::error::KeyError::NoPublicKey,

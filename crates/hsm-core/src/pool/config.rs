@@ -283,6 +283,7 @@ impl PoolBuilder {
             None => (requested, requested, format!("slot {}", slot.id())),
         };
         let mechanism_infos = module.mechanism_infos(slot)?;
+        let library_info = module.pkcs11().get_library_info().ok();
         let pool = SessionPool {
             inner: Arc::new(PoolInner {
                 module,
@@ -296,6 +297,7 @@ impl PoolBuilder {
                 wait_timeout: self.wait_timeout,
                 mechanisms: mechanism_infos.iter().map(|(m, _)| *m).collect(),
                 mechanism_infos,
+                library_info,
                 state: Mutex::new(State::default()),
                 freed: Condvar::new(),
                 epoch: AtomicU64::new(0),

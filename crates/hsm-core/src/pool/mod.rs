@@ -135,6 +135,9 @@ struct PoolInner {
     /// The token's mechanisms with what it says about each, read once at build.
     mechanisms: Vec<MechanismType>,
     mechanism_infos: Vec<(MechanismType, Option<MechanismInfo>)>,
+    /// The module's `C_GetInfo` (manufacturer, description, version), read once when the pool
+    /// was built; `None` when the module would not answer.
+    library_info: Option<cryptoki::context::Info>,
     /// checkout.rs: idle sessions and counts.
     state: Mutex<State>,
     freed: Condvar,
@@ -218,6 +221,13 @@ impl SessionPool {
             .iter()
             .find(|(m, _)| *m == mechanism)
             .and_then(|(_, info)| info.as_ref())
+    }
+
+    /// The module's `C_GetInfo` (`manufacturer_id()`, `library_description()`,
+    /// `library_version()`), read once when the pool was built; `None` when the module would
+    /// not answer. Lets a caller recognise a module with a known defect.
+    pub fn library_info(&self) -> Option<&cryptoki::context::Info> {
+        self.inner.library_info.as_ref()
     }
 
     /// [`Error::MechanismNotSupported`] unless the token lists `mechanism`.
