@@ -227,6 +227,17 @@ fn test_everything(timings: &mut Timings) -> Result {
     }) {
         failed.push(e);
     }
+    // The workspace build unifies features: the bench turns on jose-core's `aws-lc-rs`, so the
+    // run above tested jose-core with aws-lc-rs as its default provider. jose-core alone, with its
+    // default features, is the RustCrypto provider: the whole jose-core suite runs again under it.
+    if let Err(e) = timings.time("cargo test -p jose-core (RustCrypto)", || {
+        run(
+            "cargo test -p jose-core (RustCrypto provider)",
+            cargo().args(["test", "-p", "jose-core", "--no-fail-fast"]),
+        )
+    }) {
+        failed.push(e);
+    }
     // The conformance suite on every implementation.
     for name in tokens::NAMES {
         if let Err(e) = conformance(name, timings) {
