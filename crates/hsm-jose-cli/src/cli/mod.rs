@@ -814,8 +814,8 @@ mod tests {
         }
         let mut seen = Vec::new();
         walk(&Cli::command(), "", &mut seen);
-        // hsm-jose, keys (3), jwk, jwks, sign, verify, encrypt, decrypt, jwt (6)
-        assert_eq!(seen.len(), 1 + 1 + 3 + 6 + 1 + 6, "{seen:?}");
+        // hsm-jose, keys (4), jwk, jwks, sign, verify, encrypt, decrypt, jwt (6), cert (3)
+        assert_eq!(seen.len(), 1 + 1 + 4 + 6 + 1 + 6 + 1 + 3, "{seen:?}");
     }
 
     #[test]
