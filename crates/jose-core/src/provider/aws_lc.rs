@@ -32,11 +32,11 @@ use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use zeroize::Zeroizing;
 
 use super::{Prepared as AnyPrepared, Primitives, ProviderKey, rust_crypto};
-use crate::alg::{ContentEncryption, KeyManagementAlgorithm};
+use crate::alg::KeyManagementAlgorithm;
 use crate::backend::public_only;
 use crate::error::{Error, KeyError, Malformed, Result};
-use crate::jwe::alg::{aeskw, ecdh_es};
-use crate::jwe::enc::{Sealed, aes_cbc_hmac, aes_gcm};
+use crate::jwe::alg::ecdh_es;
+use crate::jwe::enc::{Sealed, aes_gcm};
 use crate::jwk::parsed::Parsed;
 use crate::jwk::{EcCurve, KeyMaterial, SecretBytes};
 use crate::jws::alg::{Family, Sha2};
@@ -369,37 +369,6 @@ impl Primitives for AwsLc {
         key.open_separate_gather(nonce, Aad::from(aad), ciphertext, tag, &mut out)
             .map_err(|_| Error::Decryption)?;
         Ok(out)
-    }
-
-    fn aes_cbc_hmac_seal(
-        &self,
-        enc: ContentEncryption,
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Sealed> {
-        aes_cbc_hmac::encrypt(enc, key, iv, aad, plaintext)
-    }
-
-    fn aes_cbc_hmac_open(
-        &self,
-        enc: ContentEncryption,
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-        ciphertext: &[u8],
-        tag: &[u8],
-    ) -> Result<SecretBytes> {
-        aes_cbc_hmac::decrypt(enc, key, iv, aad, ciphertext, tag)
-    }
-
-    fn aes_kw_wrap(&self, kek: &[u8], cek: &[u8]) -> Result<Vec<u8>> {
-        aeskw::wrap(kek, cek)
-    }
-
-    fn aes_kw_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes> {
-        aeskw::unwrap(kek, wrapped)
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> Result<()> {

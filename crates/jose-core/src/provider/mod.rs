@@ -48,7 +48,8 @@ use std::sync::OnceLock;
 
 use crate::alg::{ContentEncryption, KeyManagementAlgorithm};
 use crate::error::Result;
-use crate::jwe::enc::Sealed;
+use crate::jwe::alg::aeskw;
+use crate::jwe::enc::{Sealed, aes_cbc_hmac};
 use crate::jwk::parsed::Parsed;
 use crate::jwk::{KeyMaterial, SecretBytes};
 use crate::jws::alg::Family;
@@ -202,7 +203,8 @@ pub(crate) trait Primitives: Send + Sync {
         tag: &[u8],
     ) -> Result<SecretBytes>;
 
-    /// AES-CBC with HMAC-SHA-2 (RFC 7518 section 5.2).
+    /// AES-CBC with HMAC-SHA-2 (RFC 7518 section 5.2). Every provider uses the RustCrypto
+    /// implementation (aws-lc-rs's own is not wired in yet: `docs/providers.md`).
     fn aes_cbc_hmac_seal(
         &self,
         enc: ContentEncryption,
@@ -210,7 +212,9 @@ pub(crate) trait Primitives: Send + Sync {
         iv: &[u8],
         aad: &[u8],
         plaintext: &[u8],
-    ) -> Result<Sealed>;
+    ) -> Result<Sealed> {
+        aes_cbc_hmac::encrypt(enc, key, iv, aad, plaintext)
+    }
 
     /// AES-CBC with HMAC-SHA-2 decryption; any failure is `Error::Decryption`.
     fn aes_cbc_hmac_open(
@@ -221,13 +225,19 @@ pub(crate) trait Primitives: Send + Sync {
         aad: &[u8],
         ciphertext: &[u8],
         tag: &[u8],
-    ) -> Result<SecretBytes>;
+    ) -> Result<SecretBytes> {
+        aes_cbc_hmac::decrypt(enc, key, iv, aad, ciphertext, tag)
+    }
 
-    /// AES key wrap (RFC 3394).
-    fn aes_kw_wrap(&self, kek: &[u8], cek: &[u8]) -> Result<Vec<u8>>;
+    /// AES key wrap (RFC 3394); the RustCrypto implementation for every provider.
+    fn aes_kw_wrap(&self, kek: &[u8], cek: &[u8]) -> Result<Vec<u8>> {
+        aeskw::wrap(kek, cek)
+    }
 
     /// AES key unwrap; any failure is `Error::Decryption`.
-    fn aes_kw_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes>;
+    fn aes_kw_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes> {
+        aeskw::unwrap(kek, wrapped)
+    }
 
     /// Fills `buf` from a cryptographically secure RNG.
     fn fill_random(&self, buf: &mut [u8]) -> Result<()>;
