@@ -150,11 +150,6 @@ pub struct TokenProfile {
     pub keys: &'static [&'static str],
     /// Keys that provisioning makes with `pkcs11-tool`.
     pub tool_keys: &'static [ToolKey],
-    /// Curves whose `CKM_ECDSA` the module lists (with `CKF_SIGN` and a key size range that
-    /// holds them) but cannot run: ES* on such a key must be refused as not supported by the
-    /// device, before any token call. tpm2-pkcs11 1.9 fails every P-521 signature at
-    /// `C_SignInit` (`CKR_HOST_MEMORY`: it cannot decode its own P-521 `CKA_EC_POINT`).
-    pub ecdsa_broken: &'static [EcCurve],
 }
 
 const EVERY_KEY: &[&str] = &[
@@ -185,19 +180,16 @@ pub const TOKEN_PROFILES: &[TokenProfile] = &[
         name: "softhsm",
         keys: EVERY_KEY,
         tool_keys: &[],
-        ecdsa_broken: &[],
     },
     TokenProfile {
         name: "kryoptic",
         keys: EVERY_KEY,
         tool_keys: &[],
-        ecdsa_broken: &[],
     },
     TokenProfile {
         name: "opencryptoki",
         keys: EVERY_KEY,
         tool_keys: &[],
-        ecdsa_broken: &[],
     },
     TokenProfile {
         name: "tpm2",
@@ -209,13 +201,11 @@ pub const TOKEN_PROFILES: &[TokenProfile] = &[
             id: &[0x02, 0x12],
             curve: EcCurve::P521,
         }],
-        ecdsa_broken: &[EcCurve::P521],
     },
     TokenProfile {
         name: "p11kit",
         keys: EVERY_KEY,
         tool_keys: &[],
-        ecdsa_broken: &[],
     },
 ];
 

@@ -10,7 +10,9 @@
 //! * an algorithm is offered exactly when the token's mechanism list (`C_GetMechanismList`,
 //!   with the flag the operation needs from `C_GetMechanismInfo`) can run it, directly or
 //!   through a fallback this file names (RS* on `CKM_RSA_PKCS` with a software DigestInfo, PS*
-//!   on `CKM_RSA_PKCS_PSS` with a software digest). RSA-OAEP-256 depends on whether the token's
+//!   on `CKM_RSA_PKCS_PSS` with a software digest, ES* on `CKM_ECDSA_SHA*` where `CKM_ECDSA`
+//!   is missing). tpm2-pkcs11's P-521 keys, whose `CKA_EC_POINT` the module stores in a form it
+//!   cannot read back, sign ES512 after loading rewrites the point in DER. RSA-OAEP-256 depends on whether the token's
 //!   OAEP takes SHA-256, which no mechanism flag tells: it may be offered or not, and works when
 //!   offered;
 //! * every algorithm not offered fails before any token call, with
@@ -217,9 +219,10 @@ fn needs_of(alg: Algorithm, kind: Kind) -> Option<Needs> {
             _ => return None,
         },
         (Algorithm::Jws(a), Kind::Ec(curve)) => match (a, curve) {
-            (J::ES256, EcCurve::P256) | (J::ES384, EcCurve::P384) | (J::ES512, EcCurve::P521) => {
-                needs(Flag::Sign, M::ECDSA, None)
-            }
+            // CKM_ECDSA on a software digest, else the token hashing (CKM_ECDSA_SHA*).
+            (J::ES256, EcCurve::P256) => needs(Flag::Sign, M::ECDSA, Some(M::ECDSA_SHA256)),
+            (J::ES384, EcCurve::P384) => needs(Flag::Sign, M::ECDSA, Some(M::ECDSA_SHA384)),
+            (J::ES512, EcCurve::P521) => needs(Flag::Sign, M::ECDSA, Some(M::ECDSA_SHA512)),
             _ => return None,
         },
         (Algorithm::Jws(J::EdDSA), Kind::Ed(_)) => needs(Flag::Sign, M::EDDSA, None),
@@ -433,13 +436,7 @@ fn check(
         };
         return ("misfit".to_owned(), result);
     };
-    let route = match (alg, kind) {
-        // A module defect the profile names: listed, but it cannot run.
-        (Algorithm::Jws(_), Kind::Ec(curve)) if target.profile.ecdsa_broken.contains(&curve) => {
-            Route::Unavailable
-        }
-        _ => target.route(&n, kind),
-    };
+    let route = target.route(&n, kind);
     let label = match (offered, route) {
         (true, Route::Direct(m)) => format!("direct ({m})"),
         (true, Route::Fallback(m)) => format!("fallback ({m})"),

@@ -578,3 +578,144 @@ fn a_planted_public_key_is_refused_by_the_self_test_at_load() {
         assert!(err.to_string().contains(label), "{err}");
     }
 }
+
+/// Issue 12: keys that need the PIN for every use (`CKA_ALWAYS_AUTHENTICATE`; SoftHSM enforces
+/// it). They sign through mechanisms the token runs in parts, with a context-specific login after
+/// each `C_SignInit`, and the JWS verifies with the public JWK in software, twice in a row (the
+/// login covers one operation). What needs a single-part call after the login (ES256 through
+/// `CKM_ECDSA`, which is all SoftHSM 2.6 has for ECDSA; RSA-OAEP) is not offered and is refused
+/// with `NotSupportedByDevice` naming what it would need, before any token call.
+#[test]
+fn a_key_that_needs_the_pin_for_every_use_signs_in_parts_and_refuses_the_rest() {
+    use hsm_jose::hsm_core::cryptoki::mechanism::Mechanism;
+    use hsm_jose::hsm_core::cryptoki::object::Attribute;
+    use hsm_jose::jose_core::{Algorithm, ContentEncryption, KeyManagementAlgorithm, jwe};
+
+    // Creates and deletes keys: not while another test lists the token.
+    let _t = fixture::exclusive();
+    let pool = token().pool();
+    let make = |label: &str, id: u8, mechanism: &Mechanism<'_>, public_extra: Attribute| {
+        let session = pool.session_rw().unwrap();
+        let label = || Attribute::Label(label.as_bytes().to_vec());
+        let id = || Attribute::Id(vec![0x7e, id]);
+        session
+            .generate_key_pair(
+                mechanism,
+                &[
+                    Attribute::Token(true),
+                    Attribute::Verify(true),
+                    Attribute::Encrypt(true),
+                    public_extra,
+                    label(),
+                    id(),
+                ],
+                &[
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Sign(true),
+                    Attribute::Decrypt(true),
+                    Attribute::AlwaysAuthenticate(true),
+                    label(),
+                    id(),
+                ],
+            )
+            .unwrap();
+    };
+    make(
+        "every-use-rsa",
+        0x10,
+        &Mechanism::RsaPkcsKeyPairGen,
+        Attribute::ModulusBits(2048.into()),
+    );
+    let ec_params = hsm_jose::hsm_core::EcCurve::P256.ec_params().to_vec();
+    let session = pool.session_rw().unwrap();
+    session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Verify(true),
+                Attribute::EcParams(ec_params),
+                Attribute::Label(b"every-use-ec".to_vec()),
+                Attribute::Id(vec![0x7e, 0x11]),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Sign(true),
+                Attribute::AlwaysAuthenticate(true),
+                Attribute::Label(b"every-use-ec".to_vec()),
+                Attribute::Id(vec![0x7e, 0x11]),
+            ],
+        )
+        .unwrap();
+    drop(session);
+
+    let rsa = HsmJwk::from_label(&pool, "every-use-rsa").unwrap();
+    assert!(rsa.needs_pin_for_every_use());
+    assert!(
+        !HsmJwk::from_label(&pool, "rsa-2048")
+            .unwrap()
+            .needs_pin_for_every_use()
+    );
+    let public = SoftwareKey::from_jwk(
+        hsm_jose::jose_core::Jwk::from_json(&rsa.public_json().unwrap()).unwrap(),
+    )
+    .unwrap();
+    for alg in [
+        JwsAlgorithm::RS256,
+        JwsAlgorithm::PS384,
+        JwsAlgorithm::RS512,
+    ] {
+        assert!(rsa.algorithms().contains(&Algorithm::Jws(alg)), "{alg}");
+        for round in 0..2 {
+            let token = jws::sign_compact(&rsa, alg, b"every use", None).unwrap();
+            let verified = jws::verify_compact(&token, &public, &[alg])
+                .unwrap_or_else(|e| panic!("{alg} round {round}: {e}"));
+            assert_eq!(verified.payload(), b"every use");
+        }
+    }
+    // RSA-OAEP decryption is single-part: not offered, refused before any token call.
+    let oaep = KeyManagementAlgorithm::RsaOaep;
+    assert!(!rsa.algorithms().contains(&Algorithm::Jwe(oaep)));
+    let jwe = jwe::encrypt_compact(&public, oaep, ContentEncryption::A128Gcm, b"x", None).unwrap();
+    let err = jwe::decrypt_compact(&jwe, &rsa, &[oaep], &[ContentEncryption::A128Gcm]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            JoseError::Algorithm(AlgorithmError::NotSupportedByDevice { needs, .. })
+                if needs.contains("CKA_ALWAYS_AUTHENTICATE")
+        ),
+        "{err:?}"
+    );
+
+    // SoftHSM 2.6 signs ECDSA only through CKM_ECDSA (one part): ES256 needs CKM_ECDSA_SHA256.
+    let ec = HsmJwk::from_label(&pool, "every-use-ec").unwrap();
+    assert!(ec.needs_pin_for_every_use());
+    assert!(
+        !ec.algorithms()
+            .contains(&Algorithm::Jws(JwsAlgorithm::ES256))
+    );
+    let err = jws::sign_compact(&ec, JwsAlgorithm::ES256, b"x", None).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            JoseError::Algorithm(AlgorithmError::NotSupportedByDevice { needs, .. })
+                if needs.starts_with("CKM_ECDSA_SHA256 ")
+        ),
+        "{err:?}"
+    );
+    // In hsm-jose's own error type: the typed refusal, naming the mechanism.
+    let err = hsm_jose::Error::from(err);
+    assert!(
+        matches!(&err, hsm_jose::Error::NotSupported { needs, .. } if needs.contains("CKM_ECDSA_SHA256")),
+        "{err:?}"
+    );
+
+    let session = pool.session_rw().unwrap();
+    hsm_jose::hsm_core::delete_key(&session, rsa.info()).unwrap();
+    hsm_jose::hsm_core::delete_key(&session, ec.info()).unwrap();
+}

@@ -15,8 +15,9 @@ use jose_core::{
 use zeroize::Zeroizing;
 
 use crate::HsmJwk;
+use crate::error::backend;
 use crate::error::bad_output;
-use crate::plan::{self, Call, KeyPlan};
+use crate::plan::{self, Call, KeyPlan, Login};
 use crate::public::ec_curve;
 
 impl HsmJwk {
@@ -27,11 +28,20 @@ impl HsmJwk {
         alg: JwsAlgorithm,
         input: &[u8],
     ) -> jose_core::Result<Vec<u8>> {
-        let plan = plan::sign(alg, &self.info.kind, &self.caps)
+        let plan = plan::sign(alg, &self.info.kind, &self.caps, self.login)
             .map_err(|_| self.refuse(Algorithm::Jws(alg)))?;
         let data = plan.token_input(input);
-        let signature =
-            self.with_key(|s, h| s.sign(&plan.mechanism(), h.private(Call::Sign)?, &data))?;
+        let signature = match self.login {
+            Login::Session => {
+                self.with_key(|s, h| s.sign(&plan.mechanism(), h.private(Call::Sign)?, &data))?
+            }
+            // C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_SignUpdate, C_SignFinal: the plan
+            // is one the token runs in parts.
+            Login::EveryUse => self
+                .key
+                .sign_authenticated(&plan.mechanism(), &data)
+                .map_err(backend)?,
+        };
         plan.shape(signature).ok_or_else(|| {
             bad_output(
                 "signing",
@@ -46,7 +56,8 @@ impl HsmJwk {
         input: &[u8],
         signature: &[u8],
     ) -> jose_core::Result<()> {
-        let plan = plan::sign(alg, &self.info.kind, &self.caps)
+        // Verification uses the public object (or the HMAC key): no per-use PIN in the plan.
+        let plan = plan::sign(alg, &self.info.kind, &self.caps, Login::Session)
             .map_err(|_| self.refuse(Algorithm::Jws(alg)))?;
         if signature.len() != plan.signature_len {
             return Err(jose_core::Error::Verification);
@@ -69,8 +80,14 @@ impl HsmJwk {
     }
 
     fn key_plan(&self, alg: KeyManagementAlgorithm) -> jose_core::Result<KeyPlan> {
-        plan::key_management(alg, &self.info.kind, &self.caps, self.oaep_sha256)
-            .map_err(|_| self.refuse(Algorithm::Jwe(alg)))
+        plan::key_management(
+            alg,
+            &self.info.kind,
+            &self.caps,
+            self.oaep_sha256,
+            self.login,
+        )
+        .map_err(|_| self.refuse(Algorithm::Jwe(alg)))
     }
 
     /// Decrypts an RSA-OAEP block in the token (the probe and the self-test use it too).

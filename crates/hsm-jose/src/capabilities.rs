@@ -2,7 +2,6 @@
 
 use std::ops::RangeInclusive;
 
-use cryptoki::context::Info;
 use cryptoki::mechanism::{MechanismInfo, MechanismType};
 use hsm_core::SessionPool;
 
@@ -99,9 +98,7 @@ pub struct Capabilities {
 impl Capabilities {
     /// The mechanisms the pool's token lists, with the operations and key sizes its
     /// `C_GetMechanismInfo` allows for each (read once when the pool was built; no token call
-    /// here). A module with a known defect that its mechanism information hides (recognised by
-    /// [`SessionPool::library_info`]) gets the limit the defect needs: tpm2-pkcs11 up to 1.9
-    /// cannot sign with P-521 keys.
+    /// here).
     pub fn from_token(pool: &SessionPool) -> Self {
         let mut caps = Self::from_mechanisms(pool.mechanisms().iter().copied());
         for m in pool.mechanisms() {
@@ -112,17 +109,30 @@ impl Capabilities {
                 }
             }
         }
-        if let Some(library) = pool.library_info() {
-            if ecdsa_stops_at_p384(library) {
-                let min = caps
+        caps
+    }
+
+    /// These capabilities with every ECDSA mechanism (`CKM_ECDSA`, `CKM_ECDSA_SHA*`) limited
+    /// to keys of at most `bits`: for a key whose token cannot sign with it although its
+    /// mechanism information says otherwise (see [`HsmJwk`](crate::HsmJwk)'s loading of
+    /// tpm2-pkcs11 P-521 keys).
+    pub(crate) fn with_ecdsa_up_to(mut self, bits: usize) -> Self {
+        for m in [
+            MechanismType::ECDSA,
+            MechanismType::ECDSA_SHA256,
+            MechanismType::ECDSA_SHA384,
+            MechanismType::ECDSA_SHA512,
+        ] {
+            if self.supports(m) {
+                let min = self
                     .key_sizes
                     .iter()
-                    .find(|(m, _)| *m == MechanismType::ECDSA)
+                    .find(|(k, _)| *k == m)
                     .map_or(0, |(_, sizes)| *sizes.start());
-                caps = caps.with_key_sizes(MechanismType::ECDSA, min..=384);
+                self = self.with_key_sizes(m, min..=bits.max(min));
             }
         }
-        caps
+        self
     }
 
     /// Exactly these mechanisms (for tests, and for a token whose list is known).
@@ -238,17 +248,6 @@ fn key_size_range(info: &MechanismInfo) -> Option<RangeInclusive<usize>> {
         return None;
     }
     Some(min..=max)
-}
-
-/// A module whose `CKM_ECDSA` fails with P-521 keys although its mechanism information says
-/// otherwise: tpm2-pkcs11 up to 1.9 (`TPM2.0 Cryptoki` by `tpm2-software.github.io`) writes a
-/// P-521 key's `CKA_EC_POINT` with a one-byte length (`04 85 ...`), then cannot decode it at
-/// `C_SignInit` (`CKR_HOST_MEMORY`), for keys it generates and keys `pkcs11-tool` makes alike.
-/// Its `CKM_ECDSA` is taken as stopping at 384 bits, so ES512 is not offered there.
-fn ecdsa_stops_at_p384(library: &Info) -> bool {
-    let version = library.library_version();
-    library.manufacturer_id() == "tpm2-software.github.io"
-        && (version.major(), version.minor()) <= (1, 9)
 }
 
 #[cfg(test)]

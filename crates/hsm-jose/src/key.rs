@@ -13,7 +13,7 @@ use jose_core::{Algorithm, Jwk, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKe
 
 use crate::Capabilities;
 use crate::error::{Result, backend};
-use crate::plan::{self, Call, OaepSha256, Refusal};
+use crate::plan::{self, Call, Login, OaepSha256, Refusal};
 use crate::public::{ec_curve, public_jwk, public_ops};
 
 /// A key held in a PKCS#11 token, as a JOSE key.
@@ -51,6 +51,8 @@ pub struct HsmJwk {
     pub(crate) software: Option<SoftwareKey>,
     pub(crate) caps: Capabilities,
     pub(crate) oaep_sha256: OaepSha256,
+    /// Whether every use needs the PIN again (`CKA_ALWAYS_AUTHENTICATE`).
+    pub(crate) login: Login,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) kid: Option<String>,
     pub(crate) key_use: Option<String>,
@@ -151,12 +153,16 @@ impl HsmJwk {
         let info = key.info();
         // A mechanism the token does not list is never planned for.
         let token = Capabilities::from_token(key.pool());
-        let caps = capabilities.within(&token);
+        let mut caps = capabilities.within(&token);
+        if crate::probe::ec_point(&key, &info)? == crate::probe::EcPoint::Unrepaired {
+            caps = caps.with_ecdsa_up_to(384);
+        }
         let public = public_jwk(&info)?;
         let software = match &public {
             Some(jwk) => Some(SoftwareKey::from_jwk(jwk.clone())?),
             None => None,
         };
+        let login = Login::of(&info);
         let mut key = Self {
             key,
             info,
@@ -164,6 +170,7 @@ impl HsmJwk {
             software,
             caps,
             oaep_sha256: OaepSha256::Unsupported,
+            login,
             algorithms: Vec::new(),
             kid: None,
             key_use: None,
@@ -230,6 +237,15 @@ impl HsmJwk {
     /// token should not be extractable: a program may want to warn or refuse.
     pub fn is_extractable(&self) -> bool {
         self.info.protection.extractable
+    }
+
+    /// True when the token asks for the PIN again for every use of the private key
+    /// (`CKA_ALWAYS_AUTHENTICATE`, common on smart cards). Such a key signs through mechanisms
+    /// the token runs in parts (`CKM_SHA*_RSA_PKCS`, `CKM_SHA*_RSA_PKCS_PSS`, `CKM_ECDSA_SHA*`,
+    /// `CKM_SHA*_HMAC`), with a context-specific login after each `C_SignInit`; RSA-OAEP,
+    /// ECDH, AES key unwrapping and EdDSA are refused for it before any token call.
+    pub fn needs_pin_for_every_use(&self) -> bool {
+        self.login == Login::EveryUse
     }
 
     /// The mechanisms this key's plans choose from.
@@ -314,7 +330,7 @@ impl HsmJwk {
         let public_only = |op| self.software.is_some() && !self.private_may(op);
         let mut out = Vec::new();
         for &alg in JwsAlgorithm::ALL {
-            let offered = match plan::sign(alg, kind, &self.caps) {
+            let offered = match plan::sign(alg, kind, &self.caps, self.login) {
                 Ok(_) => true,
                 Err(Refusal::NotSupportedByDevice { .. }) => {
                     public_only(KeyOp::Sign) && KeyBackend::permits(self, KeyOp::Verify)
@@ -334,13 +350,14 @@ impl HsmJwk {
             } else {
                 (KeyOp::Decrypt, KeyOp::Encrypt)
             };
-            let offered = match plan::key_management(alg, kind, &self.caps, self.oaep_sha256) {
-                Ok(_) => true,
-                Err(Refusal::NotSupportedByDevice { .. }) => {
-                    public_only(op) && KeyBackend::permits(self, public_op)
-                }
-                Err(Refusal::KeyMismatch) => false,
-            };
+            let offered =
+                match plan::key_management(alg, kind, &self.caps, self.oaep_sha256, self.login) {
+                    Ok(_) => true,
+                    Err(Refusal::NotSupportedByDevice { .. }) => {
+                        public_only(op) && KeyBackend::permits(self, public_op)
+                    }
+                    Err(Refusal::KeyMismatch) => false,
+                };
             if offered {
                 out.push(Algorithm::Jwe(alg));
             }
@@ -352,8 +369,10 @@ impl HsmJwk {
     pub(crate) fn refuse(&self, alg: Algorithm) -> jose_core::Error {
         let kind = &self.info.kind;
         let refusal = match alg {
-            Algorithm::Jws(a) => plan::sign(a, kind, &self.caps).err(),
-            Algorithm::Jwe(a) => plan::key_management(a, kind, &self.caps, self.oaep_sha256).err(),
+            Algorithm::Jws(a) => plan::sign(a, kind, &self.caps, self.login).err(),
+            Algorithm::Jwe(a) => {
+                plan::key_management(a, kind, &self.caps, self.oaep_sha256, self.login).err()
+            }
             #[allow(unreachable_patterns)]
             _ => None,
         };

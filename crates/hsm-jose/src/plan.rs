@@ -174,6 +174,9 @@ pub(crate) enum SignMechanism {
     RsaPssRaw(SigHash),
     /// `CKM_ECDSA` on a digest computed in software.
     Ecdsa,
+    /// `CKM_ECDSA_SHA*`: the token hashes (the plan for keys that need the PIN for every use,
+    /// and for tokens without `CKM_ECDSA`).
+    EcdsaHashing(SigHash),
     /// `CKM_EDDSA` on the message.
     Eddsa(EdCurve),
     /// `CKM_SHA*_HMAC`.
@@ -193,6 +196,9 @@ impl SignMechanism {
             SignMechanism::RsaPssHashing(SigHash::Sha512) => MechanismType::SHA512_RSA_PKCS_PSS,
             SignMechanism::RsaPssRaw(_) => MechanismType::RSA_PKCS_PSS,
             SignMechanism::Ecdsa => MechanismType::ECDSA,
+            SignMechanism::EcdsaHashing(SigHash::Sha256) => MechanismType::ECDSA_SHA256,
+            SignMechanism::EcdsaHashing(SigHash::Sha384) => MechanismType::ECDSA_SHA384,
+            SignMechanism::EcdsaHashing(SigHash::Sha512) => MechanismType::ECDSA_SHA512,
             SignMechanism::Eddsa(_) => MechanismType::EDDSA,
             SignMechanism::Hmac(SigHash::Sha256) => MechanismType::SHA256_HMAC,
             SignMechanism::Hmac(SigHash::Sha384) => MechanismType::SHA384_HMAC,
@@ -200,6 +206,53 @@ impl SignMechanism {
         }
     }
 }
+
+impl SignMechanism {
+    /// True when PKCS#11 defines the mechanism for multi-part signing (`C_SignUpdate`,
+    /// `C_SignFinal`): the mechanisms that hash in the token. Raw RSA, raw PSS, `CKM_ECDSA` and
+    /// `CKM_EDDSA` are single-part only.
+    pub(crate) fn runs_in_parts(self) -> bool {
+        match self {
+            SignMechanism::RsaPkcsHashing(_)
+            | SignMechanism::RsaPssHashing(_)
+            | SignMechanism::EcdsaHashing(_)
+            | SignMechanism::Hmac(_) => true,
+            SignMechanism::RsaPkcsRaw
+            | SignMechanism::RsaPssRaw(_)
+            | SignMechanism::Ecdsa
+            | SignMechanism::Eddsa(_) => false,
+        }
+    }
+}
+
+/// How often the key needs the PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Login {
+    /// The pool's login covers every use of the key.
+    Session,
+    /// Every use needs the PIN again (`CKA_ALWAYS_AUTHENTICATE`): `C_Login(CKU_CONTEXT_SPECIFIC)`
+    /// between the operation's init and its data. hsm-core can place that login only before a
+    /// multi-part operation's data (`cryptoki` 0.12 wraps single-part `C_Sign` and `C_Decrypt`
+    /// only together with their own init), so such a key signs only through mechanisms the token
+    /// runs in parts, and no key management plan exists for it.
+    EveryUse,
+}
+
+impl Login {
+    /// What the token says about the key.
+    pub(crate) fn of(info: &hsm_core::KeyInfo) -> Self {
+        if info.protection.always_authenticate {
+            Login::EveryUse
+        } else {
+            Login::Session
+        }
+    }
+}
+
+/// The text that [`Login::EveryUse`] adds to a refusal.
+const EVERY_USE: &str = "run in parts, because the key needs the PIN for every use \
+                         (CKA_ALWAYS_AUTHENTICATE) and hsm-jose can log in for one operation only \
+                         before multi-part data";
 
 /// What the token is given to sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +311,9 @@ impl SignPlan {
             }
             SignMechanism::RsaPssRaw(h) => Mechanism::RsaPkcsPss(pss(h)),
             SignMechanism::Ecdsa => Mechanism::Ecdsa,
+            SignMechanism::EcdsaHashing(SigHash::Sha256) => Mechanism::EcdsaSha256,
+            SignMechanism::EcdsaHashing(SigHash::Sha384) => Mechanism::EcdsaSha384,
+            SignMechanism::EcdsaHashing(SigHash::Sha512) => Mechanism::EcdsaSha512,
             SignMechanism::Eddsa(EdCurve::Ed25519) => {
                 Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure))
             }
@@ -317,13 +373,18 @@ fn rsa_len(bits: usize) -> usize {
     bits.div_ceil(8)
 }
 
-fn ecdsa_plan(curve: EcCurve, hash: SigHash) -> SignPlan {
-    SignPlan {
-        mechanism: SignMechanism::Ecdsa,
-        input: SignInput::Digest(hash),
+/// ECDSA: `CKM_ECDSA` on a software digest first, then `CKM_ECDSA_SHA*` (the token hashes).
+fn ecdsa_plans(curve: EcCurve, hash: SigHash) -> Vec<SignPlan> {
+    let plan = |mechanism, input| SignPlan {
+        mechanism,
+        input,
         output: SignOutput::EcdsaLowS(curve),
         signature_len: 2 * curve.coordinate_size(),
-    }
+    };
+    vec![
+        plan(SignMechanism::Ecdsa, SignInput::Digest(hash)),
+        plan(SignMechanism::EcdsaHashing(hash), SignInput::Message),
+    ]
 }
 
 /// The candidate plans for `alg` on `kind`, the direct mechanism first; empty when the key's
@@ -377,9 +438,9 @@ fn sign_candidates(alg: JwsAlgorithm, kind: &KeyKind) -> Vec<SignPlan> {
                 },
             ]
         }
-        (A::ES256, KeyKind::Ec(curve @ EcCurve::P256)) => vec![ecdsa_plan(*curve, SigHash::Sha256)],
-        (A::ES384, KeyKind::Ec(curve @ EcCurve::P384)) => vec![ecdsa_plan(*curve, SigHash::Sha384)],
-        (A::ES512, KeyKind::Ec(curve @ EcCurve::P521)) => vec![ecdsa_plan(*curve, SigHash::Sha512)],
+        (A::ES256, KeyKind::Ec(curve @ EcCurve::P256)) => ecdsa_plans(*curve, SigHash::Sha256),
+        (A::ES384, KeyKind::Ec(curve @ EcCurve::P384)) => ecdsa_plans(*curve, SigHash::Sha384),
+        (A::ES512, KeyKind::Ec(curve @ EcCurve::P521)) => ecdsa_plans(*curve, SigHash::Sha512),
         (A::EdDSA, KeyKind::Edwards(curve)) => {
             let signature_len = match curve {
                 EdCurve::Ed25519 => 64,
@@ -417,15 +478,46 @@ fn sign_candidates(alg: JwsAlgorithm, kind: &KeyKind) -> Vec<SignPlan> {
 }
 
 /// The plan to sign (or verify in the token) `alg` with a key of `kind` on a token with `caps`.
+/// A key that needs the PIN for every use ([`Login::EveryUse`]) signs only through the
+/// candidates the token runs in parts.
 pub(crate) fn sign(
     alg: JwsAlgorithm,
     kind: &KeyKind,
     caps: &Capabilities,
+    login: Login,
 ) -> Result<SignPlan, Refusal> {
     let candidates = sign_candidates(alg, kind);
-    choose(&candidates, kind, caps, MechanismUse::Sign, |p| {
-        p.mechanism.mechanism_type()
-    })
+    let mechanism = |p: &SignPlan| p.mechanism.mechanism_type();
+    match login {
+        Login::Session => choose(&candidates, kind, caps, MechanismUse::Sign, mechanism),
+        Login::EveryUse => {
+            let in_parts: Vec<SignPlan> = candidates
+                .iter()
+                .copied()
+                .filter(|p| p.mechanism.runs_in_parts())
+                .collect();
+            if in_parts.is_empty() && !candidates.is_empty() {
+                let single: Vec<String> = candidates
+                    .iter()
+                    .map(|p| mechanism(p).to_string())
+                    .collect();
+                return Err(Refusal::NotSupportedByDevice {
+                    needs: format!(
+                        "{} {EVERY_USE}; the token runs these in one part only",
+                        single.join(" or ")
+                    ),
+                });
+            }
+            choose(&in_parts, kind, caps, MechanismUse::Sign, mechanism).map_err(|refusal| {
+                match refusal {
+                    Refusal::NotSupportedByDevice { needs } => Refusal::NotSupportedByDevice {
+                        needs: format!("{needs} {EVERY_USE}"),
+                    },
+                    other => other,
+                }
+            })
+        }
+    }
 }
 
 /// The key's size in the unit PKCS#11 mechanism information uses for its kind: bits for RSA
@@ -555,11 +647,16 @@ pub(crate) enum OaepSha256 {
 }
 
 /// The plan for key management algorithm `alg` with a key of `kind` on a token with `caps`.
+///
+/// A key that needs the PIN for every use ([`Login::EveryUse`]) has no key management plan:
+/// RSA-OAEP decryption is single-part, and `C_UnwrapKey` and `C_DeriveKey` have no init after
+/// which a context-specific login could go.
 pub(crate) fn key_management(
     alg: KeyManagementAlgorithm,
     kind: &KeyKind,
     caps: &Capabilities,
     oaep_sha256: OaepSha256,
+    login: Login,
 ) -> Result<KeyPlan, Refusal> {
     use KeyManagementAlgorithm as K;
     let candidate = match (alg, kind) {
@@ -589,6 +686,16 @@ pub(crate) fn key_management(
         // Every other pairing (including `dir`, which needs the key's value): no plan.
         _ => return Err(Refusal::KeyMismatch),
     };
+    if login == Login::EveryUse {
+        return Err(Refusal::NotSupportedByDevice {
+            needs: format!(
+                "{} with a context-specific login inside the call, which PKCS#11 defines only \
+                 for multi-part operations (the key needs the PIN for every use, \
+                 CKA_ALWAYS_AUTHENTICATE)",
+                candidate.mechanism_type()
+            ),
+        });
+    }
     choose(&[candidate], kind, caps, candidate.usage(), |p| {
         p.mechanism_type()
     })
@@ -620,7 +727,7 @@ mod tests {
 
     #[test]
     fn the_direct_mechanism_comes_first() {
-        let plan = sign(JwsAlgorithm::RS256, &RSA, &all()).unwrap();
+        let plan = sign(JwsAlgorithm::RS256, &RSA, &all(), Login::Session).unwrap();
         assert_eq!(
             plan.mechanism,
             SignMechanism::RsaPkcsHashing(SigHash::Sha256)
@@ -632,7 +739,7 @@ mod tests {
     #[test]
     fn rs256_falls_back_to_rsa_pkcs_with_a_software_digest_info() {
         let caps = all().without(MechanismType::SHA256_RSA_PKCS);
-        let plan = sign(JwsAlgorithm::RS256, &RSA, &caps).unwrap();
+        let plan = sign(JwsAlgorithm::RS256, &RSA, &caps, Login::Session).unwrap();
         assert_eq!(plan.mechanism, SignMechanism::RsaPkcsRaw);
         assert_eq!(plan.input, SignInput::DigestInfo(SigHash::Sha256));
         // RFC 8017 section 9.2, note 1: the SHA-256 DigestInfo prefix.
@@ -647,7 +754,7 @@ mod tests {
 
     #[test]
     fn an_rsa_signature_without_its_leading_zero_is_padded_back() {
-        let plan = sign(JwsAlgorithm::RS256, &RSA, &all()).unwrap();
+        let plan = sign(JwsAlgorithm::RS256, &RSA, &all(), Login::Session).unwrap();
         let shaped = plan.shape(vec![1u8; 255]).unwrap();
         assert_eq!(shaped.len(), 256);
         assert_eq!((shaped[0], shaped[1]), (0, 1));
@@ -656,7 +763,7 @@ mod tests {
 
     #[test]
     fn ps384_falls_back_to_rsa_pkcs_pss_on_a_software_digest() {
-        let plan = sign(JwsAlgorithm::PS384, &RSA, &all()).unwrap();
+        let plan = sign(JwsAlgorithm::PS384, &RSA, &all(), Login::Session).unwrap();
         assert_eq!(plan.mechanism, SignMechanism::RsaPssRaw(SigHash::Sha384));
         assert_eq!(plan.input, SignInput::Digest(SigHash::Sha384));
         assert_eq!(plan.token_input(b"abc").len(), 48);
@@ -666,16 +773,16 @@ mod tests {
     fn a_kind_that_does_not_fit_is_a_key_mismatch() {
         let p256 = KeyKind::Ec(EcCurve::P256);
         assert_eq!(
-            sign(JwsAlgorithm::ES384, &p256, &all()),
+            sign(JwsAlgorithm::ES384, &p256, &all(), Login::Session),
             Err(Refusal::KeyMismatch)
         );
         assert_eq!(
-            sign(JwsAlgorithm::RS256, &p256, &all()),
+            sign(JwsAlgorithm::RS256, &p256, &all(), Login::Session),
             Err(Refusal::KeyMismatch)
         );
         let short = KeyKind::GenericSecret { bytes: 32 };
         assert_eq!(
-            sign(JwsAlgorithm::HS384, &short, &all()),
+            sign(JwsAlgorithm::HS384, &short, &all(), Login::Session),
             Err(Refusal::KeyMismatch)
         );
         let aes = KeyKind::Aes { bytes: 16 };
@@ -684,7 +791,8 @@ mod tests {
                 KeyManagementAlgorithm::A256KW,
                 &aes,
                 &all(),
-                OaepSha256::Supported
+                OaepSha256::Supported,
+                Login::Session
             ),
             Err(Refusal::KeyMismatch)
         );
@@ -696,7 +804,7 @@ mod tests {
             .without(MechanismType::SHA512_RSA_PKCS)
             .without(MechanismType::RSA_PKCS);
         assert_eq!(
-            sign(JwsAlgorithm::RS512, &RSA, &caps),
+            sign(JwsAlgorithm::RS512, &RSA, &caps, Login::Session),
             Err(Refusal::NotSupportedByDevice {
                 needs: "CKM_SHA512_RSA_PKCS or CKM_RSA_PKCS".into()
             })
@@ -707,16 +815,51 @@ mod tests {
     fn a_mechanism_limited_to_smaller_keys_is_no_plan() {
         // tpm2-pkcs11 style: CKM_ECDSA up to P-384 only.
         let caps = all().with_key_sizes(MechanismType::ECDSA, 256..=384);
-        assert!(sign(JwsAlgorithm::ES384, &KeyKind::Ec(EcCurve::P384), &caps).is_ok());
+        assert!(
+            sign(
+                JwsAlgorithm::ES384,
+                &KeyKind::Ec(EcCurve::P384),
+                &caps,
+                Login::Session
+            )
+            .is_ok()
+        );
         assert_eq!(
-            sign(JwsAlgorithm::ES512, &KeyKind::Ec(EcCurve::P521), &caps),
+            sign(
+                JwsAlgorithm::ES512,
+                &KeyKind::Ec(EcCurve::P521),
+                &caps,
+                Login::Session
+            ),
             Err(Refusal::NotSupportedByDevice {
-                needs: "CKM_ECDSA for a key of size 521".into()
+                needs: "CKM_ECDSA for a key of size 521 or CKM_ECDSA_SHA512".into()
+            })
+        );
+        // The key's own limit (`Capabilities::with_ecdsa_up_to`) covers the hashing ECDSA too.
+        let capped =
+            Capabilities::from_mechanisms([MechanismType::ECDSA, MechanismType::ECDSA_SHA512])
+                .with_ecdsa_up_to(384);
+        assert_eq!(
+            sign(
+                JwsAlgorithm::ES512,
+                &KeyKind::Ec(EcCurve::P521),
+                &capped,
+                Login::Session
+            ),
+            Err(Refusal::NotSupportedByDevice {
+                needs: "CKM_ECDSA for a key of size 521 or CKM_ECDSA_SHA512 for a key of size 521"
+                    .into()
             })
         );
         // RSA up to 3072 bits through the hashing mechanism, any size through CKM_RSA_PKCS.
         let caps = all().with_key_sizes(MechanismType::SHA256_RSA_PKCS, 1024..=3072);
-        let plan = sign(JwsAlgorithm::RS256, &KeyKind::Rsa { bits: 4096 }, &caps).unwrap();
+        let plan = sign(
+            JwsAlgorithm::RS256,
+            &KeyKind::Rsa { bits: 4096 },
+            &caps,
+            Login::Session,
+        )
+        .unwrap();
         assert_eq!(plan.mechanism, SignMechanism::RsaPkcsRaw);
     }
 
@@ -729,7 +872,8 @@ mod tests {
                 KeyManagementAlgorithm::EcdhEs,
                 &KeyKind::Ec(EcCurve::P256),
                 &caps,
-                OaepSha256::Unsupported
+                OaepSha256::Unsupported,
+                Login::Session
             ),
             Err(Refusal::NotSupportedByDevice {
                 needs: "CKM_ECDH1_DERIVE with CKF_DERIVE".into()
@@ -737,7 +881,7 @@ mod tests {
         );
         // A hashing RSA mechanism that does not sign: the CKM_RSA_PKCS fallback.
         let caps = all().serving_only(MechanismType::SHA256_RSA_PKCS, MechanismUse::Decrypt);
-        let plan = sign(JwsAlgorithm::RS256, &RSA, &caps).unwrap();
+        let plan = sign(JwsAlgorithm::RS256, &RSA, &caps, Login::Session).unwrap();
         assert_eq!(plan.mechanism, SignMechanism::RsaPkcsRaw);
         // AES key wrap needs CKF_UNWRAP, AES-GCM key wrap CKF_DECRYPT.
         let aes = KeyKind::Aes { bytes: 32 };
@@ -747,7 +891,8 @@ mod tests {
                 KeyManagementAlgorithm::A256KW,
                 &aes,
                 &caps,
-                OaepSha256::Unsupported
+                OaepSha256::Unsupported,
+                Login::Session
             ),
             Err(Refusal::NotSupportedByDevice {
                 needs: "CKM_AES_KEY_WRAP with CKF_UNWRAP".into()
@@ -759,7 +904,8 @@ mod tests {
                 KeyManagementAlgorithm::A256GCMKW,
                 &aes,
                 &caps,
-                OaepSha256::Unsupported
+                OaepSha256::Unsupported,
+                Login::Session
             ),
             Ok(KeyPlan::AesGcmKeyWrap)
         );
@@ -771,13 +917,13 @@ mod tests {
         let ed448 = KeyKind::Edwards(EdCurve::Ed448);
         // SoftHSM: the encoded key's bits.
         let caps = all().with_key_sizes(MechanismType::EDDSA, 256..=456);
-        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps).is_ok());
-        assert!(sign(JwsAlgorithm::EdDSA, &ed448, &caps).is_ok());
+        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps, Login::Session).is_ok());
+        assert!(sign(JwsAlgorithm::EdDSA, &ed448, &caps, Login::Session).is_ok());
         // The curves' sizes.
         let caps = all().with_key_sizes(MechanismType::EDDSA, 255..=255);
-        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps).is_ok());
+        assert!(sign(JwsAlgorithm::EdDSA, &ed25519, &caps, Login::Session).is_ok());
         assert_eq!(
-            sign(JwsAlgorithm::EdDSA, &ed448, &caps),
+            sign(JwsAlgorithm::EdDSA, &ed448, &caps, Login::Session),
             Err(Refusal::NotSupportedByDevice {
                 needs: "CKM_EDDSA for a key of size 448".into()
             })
@@ -788,11 +934,11 @@ mod tests {
     fn rsa_oaep_256_needs_the_probe() {
         let k = KeyManagementAlgorithm::RsaOaep256;
         assert_eq!(
-            key_management(k, &RSA, &all(), OaepSha256::Supported),
+            key_management(k, &RSA, &all(), OaepSha256::Supported, Login::Session),
             Ok(KeyPlan::RsaOaep(OaepHash::Sha256))
         );
         assert!(matches!(
-            key_management(k, &RSA, &all(), OaepSha256::Unsupported),
+            key_management(k, &RSA, &all(), OaepSha256::Unsupported, Login::Session),
             Err(Refusal::NotSupportedByDevice { .. })
         ));
     }
@@ -806,7 +952,7 @@ mod tests {
         let mut s = n;
         s[31] -= 1;
         rs[32..].copy_from_slice(&s);
-        let plan = ecdsa_plan(EcCurve::P256, SigHash::Sha256);
+        let plan = ecdsa_plans(EcCurve::P256, SigHash::Sha256)[0];
         let out = plan.shape(rs).unwrap();
         let mut one = [0u8; 32];
         one[31] = 1;
@@ -837,5 +983,94 @@ mod tests {
             Call::Decrypt.first_function(),
             Function::DecryptInit
         ));
+    }
+
+    #[test]
+    fn a_key_that_needs_the_pin_for_every_use_signs_only_in_parts() {
+        let rs = sign(JwsAlgorithm::RS256, &RSA, &all(), Login::EveryUse).unwrap();
+        assert_eq!(rs.mechanism, SignMechanism::RsaPkcsHashing(SigHash::Sha256));
+        let ps = sign(JwsAlgorithm::PS256, &RSA, &all(), Login::EveryUse).unwrap();
+        assert_eq!(ps.mechanism, SignMechanism::RsaPssHashing(SigHash::Sha256));
+        // Only the raw fallback listed: no plan, and the refusal says why.
+        let raw_only = Capabilities::from_mechanisms([MechanismType::RSA_PKCS]);
+        assert!(sign(JwsAlgorithm::RS256, &RSA, &raw_only, Login::Session).is_ok());
+        match sign(JwsAlgorithm::RS256, &RSA, &raw_only, Login::EveryUse) {
+            Err(Refusal::NotSupportedByDevice { needs }) => {
+                assert!(needs.starts_with("CKM_SHA256_RSA_PKCS "), "{needs}");
+                assert!(needs.contains("CKA_ALWAYS_AUTHENTICATE"), "{needs}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ecdsa_hashing_in_the_token_serves_keys_that_need_the_pin_for_every_use() {
+        let p256 = KeyKind::Ec(EcCurve::P256);
+        // `all()` lists CKM_ECDSA only: the software digest for a plain key, no plan for a key
+        // that needs the PIN for every use.
+        let plain = sign(JwsAlgorithm::ES256, &p256, &all(), Login::Session).unwrap();
+        assert_eq!(plain.mechanism, SignMechanism::Ecdsa);
+        assert_eq!(plain.input, SignInput::Digest(SigHash::Sha256));
+        match sign(JwsAlgorithm::ES256, &p256, &all(), Login::EveryUse) {
+            Err(Refusal::NotSupportedByDevice { needs }) => {
+                assert!(needs.starts_with("CKM_ECDSA_SHA256 "), "{needs}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let hashing = Capabilities::from_mechanisms([MechanismType::ECDSA_SHA256]);
+        for login in [Login::Session, Login::EveryUse] {
+            let plan = sign(JwsAlgorithm::ES256, &p256, &hashing, login).unwrap();
+            assert_eq!(plan.mechanism, SignMechanism::EcdsaHashing(SigHash::Sha256));
+            assert_eq!(plan.input, SignInput::Message);
+            assert_eq!(plan.output, SignOutput::EcdsaLowS(EcCurve::P256));
+            assert_eq!(plan.signature_len, 64);
+        }
+    }
+
+    #[test]
+    fn single_part_mechanisms_have_no_plan_for_keys_that_need_the_pin_for_every_use() {
+        match sign(
+            JwsAlgorithm::EdDSA,
+            &KeyKind::Edwards(EdCurve::Ed25519),
+            &all(),
+            Login::EveryUse,
+        ) {
+            Err(Refusal::NotSupportedByDevice { needs }) => {
+                assert!(needs.contains("in one part only"), "{needs}")
+            }
+            other => panic!("{other:?}"),
+        }
+        for alg in [
+            KeyManagementAlgorithm::RsaOaep,
+            KeyManagementAlgorithm::RsaOaep256,
+        ] {
+            match key_management(alg, &RSA, &all(), OaepSha256::Supported, Login::EveryUse) {
+                Err(Refusal::NotSupportedByDevice { needs }) => {
+                    assert!(needs.starts_with("CKM_RSA_PKCS_OAEP "), "{needs}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            key_management(
+                KeyManagementAlgorithm::EcdhEs,
+                &KeyKind::Ec(EcCurve::P256),
+                &all(),
+                OaepSha256::Unsupported,
+                Login::EveryUse
+            ),
+            Err(Refusal::NotSupportedByDevice { .. })
+        ));
+        // A kind that does not fit stays a mismatch, whatever the login.
+        assert_eq!(
+            key_management(
+                KeyManagementAlgorithm::A128KW,
+                &RSA,
+                &all(),
+                OaepSha256::Unsupported,
+                Login::EveryUse
+            ),
+            Err(Refusal::KeyMismatch)
+        );
     }
 }

@@ -12,7 +12,7 @@ use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::MechanismType;
 use hsm_core::error::{rv_is_handle_invalid, rv_is_session_invalid};
 use hsm_core::key::Binding;
-use hsm_core::{KeyInfo, KeyKind, PublicKeyMaterial};
+use hsm_core::{EcCurve, KeyInfo, KeyKind, PoolKey, PublicKeyMaterial};
 use jose_core::jwk::KeyOp;
 use jose_core::{JwsAlgorithm, KeyBackend, KeyManagementAlgorithm, SoftwareKey};
 use zeroize::Zeroizing;
@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::HsmJwk;
 use crate::capabilities::MechanismUse;
 use crate::error::{Error, Result};
-use crate::plan::{self, KeyPlan, OaepHash, OaepSha256};
+use crate::plan::{self, KeyPlan, Login, OaepHash, OaepSha256};
 use crate::public::ec_curve;
 
 /// Return values that a probe must not read as "the token refuses these parameters": the
@@ -83,6 +83,47 @@ fn random_block() -> Result<Zeroizing<[u8; 32]>> {
     Ok(block)
 }
 
+/// Whether the token can read back the public point of a P-521 key (see [`ec_point`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EcPoint {
+    /// In a form the token reads, or not an EC P-521 key pair.
+    Readable,
+    /// In tpm2-pkcs11's short-form encoding, and the token refused to have it rewritten: the
+    /// token cannot sign with the key.
+    Unrepaired,
+}
+
+/// tpm2-pkcs11 (1.9 and, as of its current source, later) stores a P-521 key's
+/// `CKA_EC_POINT` with a short-form length (`04 85 ...` where DER needs `04 81 85 ...`) and
+/// then fails every `C_SignInit` with the key (`CKR_HOST_MEMORY`), for keys it generates and
+/// keys `pkcs11-tool` makes alike. For a P-521 key pair this reads the attribute of the key's
+/// objects (one `C_GetAttributeValue` each; other keys cost nothing) and, when it has that
+/// form and holds a valid point, rewrites the same point in DER
+/// ([`hsm_core::key::repair_ec_point`], a read-write session, read back). A token that
+/// refuses the rewrite leaves the key [`EcPoint::Unrepaired`]: no ECDSA plan for it. A lost
+/// session or a device failure is an error of the load.
+pub(crate) fn ec_point(key: &PoolKey, info: &KeyInfo) -> Result<EcPoint> {
+    if info.kind != KeyKind::Ec(EcCurve::P521) || info.private.is_none() {
+        return Ok(EcPoint::Readable);
+    }
+    let needs_repair = {
+        let session = key.pool().session()?;
+        hsm_core::key::ec_point_needs_repair(&session, info)?
+    };
+    if !needs_repair {
+        return Ok(EcPoint::Readable);
+    }
+    let repaired = key
+        .pool()
+        .session_rw()
+        .and_then(|rw| hsm_core::key::repair_ec_point(&rw, info));
+    match repaired {
+        Ok(_) => Ok(EcPoint::Readable),
+        Err(e) if e.rv().is_some_and(must_propagate) => Err(e.into()),
+        Err(_) => Ok(EcPoint::Unrepaired),
+    }
+}
+
 /// Whether the token's RSA-OAEP takes SHA-256 for this key (RSA-OAEP-256).
 ///
 /// A random block is encrypted in software to the key's public key with RSA-OAEP-256 and
@@ -100,6 +141,7 @@ pub(crate) fn oaep_sha256(key: &HsmJwk) -> Result<OaepSha256> {
         .serves(MechanismType::RSA_PKCS_OAEP, MechanismUse::Decrypt)
         || !key.private_may(KeyOp::Decrypt)
         || key.info.private.is_none()
+        || key.login == Login::EveryUse
     {
         return Ok(OaepSha256::Unsupported);
     }
@@ -172,7 +214,7 @@ fn prove(key: &HsmJwk, software: &SoftwareKey) -> Result<()> {
         let alg = JwsAlgorithm::ALL
             .iter()
             .copied()
-            .find(|alg| plan::sign(*alg, kind, &key.caps).is_ok());
+            .find(|alg| plan::sign(*alg, kind, &key.caps, key.login).is_ok());
         if let Some(alg) = alg {
             let signature = key.sign_in_token(alg, &*message)?;
             return match software.verify(alg, &*message, &signature) {
@@ -183,6 +225,11 @@ fn prove(key: &HsmJwk, software: &SoftwareKey) -> Result<()> {
                 Err(e) => Err(e.into()),
             };
         }
+    }
+
+    // A key that needs the PIN for every use decrypts and derives nothing here (no plan).
+    if key.login == Login::EveryUse {
+        return Ok(());
     }
 
     if matches!(kind, KeyKind::Rsa { .. })

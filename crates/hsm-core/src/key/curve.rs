@@ -225,6 +225,24 @@ impl EdCurve {
 /// The point inside `value`: exactly `len` raw bytes, a DER OCTET STRING of exactly `len`
 /// content bytes, or tpm2-pkcs11's OCTET STRING whose length `len` (0x80 or more) is written
 /// in one byte without the `0x81` prefix.
+/// For a `CKA_EC_POINT` in tpm2-pkcs11's short-form encoding (`04 85 <133 bytes>`, see
+/// [`EcCurve::parse_point`]) of a valid point of `curve`: the same point in DER
+/// (`04 81 85 <133 bytes>`). `None` for every other value.
+pub(super) fn short_form_point(curve: EcCurve, value: &[u8]) -> Option<Vec<u8>> {
+    let len = 1 + 2 * curve.coordinate_size();
+    match value {
+        [0x04, short, rest @ ..]
+            if *short >= 0x80 && usize::from(*short) == len && rest.len() == len =>
+        {
+            curve.parse_point(value).ok()?;
+            let mut der = vec![0x04, 0x81, *short];
+            der.extend_from_slice(rest);
+            Some(der)
+        }
+        _ => None,
+    }
+}
+
 fn unwrap_point(value: &[u8], len: usize) -> Result<&[u8], String> {
     if value.len() == len {
         return Ok(value);
@@ -417,6 +435,30 @@ mod tests {
     fn p521_point() -> Vec<u8> {
         let spki = unhex(P521_SPKI);
         spki[spki.len() - 133..].to_vec()
+    }
+
+    #[test]
+    fn only_the_short_form_of_a_valid_point_is_rewritten_in_der() {
+        let point = p521_point();
+        let mut tpm2 = vec![0x04, 0x85];
+        tpm2.extend(&point);
+        let mut der = vec![0x04, 0x81, 0x85];
+        der.extend(&point);
+        assert_eq!(short_form_point(EcCurve::P521, &tpm2), Some(der.clone()));
+        // Already DER, the raw point, another curve, a broken point: nothing to rewrite.
+        assert_eq!(short_form_point(EcCurve::P521, &der), None);
+        assert_eq!(short_form_point(EcCurve::P521, &point), None);
+        assert_eq!(short_form_point(EcCurve::P384, &tpm2), None);
+        let mut compressed = tpm2.clone();
+        compressed[2] = 0x02;
+        assert_eq!(short_form_point(EcCurve::P521, &compressed), None);
+        let mut too_big = tpm2.clone();
+        too_big[3] = 0x02;
+        assert_eq!(short_form_point(EcCurve::P521, &too_big), None);
+        assert_eq!(
+            short_form_point(EcCurve::P521, &tpm2[..tpm2.len() - 1]),
+            None
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod cert;
 mod curve;
 mod generate;
 mod import;
+mod repair;
 
 use std::fmt;
 
@@ -59,6 +60,7 @@ pub use import::{
     PrivateKeyMaterial, Secret, SecretKind, UnwrapMechanism, WrappedKeyKind, import_key_pair,
     import_secret_key, unwrap_key_pair,
 };
+pub use repair::{EcPointRepair, ec_point_needs_repair, repair_ec_point};
 
 use crate::error::{Error, Result};
 use crate::uri::{ObjectType, Pkcs11Uri};
