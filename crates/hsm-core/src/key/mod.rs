@@ -40,6 +40,8 @@ mod curve;
 mod generate;
 mod import;
 
+use crate::trace::token_call;
+use cryptoki::context::Function;
 use std::fmt;
 
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -477,9 +479,10 @@ struct ObjectAttrs {
 }
 
 fn read_object(session: &Session, handle: ObjectHandle) -> Result<ObjectAttrs> {
-    let attributes = session
-        .get_attributes(handle, READ)
-        .map_err(|e| Error::from_cryptoki("reading key attributes", e))?;
+    let attributes = token_call(Function::GetAttributeValue, None, || {
+        session.get_attributes(handle, READ)
+    })
+    .map_err(|e| Error::from_cryptoki("reading key attributes", e))?;
     let mut o = ObjectAttrs {
         handle: Some(handle),
         ..ObjectAttrs::default()
@@ -683,9 +686,10 @@ pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
             reason: "a key selector needs a label or an id".to_owned(),
         });
     }
-    let handles = session
-        .find_objects(&selector.template())
-        .map_err(|e| Error::from_cryptoki("searching for a key", e))?;
+    let handles = token_call(Function::FindObjects, None, || {
+        session.find_objects(&selector.template())
+    })
+    .map_err(|e| Error::from_cryptoki("searching for a key", e))?;
     let objects = handles
         .into_iter()
         .map(|h| read_object(session, h))
@@ -753,9 +757,10 @@ pub fn list_keys(session: &Session) -> Result<Vec<KeyInfo>> {
         ObjectClass::PUBLIC_KEY,
         ObjectClass::SECRET_KEY,
     ] {
-        let handles = session
-            .find_objects(&[Attribute::Class(class)])
-            .map_err(|e| Error::from_cryptoki("listing keys", e))?;
+        let handles = token_call(Function::FindObjects, None, || {
+            session.find_objects(&[Attribute::Class(class)])
+        })
+        .map_err(|e| Error::from_cryptoki("listing keys", e))?;
         for handle in handles {
             objects.push(read_object(session, handle)?);
         }

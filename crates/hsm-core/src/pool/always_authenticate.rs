@@ -16,6 +16,7 @@
 //! asks the key (one `C_GetAttributeValue`, on that error path only) and reports
 //! [`Error::ContextLoginRequired`] without a retry.
 
+use crate::trace::token_call;
 use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
@@ -126,7 +127,9 @@ fn always_authenticate(
     let Some(handle) = info.private_or_secret() else {
         return Ok(false);
     };
-    let attributes = session.get_attributes(handle, &[AttributeType::AlwaysAuthenticate])?;
+    let attributes = token_call(Function::GetAttributeValue, None, || {
+        session.get_attributes(handle, &[AttributeType::AlwaysAuthenticate])
+    })?;
     Ok(attributes
         .iter()
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true))))

@@ -11,11 +11,11 @@ use cryptoki::slot::Limit;
 use super::checkout::{Access, State};
 use super::sizing::pool_size;
 use super::stats::PoolCounters;
-use crate::trace::POOL_TARGET;
 use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
 use crate::module::{Module, TokenSummary};
 use crate::pin::Pin;
+use crate::trace::POOL_TARGET;
 use crate::uri::Pkcs11Uri;
 
 /// Environment variable naming the module for [`SessionPool::from_env`] (default: SoftHSM at

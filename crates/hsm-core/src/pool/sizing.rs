@@ -106,11 +106,23 @@ mod tests {
 
     #[test]
     fn an_explicit_size_above_the_limit_is_clamped() {
-        assert_eq!(size(Some(16), Limit::Max(4), Limit::Infinite), (3, 3, Some(16)));
-        assert_eq!(size(Some(4), Limit::Max(4), Limit::Infinite), (3, 3, Some(4)));
+        assert_eq!(
+            size(Some(16), Limit::Max(4), Limit::Infinite),
+            (3, 3, Some(16))
+        );
+        assert_eq!(
+            size(Some(4), Limit::Max(4), Limit::Infinite),
+            (3, 3, Some(4))
+        );
         assert_eq!(size(Some(3), Limit::Max(4), Limit::Infinite), (3, 3, None));
-        assert_eq!(size(Some(2), Limit::Max(1), Limit::Infinite), (1, 1, Some(2)));
-        assert_eq!(size(Some(2), Limit::Max(u64::MAX), Limit::Infinite), (2, 2, None));
+        assert_eq!(
+            size(Some(2), Limit::Max(1), Limit::Infinite),
+            (1, 1, Some(2))
+        );
+        assert_eq!(
+            size(Some(2), Limit::Max(u64::MAX), Limit::Infinite),
+            (2, 2, None)
+        );
     }
 
     #[test]
@@ -118,7 +130,10 @@ mod tests {
         assert_eq!(size(None, Limit::Infinite, Limit::Max(3)), (8, 2, None));
         assert_eq!(size(None, Limit::Max(4), Limit::Max(8)), (3, 3, None));
         assert_eq!(size(Some(6), Limit::Max(10), Limit::Max(1)), (6, 1, None));
-        assert_eq!(size(Some(6), Limit::Unavailable, Limit::Max(2)), (6, 1, None));
+        assert_eq!(
+            size(Some(6), Limit::Unavailable, Limit::Max(2)),
+            (6, 1, None)
+        );
         // The rw limit never clamps the explicit size itself.
         assert_eq!(size(Some(6), Limit::Infinite, Limit::Max(2)).2, None);
     }
@@ -126,6 +141,9 @@ mod tests {
     #[test]
     fn zero_is_never_a_size() {
         assert_eq!(size(Some(0), Limit::Infinite, Limit::Infinite).0, 1);
-        assert_eq!(pool_size(None, 0, Limit::Infinite, Limit::Infinite).sessions, 1);
+        assert_eq!(
+            pool_size(None, 0, Limit::Infinite, Limit::Infinite).sessions,
+            1
+        );
     }
 }
