@@ -32,18 +32,17 @@
 //!
 //! # fn main() -> hsm_core::Result<()> {
 //! let pool = SessionPool::from_env()?;
-//! let key = pool.run(|s| {
-//!     find_key(s, &KeySelector::label("ec-p256"))
-//!         .map_err(|_| hsm_core::cryptoki::error::Error::NullFunctionPointer)
-//! })?;
-//! let private = key.private.expect("a key pair");
-//! // One `pkcs11` span with function=C_Sign, mechanism=CKM_ECDSA and the pool's slot.
+//! let session = pool.session()?;
+//! let private = find_key(&session, &KeySelector::label("ec-p256"))?.private.expect("a key pair");
+//! drop(session);
+//! // One `pkcs11` span: function=C_Sign, mechanism=CKM_ECDSA, the pool's slot, rv, duration_us.
+//! let mechanism = Mechanism::Ecdsa;
 //! let signature = pool.run(|s| {
-//!     let mechanism = Mechanism::Ecdsa;
 //!     trace::token_call(Function::Sign, Some(mechanism.mechanism_type()), || {
 //!         s.sign(&mechanism, private, &[0u8; 32])
 //!     })
 //! })?;
+//! assert_eq!(signature.len(), 64);
 //! # Ok(())
 //! # }
 //! ```

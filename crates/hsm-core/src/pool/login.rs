@@ -31,7 +31,7 @@ use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::pin::Pin;
-use crate::trace::{POOL_TARGET, token_call, traced};
+use crate::trace::{POOL_TARGET, Scope, token_call, traced};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -69,6 +69,8 @@ impl PoolInner {
                 if self.pin_refused.load(Ordering::Acquire) {
                     return Err(Error::PinIncorrect);
                 }
+                // The C_Login span gets the slot, and the call is counted, at build too.
+                let _scope = Scope::enter(self.trace_context());
                 match login_user(&self.module, self.slot, session, pin)? {
                     Login::Done => {
                         self.counters.logged_in();

@@ -293,6 +293,14 @@ impl fmt::Debug for SessionPool {
 }
 
 impl PoolInner {
+    /// What the token calls made for this pool record: its slot, its counters.
+    fn trace_context(&self) -> crate::trace::Context {
+        crate::trace::Context {
+            slot: self.slot,
+            counters: Arc::clone(&self.counters),
+        }
+    }
+
     fn lock_state(&self) -> MutexGuard<'_, State> {
         // The state is consistent between statements: a panic elsewhere cannot corrupt it.
         self.state

@@ -18,7 +18,7 @@ use cryptoki::session::{Session, SessionState};
 use super::checkout::Access;
 use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
-use crate::trace::{Context, POOL_TARGET, Scope, traced};
+use crate::trace::{POOL_TARGET, Scope, traced};
 
 /// What recovers from a PKCS#11 failure. See [`recovery`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,10 +225,7 @@ impl SessionPool {
         forget_handles: Option<&dyn Fn()>,
     ) -> Result<T> {
         // Token calls made in the closures get the pool's slot and counters.
-        let _scope = Scope::enter(Context {
-            slot: self.inner.slot,
-            counters: std::sync::Arc::clone(&self.inner.counters),
-        });
+        let _scope = Scope::enter(self.inner.trace_context());
         let mut session = self.inner.checkout(access, true)?;
         let mut runs = 0u32;
         let mut recoveries = 0u32;

@@ -1,0 +1,225 @@
+//! The `tracing` spans of token calls and pool events, captured on SoftHSM around a login, a
+//! signature and a decryption: they are there, with their fields, and carry no secret (the PIN,
+//! the signature, the plaintext, the content key).
+//!
+//! One test in this suite: the process's first pool makes the one real `C_Login`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use hsm_core::trace::{POOL_TARGET, TOKEN_TARGET};
+use hsm_jose::HsmJwk;
+use hsm_jose_tests::suite_token;
+use jose_core::{
+    ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url, jwe, jws,
+};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+/// One span (its fields as recorded by the end) or event, as text.
+#[derive(Debug, Clone, Default)]
+struct Captured {
+    kind: &'static str,
+    name: String,
+    target: String,
+    level: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Captured {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Visit for Captured {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.fields
+            .push((field.name().to_owned(), format!("{value:?}")));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.fields.push((field.name().to_owned(), value.to_owned()));
+    }
+}
+
+/// Records every span and event into a shared list. Spans are stored at creation and their
+/// later `record` calls are added to the same entry.
+#[derive(Clone, Default)]
+struct Capture {
+    records: Arc<Mutex<Vec<Captured>>>,
+    /// Span id -> index in `records`.
+    spans: Arc<Mutex<Vec<(u64, usize)>>>,
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let mut captured = Captured {
+            kind: "span",
+            name: meta.name().to_owned(),
+            target: meta.target().to_owned(),
+            level: meta.level().to_string(),
+            fields: Vec::new(),
+        };
+        attrs.record(&mut captured);
+        let mut records = self.records.lock().unwrap();
+        records.push(captured);
+        self.spans
+            .lock()
+            .unwrap()
+            .push((id.into_u64(), records.len() - 1));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
+        let index = self
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(span, _)| *span == id.into_u64())
+            .map(|(_, index)| *index);
+        if let Some(index) = index {
+            values.record(&mut self.records.lock().unwrap()[index]);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut captured = Captured {
+            kind: "event",
+            name: meta.name().to_owned(),
+            target: meta.target().to_owned(),
+            level: meta.level().to_string(),
+            fields: Vec::new(),
+        };
+        event.record(&mut captured);
+        self.records.lock().unwrap().push(captured);
+    }
+}
+
+#[test]
+fn token_calls_are_spans_with_their_fields_and_no_secrets() {
+    let token = suite_token!();
+    let pin = std::env::var("HSM_PIN").unwrap_or_else(|_| "test-user-pin-0000".to_owned());
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let plaintext = "the plaintext nobody may log: 7f3a9c";
+    let payload = b"a payload to sign";
+
+    let (signature, cek_b64) = tracing::subscriber::with_default(subscriber, || {
+        // Login (at the pool's build), a signature and a decryption, all in the token.
+        let pool = token.builder().max_sessions(2).build().unwrap();
+        let ec = HsmJwk::from_label(&pool, "ec-p256").unwrap();
+        let compact = jws::sign_compact(&ec, JwsAlgorithm::ES256, payload, None).unwrap();
+        let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
+        let public = SoftwareKey::from_json(&rsa.public_json().unwrap()).unwrap();
+        let alg = KeyManagementAlgorithm::RsaOaep;
+        let enc = ContentEncryption::A256Gcm;
+        let encrypted =
+            jwe::encrypt_compact(&public, alg, enc, plaintext.as_bytes(), None).unwrap();
+        let decrypted = jwe::decrypt_compact(&encrypted, &rsa, &[alg], &[enc]).unwrap();
+        assert_eq!(decrypted.plaintext(), plaintext.as_bytes());
+        let signature = compact.rsplit('.').next().unwrap().to_owned();
+        // The encrypted key of the JWE (what C_Decrypt consumed).
+        let encrypted_key = encrypted.split('.').nth(1).unwrap().to_owned();
+        (signature, encrypted_key)
+    });
+
+    let records = capture.records.lock().unwrap().clone();
+    let token_spans: Vec<&Captured> = records
+        .iter()
+        .filter(|r| r.kind == "span" && r.target == TOKEN_TARGET)
+        .collect();
+    let names: Vec<&str> = token_spans
+        .iter()
+        .filter_map(|s| s.field("function"))
+        .collect();
+    println!("token calls: {names:?}");
+    assert!(token_spans.iter().all(|s| s.name == "pkcs11"));
+
+    let slot = token.builder().build().unwrap().slot().id().to_string();
+    let find = |function: &str, mechanism: Option<&str>| -> &Captured {
+        token_spans
+            .iter()
+            .copied()
+            .find(|s| s.field("function") == Some(function) && s.field("mechanism") == mechanism)
+            .unwrap_or_else(|| panic!("no {function} span with mechanism {mechanism:?}: {names:?}"))
+    };
+    // The login: no mechanism, the pool's slot, accepted.
+    let login = find("C_Login", None);
+    assert_eq!(login.level, "DEBUG");
+    assert_eq!(login.field("slot"), Some(slot.as_str()));
+    assert_eq!(login.field("rv"), Some("CKR_OK"));
+    assert!(login.field("duration_us").is_some());
+    // The signature (ECDSA over the SHA-256 digest) and the OAEP decryption of the CEK.
+    for (function, mechanism) in [("C_Sign", "CKM_ECDSA"), ("C_Decrypt", "CKM_RSA_PKCS_OAEP")] {
+        let span = find(function, Some(mechanism));
+        assert_eq!(span.level, "DEBUG");
+        assert_eq!(span.field("slot"), Some(slot.as_str()), "{span:?}");
+        assert_eq!(span.field("rv"), Some("CKR_OK"), "{span:?}");
+        let duration: u64 = span.field("duration_us").unwrap().parse().unwrap();
+        assert!(duration < 60_000_000, "{span:?}");
+    }
+    // Opening a session and reading attributes are there too; reads at TRACE.
+    assert_eq!(find("C_OpenSession", None).field("rv"), Some("CKR_OK"));
+    assert_eq!(find("C_GetAttributeValue", None).level, "TRACE");
+    // Each token call ends with one event carrying its return value.
+    let call_events = records
+        .iter()
+        .filter(|r| r.kind == "event" && r.target == TOKEN_TARGET)
+        .count();
+    assert_eq!(call_events, token_spans.len());
+    // The pool's events: the session opened, the login (its user type only).
+    let pool_events: Vec<&Captured> = records
+        .iter()
+        .filter(|r| r.kind == "event" && r.target == POOL_TARGET)
+        .collect();
+    assert!(
+        pool_events
+            .iter()
+            .any(|e| e.field("message") == Some("session opened"))
+    );
+    let logged_in = pool_events
+        .iter()
+        .find(|e| e.field("message") == Some("logged in"))
+        .expect("a login event");
+    assert_eq!(logged_in.field("user_type"), Some("CKU_USER"));
+
+    // No secret anywhere: not the PIN, not the signature (as sent, or its bytes in hex or as
+    // a byte list), not the plaintext, not the encrypted key.
+    let signature_bytes = base64url::decode("signature", &signature).unwrap();
+    let hex: String = signature_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let byte_list = format!("{:?}", &signature_bytes[..8]);
+    let byte_list = &byte_list[1..byte_list.len() - 1];
+    let forbidden = [
+        pin.as_str(),
+        signature.as_str(),
+        hex.as_str(),
+        byte_list,
+        plaintext,
+        "7f3a9c",
+        cek_b64.as_str(),
+    ];
+    for record in &records {
+        let text = format!("{} {:?}", record.name, record.fields);
+        for secret in forbidden {
+            assert!(
+                !text.contains(secret),
+                "a recorded {} {} carries a secret: {text}",
+                record.kind,
+                record.name
+            );
+        }
+    }
+}
