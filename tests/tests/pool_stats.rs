@@ -103,7 +103,7 @@ fault_test! {
 
 fault_test! {
     /// A session invalidated under an operation (CKR_SESSION_HANDLE_INVALID from C_SignInit):
-    /// one session lost, one recovery, and the signature is made; the login survives.
+    /// one session lost, one recovery, and the signature is made.
     fn a_lost_session_and_its_recovery_are_counted(sandbox) {
         let pool = sandbox.builder().max_sessions(2).build().unwrap();
         let key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
@@ -114,7 +114,9 @@ fault_test! {
         sandbox.clear_rules();
         let stats = pool.stats();
         assert_eq!(quiet(&stats), (0, 1, 0, 1));
-        assert_eq!(stats.logins, before.logins);
+        // Every session of the process was closed (the dead one and the idle ones): SoftHSM
+        // logged the process out, so the new session logged in again.
+        assert_eq!(stats.logins, before.logins + 1);
         // The failed C_SignInit; the idle sessions closed, one opened for the second run.
         assert_eq!(stats.token_failures, before.token_failures + 1);
         assert_eq!(stats.sessions_opened, before.sessions_opened + 1);
@@ -162,8 +164,8 @@ fault_test! {
     fn the_pool_size_follows_the_token_limit(sandbox) {
         let pool = sandbox.builder().build().unwrap();
         let info = pool.module().token_info(pool.slot()).unwrap();
-        assert_eq!(info.max_session_count(), Limit::Infinite);
-        assert_eq!(info.max_rw_session_count(), Limit::Infinite);
+        assert!(matches!(info.max_session_count(), Limit::Infinite));
+        assert!(matches!(info.max_rw_session_count(), Limit::Infinite));
         let chosen = pool_size(
             None,
             default_max_sessions(),

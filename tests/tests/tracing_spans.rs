@@ -48,7 +48,8 @@ impl Visit for Captured {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.fields.push((field.name().to_owned(), value.to_owned()));
+        self.fields
+            .push((field.name().to_owned(), value.to_owned()));
     }
 }
 

@@ -54,7 +54,11 @@ fn verbose_shows_the_token_calls_on_stderr_only() {
 
     // -vv (after the subcommand too: the flag is global) adds the reads.
     let trace = cli.ok(&[SIGN, &["-vv"]].concat(), payload);
-    assert!(trace.stderr.contains("C_GetAttributeValue"), "{}", trace.stderr);
+    assert!(
+        trace.stderr.contains("C_GetAttributeValue"),
+        "{}",
+        trace.stderr
+    );
     assert!(trace.stderr.contains("TRACE"), "{}", trace.stderr);
 
     // HSM_JOSE_LOG sets the level when there is no -v.
@@ -62,6 +66,10 @@ fn verbose_shows_the_token_calls_on_stderr_only() {
     cmd.args(SIGN).env("HSM_JOSE_LOG", "debug");
     let from_env = common::Cli::run_command(cmd, payload);
     assert_eq!(from_env.status, 0, "{}", from_env.stderr);
-    assert!(from_env.stderr.contains("function=\"C_Sign\""), "{}", from_env.stderr);
+    assert!(
+        from_env.stderr.contains("function=\"C_Sign\""),
+        "{}",
+        from_env.stderr
+    );
     verifies(&public, &from_env.text(), payload);
 }

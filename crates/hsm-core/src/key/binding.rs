@@ -34,7 +34,6 @@
 //! Public objects whose key type differs from the private key's are set aside as in rule 1; an
 //! RSA private object with a modulus but no public exponent sets aside every other modulus.
 
-use crate::trace::token_call;
 use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
@@ -45,6 +44,7 @@ use cryptoki::session::Session;
 use super::curve::spki_public_key;
 use super::{EcCurve, EdCurve, ObjectAttrs, PublicKeyMaterial, hex};
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// Why a key pair has no usable public key although the token holds public values for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

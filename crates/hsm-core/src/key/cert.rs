@@ -8,7 +8,6 @@
 //! the token is only as trustworthy as its check against the key: see
 //! `jose_core::jwk::x5c::leaf_carries`, which hsm-jose applies before publishing a chain.
 
-use crate::trace::token_call;
 use cryptoki::context::Function;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -16,6 +15,7 @@ use cryptoki::session::Session;
 use super::generate::config;
 use super::hex;
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// How many certificates a chain read from the token may hold, leaf included.
 pub const MAX_CHAIN: usize = 10;

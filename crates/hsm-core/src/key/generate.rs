@@ -37,10 +37,9 @@
 //! `CKR_FUNCTION_NOT_SUPPORTED`, `CKR_CURVE_NOT_SUPPORTED`) into [`Error::CannotGenerate`]
 //! naming what is missing.
 
-use crate::trace::token_call;
-use cryptoki::context::Function;
 use std::ops::BitOr;
 
+use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
@@ -51,6 +50,7 @@ use super::{
     read_objects,
 };
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// What a generated key may be used for. Combine with `|`:
 /// `KeyUsage::SIGN | KeyUsage::ENCRYPT`.

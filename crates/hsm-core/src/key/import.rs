@@ -21,10 +21,9 @@
 //! * [`import_secret_key`] takes an AES or HMAC key's bytes (e.g. a key-encryption key agreed
 //!   with the sender of wrapped keys).
 
-use crate::trace::token_call;
-use cryptoki::context::Function;
 use std::fmt;
 
+use cryptoki::context::Function;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -39,6 +38,7 @@ use super::{
     Binding, EcCurve, EdCurve, KeyInfo, KeyKind, PublicKeyMaterial, describe_handles, hex,
 };
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// Secret bytes, wiped when dropped.
 pub type Secret = Zeroizing<Vec<u8>>;

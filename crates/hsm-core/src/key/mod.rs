@@ -40,10 +40,9 @@ mod curve;
 mod generate;
 mod import;
 
-use crate::trace::token_call;
-use cryptoki::context::Function;
 use std::fmt;
 
+use cryptoki::context::Function;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
@@ -63,6 +62,7 @@ pub use import::{
 };
 
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 use crate::uri::{ObjectType, Pkcs11Uri};
 
 /// Which kind of key object a selector accepts.

@@ -14,7 +14,6 @@
 //!   listed as an [`UnreadableSlot`] with the reason; it never hides the other tokens, and it
 //!   can still be selected by slot id.
 
-use crate::trace::traced;
 use std::time::Duration;
 
 use cryptoki::context::Function;
@@ -25,6 +24,7 @@ use cryptoki::slot::{Slot, TokenInfo};
 use super::Module;
 use crate::error::{Error, Result};
 use crate::pool::{Recovery, recovery};
+use crate::trace::traced;
 
 /// How many times a read of token information is tried when the token looks busy.
 pub const READ_ATTEMPTS: u32 = 5;

@@ -16,7 +16,6 @@
 //! asks the key (one `C_GetAttributeValue`, on that error path only) and reports
 //! [`Error::ContextLoginRequired`] without a retry.
 
-use crate::trace::token_call;
 use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
@@ -27,6 +26,7 @@ use super::PoolKey;
 use super::recovery::Failed;
 use crate::error::{Error, Result};
 use crate::key::KeyInfo;
+use crate::trace::token_call;
 
 impl PoolKey {
     /// True when the token says the private (or secret) key needs the PIN for every use
