@@ -166,13 +166,15 @@ pub(crate) fn traced<T>(
         // Failed before reaching the token (cryptoki's own checks): no CK_RV.
         Err(_) => "none".to_owned(),
     };
-    span.record("rv", rv.as_str());
-    span.record("duration_us", duration_us);
+    // The event first: a formatter prints the span's fields with it, and they do not repeat
+    // the return value and duration yet; the span gets them right after, for span consumers.
     if reads_only(function) {
         tracing::trace!(target: TOKEN_TARGET, rv = rv.as_str(), duration_us, "token call");
     } else {
         tracing::debug!(target: TOKEN_TARGET, rv = rv.as_str(), duration_us, "token call");
     }
+    span.record("rv", rv.as_str());
+    span.record("duration_us", duration_us);
     result
 }
 
