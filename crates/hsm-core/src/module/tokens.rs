@@ -303,7 +303,16 @@ impl Module {
         Ok(self
             .mechanisms(slot)?
             .into_iter()
-            .map(|mechanism| (mechanism, pkcs11.get_mechanism_info(slot, mechanism).ok()))
+            .map(|mechanism| {
+                let info = traced(
+                    Some(slot),
+                    None,
+                    Function::GetMechanismInfo,
+                    Some(mechanism),
+                    || pkcs11.get_mechanism_info(slot, mechanism),
+                );
+                (mechanism, info.ok())
+            })
             .collect())
     }
 }
