@@ -2,13 +2,19 @@
 //! signature and a decryption: they are there, with their fields, and carry no secret (the PIN,
 //! the signature, the plaintext, the content key).
 //!
-//! One test in this suite: the process's first pool makes the one real `C_Login`.
+//! The first test's pool is the process's first (it makes the one real `C_Login`); the pool
+//! events of failures are captured in child processes (see `fault_support`), through p11-fault.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fault_support;
+
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use fault_support::{public_of, sign_and_verify};
+use hsm_core::Error;
 use hsm_core::trace::{POOL_TARGET, TOKEN_TARGET};
 use hsm_jose::HsmJwk;
 use hsm_jose_tests::suite_token;
@@ -222,5 +228,73 @@ fn token_calls_are_spans_with_their_fields_and_no_secrets() {
                 record.name
             );
         }
+    }
+}
+
+/// The events of `target` with `message`.
+fn events<'a>(records: &'a [Captured], target: &str, message: &str) -> Vec<&'a Captured> {
+    records
+        .iter()
+        .filter(|r| r.kind == "event" && r.target == target && r.field("message") == Some(message))
+        .collect()
+}
+
+fault_test! {
+    /// A lost session: the failed call's span has its return value, the pool warns with the
+    /// classification and reports the recovery; a wait and a timeout are reported too.
+    fn lost_sessions_waits_and_timeouts_are_events(sandbox) {
+        let pool = sandbox.builder().max_sessions(1).build().unwrap();
+        let key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
+        let public = public_of(&key);
+        sandbox.set_rules("C_SignInit nth=1 rv=CKR_SESSION_HANDLE_INVALID\n");
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            sign_and_verify(&key, &public, JwsAlgorithm::ES256, b"payload").unwrap();
+        });
+        sandbox.clear_rules();
+        let records = capture.records.lock().unwrap().clone();
+        let failed = records
+            .iter()
+            .find(|r| r.kind == "span" && r.field("rv") == Some("CKR_SESSION_HANDLE_INVALID"))
+            .unwrap_or_else(|| panic!("no failed token call: {records:?}"));
+        assert_eq!(failed.field("function"), Some("C_Sign"));
+        assert_eq!(failed.field("mechanism"), Some("CKM_ECDSA"));
+        let lost = events(&records, POOL_TARGET, "session or login lost: recovering");
+        assert_eq!(lost.len(), 1, "{records:?}");
+        assert_eq!(lost[0].level, "WARN");
+        assert_eq!(lost[0].field("recovery"), Some("NewSession"));
+        assert_eq!(lost[0].field("function"), Some("C_SignInit"));
+        assert_eq!(lost[0].field("rv"), Some("CKR_SESSION_HANDLE_INVALID"));
+        let recovered = events(&records, POOL_TARGET, "recovered: the operation ran on a new session");
+        assert_eq!(recovered.len(), 1, "{records:?}");
+        assert_eq!(recovered[0].level, "INFO");
+        assert_eq!(recovered[0].field("recovery"), Some("NewSession"));
+
+        // A wait that ends in a timeout.
+        let short = sandbox
+            .builder()
+            .max_sessions(1)
+            .wait_timeout(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        let held = short.session().unwrap();
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let outcome = tracing::subscriber::with_default(subscriber, || short.session().map(drop));
+        assert!(matches!(outcome, Err(Error::PoolTimeout { .. })));
+        drop(held);
+        let records = capture.records.lock().unwrap().clone();
+        let waiting = events(&records, POOL_TARGET, "every session busy: waiting");
+        assert_eq!(waiting.len(), 1, "{records:?}");
+        assert_eq!(waiting[0].level, "DEBUG");
+        let timeout = events(&records, POOL_TARGET, "no session free within the wait timeout");
+        assert_eq!(timeout.len(), 1, "{records:?}");
+        assert_eq!(timeout[0].level, "WARN");
+        assert_eq!(timeout[0].field("wait_timeout_ms"), Some("20"));
+        let ended = events(&records, POOL_TARGET, "wait ended");
+        assert_eq!(ended.len(), 1, "{records:?}");
+        let waited: u64 = ended[0].field("waited_us").unwrap().parse().unwrap();
+        assert!(waited >= 20_000, "{waited}");
     }
 }

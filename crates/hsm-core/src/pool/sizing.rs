@@ -138,6 +138,42 @@ mod tests {
         assert_eq!(size(Some(6), Limit::Infinite, Limit::Max(2)).2, None);
     }
 
+    /// Every request from 1 to 40 (and the default) against every limit from 1 to 40 and the
+    /// unlimited answers, for both counts: the rule's invariants hold.
+    #[test]
+    fn the_rule_holds_for_every_small_combination() {
+        let limits: Vec<Limit> = [Limit::Infinite, Limit::Unavailable]
+            .into_iter()
+            .chain((1..=40).map(Limit::Max))
+            .collect();
+        let usable_of = |limit: Limit| match limit {
+            Limit::Max(n) if n > 1 => Some(n as usize - 1),
+            Limit::Max(n) => Some(n as usize),
+            Limit::Infinite | Limit::Unavailable => None,
+        };
+        for requested in std::iter::once(None).chain((1..=40).map(Some)) {
+            for &max in &limits {
+                for &max_rw in &limits {
+                    let s = pool_size(requested, 8, max, max_rw);
+                    let wanted = requested.unwrap_or(8);
+                    let expected = usable_of(max).map_or(wanted, |u| wanted.min(u));
+                    assert_eq!(s.sessions, expected, "{requested:?} {max:?}");
+                    assert!(s.sessions >= 1);
+                    let expected_rw = usable_of(max_rw).map_or(expected, |u| expected.min(u));
+                    assert_eq!(
+                        s.rw_sessions, expected_rw,
+                        "{requested:?} {max:?} {max_rw:?}"
+                    );
+                    assert_eq!(
+                        s.clamped_from,
+                        requested.filter(|&r| r > expected),
+                        "{requested:?} {max:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn zero_is_never_a_size() {
         assert_eq!(size(Some(0), Limit::Infinite, Limit::Infinite).0, 1);
