@@ -287,20 +287,7 @@ impl PoolBuilder {
                 format!("slot {}", slot.id()),
             ),
         };
-        let size = pool_size(
-            self.max_sessions,
-            default_max_sessions(),
-            limits.0,
-            limits.1,
-        );
-        if let Some(requested) = size.clamped_from {
-            tracing::warn!(target: POOL_TARGET, slot = slot.id(), requested,
-                max_sessions = size.sessions, token_max_sessions = %limit_text(limits.0),
-                "max_sessions is above the token's session limit: clamped");
-        }
-        tracing::debug!(target: POOL_TARGET, slot = slot.id(), max_sessions = size.sessions,
-            max_rw_sessions = size.rw_sessions, token_max_sessions = %limit_text(limits.0),
-            token_max_rw_sessions = %limit_text(limits.1), "pool size");
+        let size = sized(self.max_sessions, limits, slot.id());
         let (max_sessions, max_rw_sessions) = (size.sessions, size.rw_sessions);
         let mechanism_infos = module.mechanism_infos(slot)?;
         let library_info = module.pkcs11().get_library_info().ok();
@@ -329,6 +316,21 @@ impl PoolBuilder {
         drop(pool.inner.checkout(self.first_access, true)?);
         Ok(pool)
     }
+}
+
+/// [`pool_size`] with the default, reported: a `WARN` when an explicit size was clamped, a
+/// `DEBUG` with the size chosen.
+fn sized(requested: Option<usize>, limits: (Limit, Limit), slot: u64) -> super::PoolSize {
+    let size = pool_size(requested, default_max_sessions(), limits.0, limits.1);
+    if let Some(requested) = size.clamped_from {
+        tracing::warn!(target: POOL_TARGET, slot, requested,
+            max_sessions = size.sessions, token_max_sessions = %limit_text(limits.0),
+            "max_sessions is above the token's session limit: clamped");
+    }
+    tracing::debug!(target: POOL_TARGET, slot, max_sessions = size.sessions,
+        max_rw_sessions = size.rw_sessions, token_max_sessions = %limit_text(limits.0),
+        token_max_rw_sessions = %limit_text(limits.1), "pool size");
+    size
 }
 
 /// A token limit in words, for the pool's events.
@@ -389,6 +391,52 @@ mod tests {
             PoolBuilder::from_uri(&by_name),
             Err(Error::Config { reason }) if reason.contains("invalid module-name")
         ));
+    }
+
+    /// The WARN of a clamped size names both numbers; a size within the limit has none.
+    #[test]
+    fn a_clamped_size_is_a_warning() {
+        use std::sync::{Arc, Mutex};
+        use tracing::field::{Field, Visit};
+        use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+        #[derive(Clone, Default)]
+        struct Warnings(Arc<Mutex<Vec<String>>>);
+        struct Text(String);
+        impl Visit for Text {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        impl<S: tracing::Subscriber> Layer<S> for Warnings {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                if *event.metadata().level() == tracing::Level::WARN {
+                    let mut text = Text(String::new());
+                    event.record(&mut text);
+                    self.0.lock().unwrap().push(text.0);
+                }
+            }
+        }
+        let warnings = Warnings::default();
+        let subscriber = tracing_subscriber::registry().with(warnings.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let size = sized(Some(16), (Limit::Max(4), Limit::Infinite), 7);
+            assert_eq!((size.sessions, size.clamped_from), (3, Some(16)));
+            let size = sized(Some(2), (Limit::Max(4), Limit::Infinite), 7);
+            assert_eq!((size.sessions, size.clamped_from), (2, None));
+            let size = sized(None, (Limit::Max(2), Limit::Infinite), 7);
+            assert_eq!((size.sessions, size.clamped_from), (1, None));
+        });
+        let warnings = warnings.0.lock().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        for field in [
+            "slot=7",
+            "requested=16",
+            "max_sessions=3",
+            "token_max_sessions=4",
+        ] {
+            assert!(warnings[0].contains(field), "{field} in {}", warnings[0]);
+        }
     }
 
     #[test]
