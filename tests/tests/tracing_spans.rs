@@ -2,8 +2,9 @@
 //! signature and a decryption: they are there, with their fields, and carry no secret (the PIN,
 //! the signature, the plaintext, the content key).
 //!
-//! The first test's pool is the process's first (it makes the one real `C_Login`); the pool
-//! events of failures are captured in child processes (see `fault_support`), through p11-fault.
+//! Each test runs in a child process of its own (see `fault_support`), through p11-fault's
+//! shim over SoftHSM: the process's first pool makes a real `C_Login`, and p11-fault injects
+//! the failures whose events are captured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,7 +18,6 @@ use fault_support::{public_of, sign_and_verify};
 use hsm_core::Error;
 use hsm_core::trace::{POOL_TARGET, TOKEN_TARGET};
 use hsm_jose::HsmJwk;
-use hsm_jose_tests::suite_token;
 use jose_core::{
     ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm, SoftwareKey, base64url, jwe, jws,
 };
@@ -115,18 +115,19 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     }
 }
 
-#[test]
-fn token_calls_are_spans_with_their_fields_and_no_secrets() {
-    let token = suite_token!();
-    let pin = std::env::var("HSM_PIN").unwrap_or_else(|_| "test-user-pin-0000".to_owned());
+fault_test! {
+    /// A login, a signature and a decryption (in a child process of its own, through p11-fault
+    /// passing every call to SoftHSM): the spans, their fields, no secret.
+    fn token_calls_are_spans_with_their_fields_and_no_secrets(sandbox) {
+    let pin = sandbox.token.pin.expose_secret().to_owned();
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let plaintext = "the plaintext nobody may log: 7f3a9c";
     let payload = b"a payload to sign";
 
-    let (signature, cek_b64) = tracing::subscriber::with_default(subscriber, || {
+    let (signature, cek_b64, slot) = tracing::subscriber::with_default(subscriber, || {
         // Login (at the pool's build), a signature and a decryption, all in the token.
-        let pool = token.builder().max_sessions(2).build().unwrap();
+        let pool = sandbox.builder().max_sessions(2).build().unwrap();
         let ec = HsmJwk::from_label(&pool, "ec-p256").unwrap();
         let compact = jws::sign_compact(&ec, JwsAlgorithm::ES256, payload, None).unwrap();
         let rsa = HsmJwk::from_label(&pool, "rsa-2048").unwrap();
@@ -140,7 +141,7 @@ fn token_calls_are_spans_with_their_fields_and_no_secrets() {
         let signature = compact.rsplit('.').next().unwrap().to_owned();
         // The encrypted key of the JWE (what C_Decrypt consumed).
         let encrypted_key = encrypted.split('.').nth(1).unwrap().to_owned();
-        (signature, encrypted_key)
+        (signature, encrypted_key, pool.slot().id().to_string())
     });
 
     let records = capture.records.lock().unwrap().clone();
@@ -155,7 +156,6 @@ fn token_calls_are_spans_with_their_fields_and_no_secrets() {
     println!("token calls: {names:?}");
     assert!(token_spans.iter().all(|s| s.name == "pkcs11"));
 
-    let slot = token.builder().build().unwrap().slot().id().to_string();
     let find = |function: &str, mechanism: Option<&str>| -> &Captured {
         token_spans
             .iter()
@@ -229,6 +229,7 @@ fn token_calls_are_spans_with_their_fields_and_no_secrets() {
             );
         }
     }
+}
 }
 
 /// The events of `target` with `message`.

@@ -8,7 +8,7 @@
 //! | `function` | the PKCS#11 function, `C_Sign` (for cryptoki's one-shot calls, the function that does the work: `C_Sign` covers `C_SignInit` + `C_Sign`) |
 //! | `mechanism` | the `CKM_` name, for calls that take a mechanism |
 //! | `slot` | the slot id, when the call runs on a pool's session |
-//! | `rv` | the return value's `CKR_` name, `CKR_OK` on success |
+//! | `rv` | the return value's `CKR_` name, `CKR_OK` on success (`unreported` for `C_CloseSession`, whose result cryptoki keeps; `none` for a call cryptoki refused before reaching the token) |
 //! | `duration_us` | how long the call took, in microseconds |
 //!
 //! and one event inside it when the call returns (fields `rv` and `duration_us`), so that a
@@ -177,6 +177,31 @@ pub(crate) fn traced<T>(
     span.record("duration_us", duration_us);
     result
 }
+
+/// `C_CloseSession` by dropping `session`, in a `pkcs11` span. cryptoki closes a session on
+/// drop and keeps the return value to itself, and its `close()` would call `C_CloseSession` a
+/// second time after a failure (on a dead token, twice the wait): so the span's `rv` is
+/// `unreported`.
+pub(crate) fn closed(slot: Slot, counters: &PoolCounters, session: cryptoki::session::Session) {
+    counters.token_call(false);
+    let span = tracing::debug_span!(target: TOKEN_TARGET, "pkcs11",
+        function = c_name(Function::CloseSession), mechanism = Empty, slot = slot.id(),
+        rv = Empty, duration_us = Empty);
+    if span.is_disabled() {
+        drop(session);
+        return;
+    }
+    let _entered = span.enter();
+    let started = Instant::now();
+    drop(session);
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::debug!(target: TOKEN_TARGET, rv = UNREPORTED, duration_us, "token call");
+    span.record("rv", UNREPORTED);
+    span.record("duration_us", duration_us);
+}
+
+/// The `rv` of a call whose return value cryptoki does not give back (`C_CloseSession`).
+const UNREPORTED: &str = "unreported";
 
 fn count<T>(counters: Option<&PoolCounters>, result: &Result<T, CkError>) {
     if let Some(counters) = counters {

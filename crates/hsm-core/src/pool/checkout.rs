@@ -353,15 +353,8 @@ impl Drop for Tracked {
             // parent too (a token reached over an inherited connection). Leave it alone.
             std::mem::forget(session);
         } else {
-            // C_CloseSession. A failure leaves nothing to do: the session is gone for us either
-            // way (cryptoki's own drop would only log it).
-            let _closed = traced(
-                Some(self.slot),
-                Some(&self.counters),
-                Function::CloseSession,
-                None,
-                || session.close(),
-            );
+            // C_CloseSession, once (cryptoki's drop), in a span.
+            crate::trace::closed(self.slot, &self.counters, session);
         }
     }
 }
