@@ -299,3 +299,31 @@ fault_test! {
         assert!(waited >= 20_000, "{waited}");
     }
 }
+
+fault_test! {
+    /// A refused PIN: the C_Login span has the return value, the pool warns with the kind of
+    /// refusal, and the PIN is in neither.
+    rules = "C_Login rv=CKR_PIN_INCORRECT\n",
+    fn a_refused_login_is_a_warning_without_the_pin(sandbox) {
+        let pin = sandbox.token.pin.expose_secret().to_owned();
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let built = tracing::subscriber::with_default(subscriber, || sandbox.builder().build());
+        assert!(matches!(built, Err(Error::PinIncorrect)));
+        let records = capture.records.lock().unwrap().clone();
+        let login = records
+            .iter()
+            .find(|r| r.kind == "span" && r.field("function") == Some("C_Login"))
+            .unwrap_or_else(|| panic!("no C_Login span: {records:?}"));
+        assert_eq!(login.field("rv"), Some("CKR_PIN_INCORRECT"));
+        let refused = events(&records, POOL_TARGET, "login refused");
+        assert_eq!(refused.len(), 1, "{records:?}");
+        assert_eq!(refused[0].level, "WARN");
+        assert_eq!(refused[0].field("user_type"), Some("CKU_USER"));
+        assert!(refused[0].field("error").unwrap().contains("refused the user PIN"));
+        for record in &records {
+            let text = format!("{} {:?}", record.name, record.fields);
+            assert!(!text.contains(&pin), "the PIN in {text}");
+        }
+    }
+}

@@ -71,19 +71,25 @@ impl PoolInner {
                 }
                 // The C_Login span gets the slot, and the call is counted, at build too.
                 let _scope = Scope::enter(self.trace_context());
-                match login_user(&self.module, self.slot, session, pin)? {
-                    Login::Done => {
+                // A refusal by C_Login itself is remembered too (it used to return early here):
+                // a re-login after a lost login must not offer a refused PIN again.
+                match login_user(&self.module, self.slot, session, pin) {
+                    Ok(Login::Done) => {
                         self.counters.logged_in();
                         tracing::debug!(target: POOL_TARGET, slot = self.slot.id(),
                             user_type = "CKU_USER", "logged in");
                         Ok(())
                     }
-                    Login::AlreadyLoggedIn => self.same_pin(pin),
+                    Ok(Login::AlreadyLoggedIn) => self.same_pin(pin),
+                    Err(error) => Err(error),
                 }
                 .inspect_err(|error| {
                     if matches!(error, Error::PinIncorrect) {
                         self.pin_refused.store(true, Ordering::Release);
                     }
+                    // The kind of refusal only: never the PIN.
+                    tracing::warn!(target: POOL_TARGET, slot = self.slot.id(),
+                        user_type = "CKU_USER", error = %error, "login refused");
                 })
             }
         }

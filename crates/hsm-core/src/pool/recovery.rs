@@ -269,6 +269,10 @@ impl SessionPool {
                         self.inner.checkout(access, false)?
                     }
                     Recovery::FindKeyAgain if again => {
+                        tracing::info!(target: POOL_TARGET, slot = self.inner.slot.id(),
+                            recovery = ?Recovery::FindKeyAgain,
+                            rv = error.rv().map(crate::error::rv_name),
+                            "stale key handles: finding the key again");
                         if let Some(forget) = forget_handles {
                             forget();
                         }
