@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::session::UserType;
 use cryptoki::slot::Slot;
@@ -23,6 +24,7 @@ use cryptoki::slot::Slot;
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::pin::Pin;
+use crate::trace::traced;
 
 /// Initialises the first free (uninitialised) token with this label and security-officer PIN,
 /// and returns the slot the token is in afterwards (SoftHSM renumbers it).
@@ -50,10 +52,12 @@ pub fn init_token(module: &Module, so_pin: &Pin, label: &str) -> Result<Slot> {
         .ok_or_else(|| Error::Config {
             reason: "no uninitialised token is present to initialise".to_owned(),
         })?;
-    module
-        .pkcs11()
-        .init_token(free.slot, &so_pin.to_auth_pin(), label)
-        .map_err(|e| Error::from_cryptoki("initialising a token", e))?;
+    traced(Some(free.slot), None, Function::InitToken, None, || {
+        module
+            .pkcs11()
+            .init_token(free.slot, &so_pin.to_auth_pin(), label)
+    })
+    .map_err(|e| Error::from_cryptoki("initialising a token", e))?;
     module.find_token(label)
 }
 
@@ -64,11 +68,14 @@ pub fn init_token(module: &Module, so_pin: &Pin, label: &str) -> Result<Slot> {
 /// (`CKR_USER_ANOTHER_ALREADY_LOGGED_IN` when the user is logged in to the token in this
 /// process).
 pub fn init_user_pin(module: &Module, slot: Slot, so_pin: &Pin, user_pin: &Pin) -> Result<()> {
-    let session = module
-        .pkcs11()
-        .open_rw_session(slot)
-        .map_err(|e| Error::from_cryptoki("opening a session", e))?;
-    match session.login(UserType::So, Some(&so_pin.to_auth_pin())) {
+    let session = traced(Some(slot), None, Function::OpenSession, None, || {
+        module.pkcs11().open_rw_session(slot)
+    })
+    .map_err(|e| Error::from_cryptoki("opening a session", e))?;
+    let login = traced(Some(slot), None, Function::Login, None, || {
+        session.login(UserType::So, Some(&so_pin.to_auth_pin()))
+    });
+    match login {
         Ok(()) => {}
         Err(cryptoki::error::Error::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
             return Err(Error::PinIncorrect);
@@ -76,9 +83,10 @@ pub fn init_user_pin(module: &Module, slot: Slot, so_pin: &Pin, user_pin: &Pin) 
         Err(cryptoki::error::Error::Pkcs11(RvError::PinLocked, _)) => return Err(Error::PinLocked),
         Err(e) => return Err(Error::from_cryptoki("logging in as security officer", e)),
     }
-    let result = session
-        .init_pin(&user_pin.to_auth_pin())
-        .map_err(|e| Error::from_cryptoki("setting the user PIN", e));
+    let result = traced(Some(slot), None, Function::InitPIN, None, || {
+        session.init_pin(&user_pin.to_auth_pin())
+    })
+    .map_err(|e| Error::from_cryptoki("setting the user PIN", e));
     // Closing the session ends the SO login as well; log out explicitly all the same.
     let _ = session.logout();
     result

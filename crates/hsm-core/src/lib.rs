@@ -64,6 +64,7 @@ pub mod key;
 pub mod module;
 pub mod pin;
 pub mod pool;
+pub mod trace;
 pub mod uri;
 
 /// The `cryptoki` version this crate is built on, so callers name the same types.
@@ -77,7 +78,9 @@ pub use key::{
 };
 pub use module::Module;
 pub use pin::Pin;
-pub use pool::{PoolBuilder, PoolKey, PooledSession, Recovery, SessionPool, hsm_session};
+pub use pool::{
+    PoolBuilder, PoolKey, PoolStats, PooledSession, Recovery, SessionPool, hsm_session,
+};
 pub use uri::Pkcs11Uri;
 
 /// The README's examples, compiled as doctests so that they stay true.

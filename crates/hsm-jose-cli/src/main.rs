@@ -20,6 +20,7 @@ mod error;
 mod io;
 mod jwks_url;
 mod keys;
+mod log;
 mod publish;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    cli.log.install();
     match cmd::run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

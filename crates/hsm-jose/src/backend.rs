@@ -1,8 +1,10 @@
 //! [`HsmJwk`] as jose-core's [`KeyBackend`]: each operation asks for its plan, then carries
 //! it out in the token.
 
+use cryptoki::context::Function as F;
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -13,6 +15,8 @@ use jose_core::{
     SecretBytes, WrappedKey, base64url,
 };
 use zeroize::Zeroizing;
+
+use hsm_core::trace::token_call;
 
 use crate::HsmJwk;
 use crate::error::backend;
@@ -32,11 +36,14 @@ impl HsmJwk {
             .map_err(|_| self.refuse(Algorithm::Jws(alg)))?;
         let data = plan.token_input(input);
         let signature = match self.login {
-            Login::Session => {
-                self.with_key(|s, h| s.sign(&plan.mechanism(), h.private(Call::Sign)?, &data))?
-            }
+            Login::Session => self.with_key(|s, h| {
+                let (mechanism, key) = (plan.mechanism(), h.private(Call::Sign)?);
+                token_call(F::Sign, Some(mechanism.mechanism_type()), || {
+                    s.sign(&mechanism, key, &data)
+                })
+            })?,
             // C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_SignUpdate, C_SignFinal: the plan
-            // is one the token runs in parts.
+            // is one the token runs in parts (traced by hsm-core).
             Login::EveryUse => self
                 .key
                 .sign_authenticated(&plan.mechanism(), &data)
@@ -64,7 +71,10 @@ impl HsmJwk {
         }
         let data = plan.token_input(input);
         let valid = self.with_key(|s, h| {
-            match s.verify(&plan.mechanism(), h.verifying()?, &data, signature) {
+            let (mechanism, key) = (plan.mechanism(), h.verifying()?);
+            match token_call(F::Verify, Some(mechanism.mechanism_type()), || {
+                s.verify(&mechanism, key, &data, signature)
+            }) {
                 Ok(()) => Ok(true),
                 Err(CkError::Pkcs11(RvError::SignatureInvalid | RvError::SignatureLenRange, _)) => {
                     Ok(false)
@@ -98,8 +108,11 @@ impl HsmJwk {
     ) -> jose_core::Result<SecretBytes> {
         let call = KeyPlan::RsaOaep(hash).recipient_call();
         self.consuming(call, |s, h| {
-            s.decrypt(&KeyPlan::oaep(hash), h.private(call)?, block)
-                .map(Zeroizing::new)
+            let (mechanism, key) = (KeyPlan::oaep(hash), h.private(call)?);
+            token_call(F::Decrypt, Some(mechanism.mechanism_type()), || {
+                s.decrypt(&mechanism, key, block)
+            })
+            .map(Zeroizing::new)
         })
     }
 }
@@ -202,12 +215,15 @@ impl KeyBackend for HsmJwk {
             plan @ KeyPlan::AesKeyWrap => {
                 let call = plan.recipient_call();
                 self.consuming(call, |s, h| {
-                    let obj = s.unwrap_key(
-                        &Mechanism::AesKeyWrap,
-                        h.private(call)?,
-                        encrypted_key,
-                        &extractable_secret(None),
-                    )?;
+                    let key = h.private(call)?;
+                    let obj = token_call(F::UnwrapKey, Some(MechanismType::AES_KEY_WRAP), || {
+                        s.unwrap_key(
+                            &Mechanism::AesKeyWrap,
+                            key,
+                            encrypted_key,
+                            &extractable_secret(None),
+                        )
+                    })?;
                     read_and_destroy(s, obj)
                 })
             }
@@ -223,8 +239,11 @@ impl KeyBackend for HsmJwk {
                 self.consuming(call, |s, h| {
                     let mut iv = iv.clone();
                     let params = GcmParams::new(&mut iv, &[], 128.into())?;
-                    s.decrypt(&Mechanism::AesGcm(params), h.private(call)?, &input)
-                        .map(Zeroizing::new)
+                    let key = h.private(call)?;
+                    token_call(F::Decrypt, Some(MechanismType::AES_GCM), || {
+                        s.decrypt(&Mechanism::AesGcm(params), key, &input)
+                    })
+                    .map(Zeroizing::new)
                 })
             }
             // ECDH-ES runs through `derive_ecdh`; jose-core never unwraps with it.
@@ -303,11 +322,14 @@ impl KeyBackend for HsmJwk {
         let len = ec_curve(curve).coordinate_len();
         self.consuming(Call::DeriveKey, |s, h| {
             let params = Ecdh1DeriveParams::new(EcKdf::null(), &public);
-            let obj = s.derive_key(
-                &Mechanism::Ecdh1Derive(params),
-                h.private(Call::DeriveKey)?,
-                &extractable_secret(Some(len)),
-            )?;
+            let key = h.private(Call::DeriveKey)?;
+            let obj = token_call(F::DeriveKey, Some(MechanismType::ECDH1_DERIVE), || {
+                s.derive_key(
+                    &Mechanism::Ecdh1Derive(params),
+                    key,
+                    &extractable_secret(Some(len)),
+                )
+            })?;
             read_and_destroy(s, obj)
         })
     }

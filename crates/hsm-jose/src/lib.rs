@@ -52,7 +52,7 @@ pub use public::has_roca_fingerprint;
 pub use set::{HsmJwkSet, KidSource};
 
 pub use hsm_core;
-pub use hsm_core::{KeySelector, Pin, Pkcs11Uri, PoolKey, SessionPool, hsm_session};
+pub use hsm_core::{KeySelector, Pin, Pkcs11Uri, PoolKey, PoolStats, SessionPool, hsm_session};
 pub use jose_core::{self, KeyBackend};
 
 /// The README's examples, compiled as doctests so that they stay true.

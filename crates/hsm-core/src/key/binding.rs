@@ -34,6 +34,7 @@
 //! Public objects whose key type differs from the private key's are set aside as in rule 1; an
 //! RSA private object with a modulus but no public exponent sets aside every other modulus.
 
+use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
@@ -43,6 +44,7 @@ use cryptoki::session::Session;
 use super::curve::spki_public_key;
 use super::{EcCurve, EdCurve, ObjectAttrs, PublicKeyMaterial, hex};
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// Why a key pair has no usable public key although the token holds public values for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -342,10 +344,13 @@ pub fn prove_public_key(session: &Session, info: &mut super::KeyInfo) -> Result<
         return Ok(());
     }
     let mechanism = probe_mechanism(material);
-    let signature = session
-        .sign(&mechanism, private, PROBE)
-        .map_err(|e| Error::from_cryptoki("signing to prove a public key", e))?;
-    match session.verify(&mechanism, public, PROBE, &signature) {
+    let signature = token_call(Function::Sign, Some(mechanism.mechanism_type()), || {
+        session.sign(&mechanism, private, PROBE)
+    })
+    .map_err(|e| Error::from_cryptoki("signing to prove a public key", e))?;
+    match token_call(Function::Verify, Some(mechanism.mechanism_type()), || {
+        session.verify(&mechanism, public, PROBE, &signature)
+    }) {
         Ok(()) => {
             info.public_binding = Some(Binding::TokenVerified);
             Ok(())
@@ -396,7 +401,9 @@ fn token_choice(
         return Ok(None);
     }
     let mechanism = probe_mechanism(first);
-    let signature = match session.sign(&mechanism, handle, PROBE) {
+    let signature = match token_call(Function::Sign, Some(mechanism.mechanism_type()), || {
+        session.sign(&mechanism, handle, PROBE)
+    }) {
         Ok(signature) => signature,
         Err(e) => {
             let error = Error::from_cryptoki("signing to check a public key", e);
@@ -416,7 +423,9 @@ fn token_choice(
         if verified == Some(material) {
             continue;
         }
-        match session.verify(&mechanism, public, PROBE, &signature) {
+        match token_call(Function::Verify, Some(mechanism.mechanism_type()), || {
+            session.verify(&mechanism, public, PROBE, &signature)
+        }) {
             Ok(()) => {
                 if verified.is_some() {
                     // Two different public keys verify: the token is not to be believed.

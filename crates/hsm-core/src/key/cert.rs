@@ -8,12 +8,14 @@
 //! the token is only as trustworthy as its check against the key: see
 //! `jose_core::jwk::x5c::leaf_carries`, which hsm-jose applies before publishing a chain.
 
+use cryptoki::context::Function;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
 use super::generate::config;
 use super::hex;
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// How many certificates a chain read from the token may hold, leaf included.
 pub const MAX_CHAIN: usize = 10;
@@ -67,9 +69,10 @@ pub fn store_certificate(
     if let Some(serial) = &certificate.serial_number {
         template.push(Attribute::SerialNumber(serial.clone()));
     }
-    session
-        .create_object(&template)
-        .map_err(|e| Error::from_cryptoki("storing a certificate", e))
+    token_call(Function::CreateObject, None, || {
+        session.create_object(&template)
+    })
+    .map_err(|e| Error::from_cryptoki("storing a certificate", e))
 }
 
 /// One certificate object read from the token.
@@ -90,8 +93,8 @@ pub struct StoredCertificate {
 }
 
 fn read_certificate(session: &Session, handle: ObjectHandle) -> Result<StoredCertificate> {
-    let attributes = session
-        .get_attributes(
+    let attributes = token_call(Function::GetAttributeValue, None, || {
+        session.get_attributes(
             handle,
             &[
                 AttributeType::Label,
@@ -101,7 +104,8 @@ fn read_certificate(session: &Session, handle: ObjectHandle) -> Result<StoredCer
                 AttributeType::Issuer,
             ],
         )
-        .map_err(|e| Error::from_cryptoki("reading a certificate", e))?;
+    })
+    .map_err(|e| Error::from_cryptoki("reading a certificate", e))?;
     let mut stored = StoredCertificate {
         handle,
         label: String::new(),
@@ -129,8 +133,7 @@ fn find_certificates(session: &Session, template: &[Attribute]) -> Result<Vec<St
         Attribute::CertificateType(CertificateType::X_509),
     ];
     full.extend_from_slice(template);
-    session
-        .find_objects(&full)
+    token_call(Function::FindObjects, None, || session.find_objects(&full))
         .map_err(|e| Error::from_cryptoki("searching for certificates", e))?
         .into_iter()
         .map(|h| read_certificate(session, h))

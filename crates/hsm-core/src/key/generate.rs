@@ -39,6 +39,7 @@
 
 use std::ops::BitOr;
 
+use cryptoki::context::Function;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
@@ -49,6 +50,7 @@ use super::{
     read_objects,
 };
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// What a generated key may be used for. Combine with `|`:
 /// `KeyUsage::SIGN | KeyUsage::ENCRYPT`.
@@ -316,9 +318,10 @@ pub(super) fn ensure_free(session: &Session, label: &str, id: &[u8]) -> Result<(
         ),
         (vec![Attribute::Id(id.to_vec())], format!("id {}", hex(id))),
     ] {
-        let found = session
-            .find_objects(&template)
-            .map_err(|e| Error::from_cryptoki("checking for an existing key", e))?;
+        let found = token_call(Function::FindObjects, None, || {
+            session.find_objects(&template)
+        })
+        .map_err(|e| Error::from_cryptoki("checking for an existing key", e))?;
         if !found.is_empty() {
             return Err(config(format!(
                 "the token already has an object with {what}"
@@ -392,10 +395,16 @@ fn generate_pair_checked(
     let attempt = |flags: Flags| {
         let mut public = public_template(label, id, usage, flags);
         public.extend_from_slice(extra_public);
-        session.generate_key_pair(
-            mechanism,
-            &public,
-            &hardened_private(label, id, usage, flags),
+        token_call(
+            Function::GenerateKeyPair,
+            Some(mechanism.mechanism_type()),
+            || {
+                session.generate_key_pair(
+                    mechanism,
+                    &public,
+                    &hardened_private(label, id, usage, flags),
+                )
+            },
         )
     };
     let (public, private) = match attempt(Flags::Explicit) {
@@ -446,7 +455,10 @@ pub(super) fn check_generated(
     let destroy = || {
         let mut deleted = true;
         for &handle in handles {
-            deleted &= session.destroy_object(handle).is_ok();
+            deleted &= token_call(Function::DestroyObject, None, || {
+                session.destroy_object(handle)
+            })
+            .is_ok();
         }
         deleted
     };
@@ -686,13 +698,20 @@ pub fn generate_secret_key(
         template
     };
     let context = "generating a secret key";
-    let handle = match session.generate_key(&mechanism, &template(Flags::Explicit)) {
+    let generate = |flags: Flags| {
+        token_call(
+            Function::GenerateKey,
+            Some(mechanism.mechanism_type()),
+            || session.generate_key(&mechanism, &template(flags)),
+        )
+    };
+    let handle = match generate(Flags::Explicit) {
         Ok(handle) => handle,
-        Err(first) if refuses_explicit_flags(&first) => session
-            .generate_key(&mechanism, &template(Flags::TokenDerived))
-            .map_err(|_| {
+        Err(first) if refuses_explicit_flags(&first) => {
+            generate(Flags::TokenDerived).map_err(|_| {
                 generation_error(first, spec.what(), mechanism.mechanism_type(), context)
-            })?,
+            })?
+        }
         Err(first) => {
             return Err(generation_error(
                 first,
@@ -713,9 +732,10 @@ pub fn delete_key(session: &Session, key: &KeyInfo) -> Result<()> {
         .flatten()
         .collect();
     for handle in handles {
-        session
-            .destroy_object(handle)
-            .map_err(|e| Error::from_cryptoki("deleting a key", e))?;
+        token_call(Function::DestroyObject, None, || {
+            session.destroy_object(handle)
+        })
+        .map_err(|e| Error::from_cryptoki("deleting a key", e))?;
     }
     Ok(())
 }

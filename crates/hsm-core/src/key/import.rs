@@ -23,6 +23,7 @@
 
 use std::fmt;
 
+use cryptoki::context::Function;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -37,6 +38,7 @@ use super::{
     Binding, EcCurve, EdCurve, KeyInfo, KeyKind, PublicKeyMaterial, describe_handles, hex,
 };
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// Secret bytes, wiped when dropped.
 pub type Secret = Zeroizing<Vec<u8>>;
@@ -317,7 +319,9 @@ fn create(
 ) -> Result<ObjectHandle> {
     let attempt = |flags: Flags| {
         let mut attributes = template(flags);
-        let result = session.create_object(&attributes);
+        let result = token_call(Function::CreateObject, None, || {
+            session.create_object(&attributes)
+        });
         wipe(&mut attributes);
         result
     };
@@ -334,7 +338,10 @@ fn create(
 fn destroy(session: &Session, handles: &[ObjectHandle]) -> bool {
     let mut deleted = true;
     for &handle in handles {
-        deleted &= session.destroy_object(handle).is_ok();
+        deleted &= token_call(Function::DestroyObject, None, || {
+            session.destroy_object(handle)
+        })
+        .is_ok();
     }
     deleted
 }
@@ -442,10 +449,13 @@ fn prove(
     id: &[u8],
 ) -> Result<()> {
     let mechanism = probe_mechanism(public_key);
-    let signature = session
-        .sign(&mechanism, private, PROBE)
-        .map_err(|e| Error::from_cryptoki("signing to check an imported key", e))?;
-    match session.verify(&mechanism, public, PROBE, &signature) {
+    let signature = token_call(Function::Sign, Some(mechanism.mechanism_type()), || {
+        session.sign(&mechanism, private, PROBE)
+    })
+    .map_err(|e| Error::from_cryptoki("signing to check an imported key", e))?;
+    match token_call(Function::Verify, Some(mechanism.mechanism_type()), || {
+        session.verify(&mechanism, public, PROBE, &signature)
+    }) {
         Ok(()) => Ok(()),
         Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::SignatureInvalid, _)) => {
             Err(Error::PublicKeyMismatch {
@@ -502,7 +512,12 @@ pub fn unwrap_key_pair(
             Attribute::KeyType(kind.key_type()),
         ];
         template.extend(hardened_private(label, id, usage, flags));
-        session.unwrap_key(&mechanism.mechanism(), unwrapping_key, wrapped, &template)
+        let mechanism = mechanism.mechanism();
+        token_call(
+            Function::UnwrapKey,
+            Some(mechanism.mechanism_type()),
+            || session.unwrap_key(&mechanism, unwrapping_key, wrapped, &template),
+        )
     };
     let private = match attempt(Flags::Explicit) {
         Ok(handle) => handle,

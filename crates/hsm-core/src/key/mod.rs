@@ -43,6 +43,7 @@ mod repair;
 
 use std::fmt;
 
+use cryptoki::context::Function;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
@@ -63,6 +64,7 @@ pub use import::{
 pub use repair::{EcPointRepair, ec_point_needs_repair, repair_ec_point};
 
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 use crate::uri::{ObjectType, Pkcs11Uri};
 
 /// Which kind of key object a selector accepts.
@@ -479,9 +481,10 @@ struct ObjectAttrs {
 }
 
 fn read_object(session: &Session, handle: ObjectHandle) -> Result<ObjectAttrs> {
-    let attributes = session
-        .get_attributes(handle, READ)
-        .map_err(|e| Error::from_cryptoki("reading key attributes", e))?;
+    let attributes = token_call(Function::GetAttributeValue, None, || {
+        session.get_attributes(handle, READ)
+    })
+    .map_err(|e| Error::from_cryptoki("reading key attributes", e))?;
     let mut o = ObjectAttrs {
         handle: Some(handle),
         ..ObjectAttrs::default()
@@ -685,9 +688,10 @@ pub fn find_key(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
             reason: "a key selector needs a label or an id".to_owned(),
         });
     }
-    let handles = session
-        .find_objects(&selector.template())
-        .map_err(|e| Error::from_cryptoki("searching for a key", e))?;
+    let handles = token_call(Function::FindObjects, None, || {
+        session.find_objects(&selector.template())
+    })
+    .map_err(|e| Error::from_cryptoki("searching for a key", e))?;
     let objects = handles
         .into_iter()
         .map(|h| read_object(session, h))
@@ -755,9 +759,10 @@ pub fn list_keys(session: &Session) -> Result<Vec<KeyInfo>> {
         ObjectClass::PUBLIC_KEY,
         ObjectClass::SECRET_KEY,
     ] {
-        let handles = session
-            .find_objects(&[Attribute::Class(class)])
-            .map_err(|e| Error::from_cryptoki("listing keys", e))?;
+        let handles = token_call(Function::FindObjects, None, || {
+            session.find_objects(&[Attribute::Class(class)])
+        })
+        .map_err(|e| Error::from_cryptoki("listing keys", e))?;
         for handle in handles {
             objects.push(read_object(session, handle)?);
         }

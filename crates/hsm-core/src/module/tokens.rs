@@ -24,6 +24,7 @@ use cryptoki::slot::{Slot, TokenInfo};
 use super::Module;
 use crate::error::{Error, Result};
 use crate::pool::{Recovery, recovery};
+use crate::trace::traced;
 
 /// How many times a read of token information is tried when the token looks busy.
 pub const READ_ATTEMPTS: u32 = 5;
@@ -125,7 +126,9 @@ impl Module {
     /// [`READ_ATTEMPTS`] tries, or the module's error).
     pub fn scan(&self) -> Result<TokenScan> {
         let slots = read_again("listing slots", READ_ATTEMPTS, || {
-            self.pkcs11().get_slots_with_token()
+            traced(None, None, Function::GetSlotList, None, || {
+                self.pkcs11().get_slots_with_token()
+            })
         })?;
         let mut scan = TokenScan::default();
         for slot in slots {
@@ -137,7 +140,9 @@ impl Module {
                 READ_ATTEMPTS
             };
             match read_again("reading token information", attempts, || {
-                self.pkcs11().get_token_info(slot)
+                traced(Some(slot), None, Function::GetTokenInfo, None, || {
+                    self.pkcs11().get_token_info(slot)
+                })
             }) {
                 Ok(info) => scan.tokens.push(summary(slot, &info)),
                 // A token removed between the two calls is simply not there.
@@ -261,7 +266,9 @@ impl Module {
     /// answer cannot be parsed (see [`readable_token_info`](Module::readable_token_info)).
     pub fn token_info(&self, slot: Slot) -> Result<TokenInfo> {
         read_again("reading token information", READ_ATTEMPTS, || {
-            self.pkcs11().get_token_info(slot)
+            traced(Some(slot), None, Function::GetTokenInfo, None, || {
+                self.pkcs11().get_token_info(slot)
+            })
         })
     }
 
@@ -278,9 +285,10 @@ impl Module {
 
     /// The mechanisms the token in `slot` supports (`C_GetMechanismList`).
     pub fn mechanisms(&self, slot: Slot) -> Result<Vec<MechanismType>> {
-        self.pkcs11()
-            .get_mechanism_list(slot)
-            .map_err(|e| Error::from_cryptoki("listing mechanisms", e))
+        traced(Some(slot), None, Function::GetMechanismList, None, || {
+            self.pkcs11().get_mechanism_list(slot)
+        })
+        .map_err(|e| Error::from_cryptoki("listing mechanisms", e))
     }
 
     /// The mechanisms of the token in `slot` with what the token says about each
@@ -295,7 +303,16 @@ impl Module {
         Ok(self
             .mechanisms(slot)?
             .into_iter()
-            .map(|mechanism| (mechanism, pkcs11.get_mechanism_info(slot, mechanism).ok()))
+            .map(|mechanism| {
+                let info = traced(
+                    Some(slot),
+                    None,
+                    Function::GetMechanismInfo,
+                    Some(mechanism),
+                    || pkcs11.get_mechanism_info(slot, mechanism),
+                );
+                (mechanism, info.ok())
+            })
             .collect())
     }
 }

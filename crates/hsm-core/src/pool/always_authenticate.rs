@@ -26,6 +26,7 @@ use super::PoolKey;
 use super::recovery::Failed;
 use crate::error::{Error, Result};
 use crate::key::KeyInfo;
+use crate::trace::token_call;
 
 impl PoolKey {
     /// True when the token says the private (or secret) key needs the PIN for every use
@@ -126,7 +127,9 @@ fn always_authenticate(
     let Some(handle) = info.private_or_secret() else {
         return Ok(false);
     };
-    let attributes = session.get_attributes(handle, &[AttributeType::AlwaysAuthenticate])?;
+    let attributes = token_call(Function::GetAttributeValue, None, || {
+        session.get_attributes(handle, &[AttributeType::AlwaysAuthenticate])
+    })?;
     Ok(attributes
         .iter()
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true))))

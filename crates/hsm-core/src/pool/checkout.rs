@@ -11,11 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use cryptoki::context::Function;
 use cryptoki::session::Session;
+use cryptoki::slot::Slot;
 
+use super::stats::PoolCounters;
 use super::{PoolInner, Recovery, SessionPool};
 use crate::error::{Error, Result};
 use crate::module::Module;
+use crate::trace::{POOL_TARGET, traced};
 
 /// Read-only or read-write: the pool keeps an idle list of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +47,7 @@ pub(super) struct State {
     /// Sessions open (idle, checked out, or being opened/closed), by access.
     pub(super) open_ro: usize,
     pub(super) open_rw: usize,
-    waiters: usize,
+    pub(super) waiters: usize,
 }
 
 impl State {
@@ -102,6 +106,12 @@ impl PoolInner {
         reuse_idle: bool,
     ) -> Result<PooledSession> {
         self.start_over_after_fork()?;
+        // Declared before the state guard: records the wait, if any, after the lock is gone.
+        let mut wait = WaitClock {
+            counters: &self.counters,
+            slot: self.slot,
+            started: None,
+        };
         let mut state = self.lock_state();
         let mut deadline = None;
         // Set when the token refused a session (CKR_SESSION_COUNT) while the pool has some of
@@ -158,9 +168,20 @@ impl PoolInner {
             let now = Instant::now();
             let deadline = *deadline.get_or_insert(now + self.wait_timeout);
             if now >= deadline {
+                self.counters.timeout();
+                tracing::warn!(target: POOL_TARGET, slot = self.slot.id(),
+                    open = state.open(), waiters = state.waiters,
+                    wait_timeout_ms = u64::try_from(self.wait_timeout.as_millis()).unwrap_or(u64::MAX),
+                    "no session free within the wait timeout");
                 return Err(Error::PoolTimeout {
                     waited: self.wait_timeout,
                 });
+            }
+            if wait.started.is_none() {
+                wait.started = Some(now);
+                tracing::debug!(target: POOL_TARGET, slot = self.slot.id(),
+                    open = state.open(), waiters = state.waiters + 1,
+                    "every session busy: waiting");
             }
             state.waiters += 1;
             state = self
@@ -195,17 +216,26 @@ impl PoolInner {
     fn open_session(&self, access: Access) -> Result<Tracked> {
         let pkcs11 = self.module.pkcs11();
         let open = || {
-            match access {
-                Access::ReadOnly => pkcs11.open_ro_session(self.slot),
-                Access::ReadWrite => pkcs11.open_rw_session(self.slot),
-            }
+            traced(
+                Some(self.slot),
+                Some(&self.counters),
+                Function::OpenSession,
+                None,
+                || match access {
+                    Access::ReadOnly => pkcs11.open_ro_session(self.slot),
+                    Access::ReadWrite => pkcs11.open_rw_session(self.slot),
+                },
+            )
             .map_err(|e| Error::from_cryptoki("opening a session", e))
         };
         let session = match open() {
             Err(error) if error.recovery() == Recovery::RetryOnce => open()?,
             result => result?,
         };
-        let session = Tracked::new(session, &self.module);
+        self.counters.session_opened();
+        tracing::debug!(target: POOL_TARGET, slot = self.slot.id(),
+            read_write = access == Access::ReadWrite, "session opened");
+        let session = Tracked::new(session, &self.module, self.slot, &self.counters);
         self.ensure_login(session.session())?;
         Ok(session)
     }
@@ -247,12 +277,34 @@ impl PoolInner {
     }
 }
 
+/// Records a checkout's wait, if it waited, when the checkout ends (whatever the outcome).
+struct WaitClock<'a> {
+    counters: &'a PoolCounters,
+    slot: Slot,
+    started: Option<Instant>,
+}
+
+impl Drop for WaitClock<'_> {
+    fn drop(&mut self) {
+        if let Some(started) = self.started {
+            let waited = started.elapsed();
+            self.counters.waited(waited);
+            tracing::debug!(target: POOL_TARGET, slot = self.slot.id(),
+                waited_us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX),
+                "wait ended");
+        }
+    }
+}
+
 /// A session opened by a pool, counted in [`Module::pool_sessions`] until it is closed.
 pub(super) struct Tracked {
     /// `Some` until dropped: [`Drop`] closes it, or leaves it open in a forked child.
     session: Option<Session>,
     /// The process that opened the session.
     pid: u32,
+    /// For the `C_CloseSession` span and count.
+    slot: Slot,
+    counters: Arc<PoolCounters>,
     // Dropped after `Drop::drop` has dealt with the session: the count goes down last.
     _count: SessionCount,
 }
@@ -260,12 +312,19 @@ pub(super) struct Tracked {
 struct SessionCount(Arc<AtomicUsize>);
 
 impl Tracked {
-    pub(super) fn new(session: Session, module: &Module) -> Self {
+    pub(super) fn new(
+        session: Session,
+        module: &Module,
+        slot: Slot,
+        counters: &Arc<PoolCounters>,
+    ) -> Self {
         let counter = module.pool_session_counter();
         counter.fetch_add(1, Ordering::AcqRel);
         Tracked {
             session: Some(session),
             pid: std::process::id(),
+            slot,
+            counters: Arc::clone(counters),
             _count: SessionCount(counter),
         }
     }
@@ -294,7 +353,8 @@ impl Drop for Tracked {
             // parent too (a token reached over an inherited connection). Leave it alone.
             std::mem::forget(session);
         } else {
-            drop(session); // C_CloseSession
+            // C_CloseSession, once (cryptoki's drop), in a span.
+            crate::trace::closed(self.slot, &self.counters, session);
         }
     }
 }

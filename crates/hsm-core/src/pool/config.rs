@@ -9,10 +9,13 @@ use std::time::Duration;
 use cryptoki::slot::Limit;
 
 use super::checkout::{Access, State};
+use super::sizing::pool_size;
+use super::stats::PoolCounters;
 use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
 use crate::module::{Module, TokenSummary};
 use crate::pin::Pin;
+use crate::trace::POOL_TARGET;
 use crate::uri::Pkcs11Uri;
 
 /// Environment variable naming the module for [`SessionPool::from_env`] (default: SoftHSM at
@@ -26,7 +29,9 @@ pub const ENV_PIN: &str = "HSM_PIN";
 /// How long [`SessionPool::session`] waits for a free session by default.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default session limit: twice the available parallelism, at least 4.
+/// The default session limit before the token's own: twice the available parallelism, at
+/// least 4. A pool on a token that states a smaller limit opens fewer (see
+/// [`pool_size`](super::pool_size)).
 pub fn default_max_sessions() -> usize {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -174,9 +179,11 @@ impl PoolBuilder {
         self
     }
 
-    /// At most this many sessions open at once (default [`default_max_sessions`]). Lowered to
-    /// the token's `ulMaxSessionCount` when the token states one; read-write sessions are also
-    /// capped at `ulMaxRwSessionCount`.
+    /// At most this many sessions open at once (default [`default_max_sessions`]). Clamped,
+    /// with a `WARN` event, to the token's `ulMaxSessionCount` less
+    /// [`TOKEN_HEADROOM`](super::TOKEN_HEADROOM) when the token states a limit; read-write
+    /// sessions are also capped at `ulMaxRwSessionCount` (see [`pool_size`](super::pool_size)).
+    /// [`SessionPool::max_sessions`] tells the size chosen.
     pub fn max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = Some(max);
         self
@@ -256,8 +263,7 @@ impl PoolBuilder {
                 reason: "no token selected: give a label, serial or slot id".to_owned(),
             });
         }
-        let requested = self.max_sessions.unwrap_or_else(default_max_sessions);
-        if requested == 0 {
+        if self.max_sessions == Some(0) {
             return Err(Error::Config {
                 reason: "max_sessions must be at least 1".to_owned(),
             });
@@ -271,17 +277,18 @@ impl PoolBuilder {
         // `None`: the token answered, but its information does not parse (openCryptoki's
         // blank clock); it was selected by slot id, and its limits are unknown.
         let info = module.readable_token_info(slot)?;
-        let (max_sessions, max_rw_sessions, token_label) = match &info {
-            Some(info) => {
-                let max = capped(requested, info.max_session_count());
-                (
-                    max,
-                    capped(max, info.max_rw_session_count()),
-                    info.label().to_owned(),
-                )
-            }
-            None => (requested, requested, format!("slot {}", slot.id())),
+        let (limits, token_label) = match &info {
+            Some(info) => (
+                (info.max_session_count(), info.max_rw_session_count()),
+                info.label().to_owned(),
+            ),
+            None => (
+                (Limit::Unavailable, Limit::Unavailable),
+                format!("slot {}", slot.id()),
+            ),
         };
+        let size = sized(self.max_sessions, limits, slot.id());
+        let (max_sessions, max_rw_sessions) = (size.sessions, size.rw_sessions);
         let mechanism_infos = module.mechanism_infos(slot)?;
         let library_info = module.pkcs11().get_library_info().ok();
         let pool = SessionPool {
@@ -302,6 +309,7 @@ impl PoolBuilder {
                 freed: Condvar::new(),
                 epoch: AtomicU64::new(0),
                 pid: AtomicU32::new(std::process::id()),
+                counters: Arc::new(PoolCounters::default()),
             }),
         };
         // The first session logs in, and stays idle in the pool: it keeps the login alive.
@@ -310,10 +318,27 @@ impl PoolBuilder {
     }
 }
 
-fn capped(requested: usize, limit: Limit) -> usize {
+/// [`pool_size`] with the default, reported: a `WARN` when an explicit size was clamped, a
+/// `DEBUG` with the size chosen.
+fn sized(requested: Option<usize>, limits: (Limit, Limit), slot: u64) -> super::PoolSize {
+    let size = pool_size(requested, default_max_sessions(), limits.0, limits.1);
+    if let Some(requested) = size.clamped_from {
+        tracing::warn!(target: POOL_TARGET, slot, requested,
+            max_sessions = size.sessions, token_max_sessions = %limit_text(limits.0),
+            "max_sessions is above the token's session limit: clamped");
+    }
+    tracing::debug!(target: POOL_TARGET, slot, max_sessions = size.sessions,
+        max_rw_sessions = size.rw_sessions, token_max_sessions = %limit_text(limits.0),
+        token_max_rw_sessions = %limit_text(limits.1), "pool size");
+    size
+}
+
+/// A token limit in words, for the pool's events.
+fn limit_text(limit: Limit) -> String {
     match limit {
-        Limit::Max(max) if max > 0 => requested.min(usize::try_from(max).unwrap_or(usize::MAX)),
-        _ => requested,
+        Limit::Max(n) => n.to_string(),
+        Limit::Infinite => "no limit".to_owned(),
+        Limit::Unavailable => "not stated".to_owned(),
     }
 }
 
@@ -368,13 +393,57 @@ mod tests {
         ));
     }
 
+    /// The WARN of a clamped size names both numbers; a size within the limit has none.
+    #[test]
+    fn a_clamped_size_is_a_warning() {
+        use std::sync::{Arc, Mutex};
+        use tracing::field::{Field, Visit};
+        use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+        #[derive(Clone, Default)]
+        struct Warnings(Arc<Mutex<Vec<String>>>);
+        struct Text(String);
+        impl Visit for Text {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        impl<S: tracing::Subscriber> Layer<S> for Warnings {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                if *event.metadata().level() == tracing::Level::WARN {
+                    let mut text = Text(String::new());
+                    event.record(&mut text);
+                    self.0.lock().unwrap().push(text.0);
+                }
+            }
+        }
+        let warnings = Warnings::default();
+        let subscriber = tracing_subscriber::registry().with(warnings.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let size = sized(Some(16), (Limit::Max(4), Limit::Infinite), 7);
+            assert_eq!((size.sessions, size.clamped_from), (3, Some(16)));
+            let size = sized(Some(2), (Limit::Max(4), Limit::Infinite), 7);
+            assert_eq!((size.sessions, size.clamped_from), (2, None));
+            let size = sized(None, (Limit::Max(2), Limit::Infinite), 7);
+            assert_eq!((size.sessions, size.clamped_from), (1, None));
+        });
+        let warnings = warnings.0.lock().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        for field in [
+            "slot=7",
+            "requested=16",
+            "max_sessions=3",
+            "token_max_sessions=4",
+        ] {
+            assert!(warnings[0].contains(field), "{field} in {}", warnings[0]);
+        }
+    }
+
     #[test]
     fn limits() {
-        assert_eq!(capped(16, Limit::Max(4)), 4);
-        assert_eq!(capped(2, Limit::Max(4)), 2);
-        assert_eq!(capped(16, Limit::Max(0)), 16);
-        assert_eq!(capped(16, Limit::Infinite), 16);
-        assert_eq!(capped(16, Limit::Unavailable), 16);
         assert!(default_max_sessions() >= 4);
+        assert_eq!(limit_text(Limit::Max(4)), "4");
+        assert_eq!(limit_text(Limit::Infinite), "no limit");
+        assert_eq!(limit_text(Limit::Unavailable), "not stated");
     }
 }

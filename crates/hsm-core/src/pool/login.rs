@@ -25,10 +25,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use cryptoki::context::Function;
+
 use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::pin::Pin;
+use crate::trace::{POOL_TARGET, Scope, token_call, traced};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -44,9 +47,14 @@ impl PoolInner {
     /// that it was with this pool's PIN.
     pub(super) fn ensure_login(&self, session: &Session) -> Result<()> {
         let Some(pin) = &self.pin else { return Ok(()) };
-        let info = session
-            .get_session_info()
-            .map_err(|e| Error::from_cryptoki("reading session state", e))?;
+        let info = traced(
+            Some(self.slot),
+            Some(&self.counters),
+            Function::GetSessionInfo,
+            None,
+            || session.get_session_info(),
+        )
+        .map_err(|e| Error::from_cryptoki("reading session state", e))?;
         match info.session_state() {
             SessionState::RoUser | SessionState::RwUser => self.same_pin(pin),
             SessionState::RwSecurityOfficer => Err(Error::Config {
@@ -61,14 +69,27 @@ impl PoolInner {
                 if self.pin_refused.load(Ordering::Acquire) {
                     return Err(Error::PinIncorrect);
                 }
-                match login_user(&self.module, self.slot, session, pin)? {
-                    Login::Done => Ok(()),
-                    Login::AlreadyLoggedIn => self.same_pin(pin),
+                // The C_Login span gets the slot, and the call is counted, at build too.
+                let _scope = Scope::enter(self.trace_context());
+                // A refusal by C_Login itself is remembered too (it used to return early here):
+                // a re-login after a lost login must not offer a refused PIN again.
+                match login_user(&self.module, self.slot, session, pin) {
+                    Ok(Login::Done) => {
+                        self.counters.logged_in();
+                        tracing::debug!(target: POOL_TARGET, slot = self.slot.id(),
+                            user_type = "CKU_USER", "logged in");
+                        Ok(())
+                    }
+                    Ok(Login::AlreadyLoggedIn) => self.same_pin(pin),
+                    Err(error) => Err(error),
                 }
                 .inspect_err(|error| {
                     if matches!(error, Error::PinIncorrect) {
                         self.pin_refused.store(true, Ordering::Release);
                     }
+                    // The kind of refusal only: never the PIN.
+                    tracing::warn!(target: POOL_TARGET, slot = self.slot.id(),
+                        user_type = "CKU_USER", error = %error, "login refused");
                 })
             }
         }
@@ -86,7 +107,14 @@ impl PoolInner {
         if self.pin_refused.load(Ordering::Acquire) {
             return Err(Error::PinIncorrect);
         }
-        match session.login(UserType::ContextSpecific, Some(&pin.to_auth_pin())) {
+        let login = traced(
+            Some(self.slot),
+            Some(&self.counters),
+            Function::Login,
+            None,
+            || session.login(UserType::ContextSpecific, Some(&pin.to_auth_pin())),
+        );
+        match login {
             Ok(()) => Ok(()),
             Err(cryptoki::error::Error::Pkcs11(
                 RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange,
@@ -142,7 +170,11 @@ pub(crate) fn login_user(
             return Err(Error::PinFinalTry);
         }
     }
-    match session.login(UserType::User, Some(&pin.to_auth_pin())) {
+    // In a pool operation (a login again after a lost login), the span gets the pool's slot.
+    let login = token_call(Function::Login, None, || {
+        session.login(UserType::User, Some(&pin.to_auth_pin()))
+    });
+    match login {
         Ok(()) => {
             PinRecord::record(module, slot, pin)?;
             Ok(Login::Done)

@@ -26,6 +26,8 @@
 //! | `recovery.rs` | [`recovery`]: the one classification of PKCS#11 return values, and the one retry loop |
 //! | `fork.rs` | starting over in a child process after `fork` |
 //! | `key.rs` | [`PoolKey`]: a key whose handles survive a re-login |
+//! | `sizing.rs` | [`pool_size`]: the session limit from the request and the token's own limits |
+//! | `stats.rs` | [`PoolStats`]: gauges and counters for metrics exporters |
 //! | `always_authenticate.rs` | keys that need the PIN for every use: the context-specific login between an operation's init and its data |
 //!
 //! # Login
@@ -101,6 +103,8 @@ mod fork;
 mod key;
 mod login;
 mod recovery;
+mod sizing;
+mod stats;
 
 pub use checkout::PooledSession;
 use checkout::{Access, State};
@@ -109,6 +113,9 @@ pub use config::{
 };
 pub use key::PoolKey;
 pub use recovery::{Recovery, recovery, recovery_table};
+pub use sizing::{PoolSize, TOKEN_HEADROOM, pool_size};
+pub(crate) use stats::PoolCounters;
+pub use stats::PoolStats;
 
 /// A pool of logged-in sessions on one token. Cheap to clone (clones share the pool);
 /// `Send + Sync`. See the [module documentation](self).
@@ -145,6 +152,8 @@ struct PoolInner {
     epoch: AtomicU64,
     /// fork.rs: the process whose sessions the pool holds; another value means a forked child.
     pid: AtomicU32,
+    /// stats.rs: the counters, shared with the token calls made in the pool's operations.
+    counters: Arc<PoolCounters>,
 }
 
 impl SessionPool {
@@ -284,6 +293,14 @@ impl fmt::Debug for SessionPool {
 }
 
 impl PoolInner {
+    /// What the token calls made for this pool record: its slot, its counters.
+    fn trace_context(&self) -> crate::trace::Context {
+        crate::trace::Context {
+            slot: self.slot,
+            counters: Arc::clone(&self.counters),
+        }
+    }
+
     fn lock_state(&self) -> MutexGuard<'_, State> {
         // The state is consistent between statements: a panic elsewhere cannot corrupt it.
         self.state

@@ -18,6 +18,7 @@ use cryptoki::session::{Session, SessionState};
 use super::checkout::Access;
 use super::{PoolInner, SessionPool};
 use crate::error::{Error, Result};
+use crate::trace::{POOL_TARGET, Scope, traced};
 
 /// What recovers from a PKCS#11 failure. See [`recovery`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,16 +224,27 @@ impl SessionPool {
         mut attempt: impl FnMut(&Session) -> Result<T, Failed>,
         forget_handles: Option<&dyn Fn()>,
     ) -> Result<T> {
+        // Token calls made in the closures get the pool's slot and counters.
+        let _scope = Scope::enter(self.inner.trace_context());
         let mut session = self.inner.checkout(access, true)?;
         let mut runs = 0u32;
         let mut recoveries = 0u32;
+        // Set once the pool replaced a lost session or login for this operation.
+        let mut recovered_from: Option<Recovery> = None;
         loop {
             let Failed {
                 error,
                 closure_ran,
                 recoverable,
             } = match attempt(&session) {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    if let Some(action) = recovered_from {
+                        self.inner.counters.recovered();
+                        tracing::info!(target: POOL_TARGET, slot = self.inner.slot.id(),
+                            recovery = ?action, "recovered: the operation ran on a new session");
+                    }
+                    return Ok(value);
+                }
                 Err(failed) => failed,
             };
             if !recoverable {
@@ -246,15 +258,21 @@ impl SessionPool {
                     .decide(&session, &error, forget_handles.is_some(), closure_ran)
                 {
                     action @ (Recovery::NewSession | Recovery::LoginAgain) => {
+                        self.inner.lost(action, &error, again);
                         // Never back to the pool: it is dead, or not logged in.
                         session.discard();
                         if !again {
                             return Err(error);
                         }
                         self.inner.recover(action);
+                        recovered_from = Some(action);
                         self.inner.checkout(access, false)?
                     }
                     Recovery::FindKeyAgain if again => {
+                        tracing::info!(target: POOL_TARGET, slot = self.inner.slot.id(),
+                            recovery = ?Recovery::FindKeyAgain,
+                            rv = error.rv().map(crate::error::rv_name),
+                            "stale key handles: finding the key again");
                         if let Some(forget) = forget_handles {
                             forget();
                         }
@@ -357,13 +375,36 @@ impl PoolInner {
     /// say). A `C_GetSessionInfo`; for error paths.
     pub(super) fn logged_out(&self, session: &Session) -> bool {
         self.pin.is_some()
-            && match session.get_session_info() {
+            && match traced(
+                Some(self.slot),
+                Some(&self.counters),
+                Function::GetSessionInfo,
+                None,
+                || session.get_session_info(),
+            ) {
                 Ok(info) => matches!(
                     info.session_state(),
                     SessionState::RoPublic | SessionState::RwPublic
                 ),
                 Err(_) => true,
             }
+    }
+
+    /// Counts and reports a lost session or login; `again`: the pool recovers.
+    fn lost(&self, action: Recovery, error: &Error, again: bool) {
+        match action {
+            Recovery::NewSession => self.counters.session_lost(),
+            _ => self.counters.login_lost(),
+        }
+        let function = error.function().map(crate::error::c_name);
+        let rv = error.rv().map(crate::error::rv_name);
+        if again {
+            tracing::warn!(target: POOL_TARGET, slot = self.slot.id(), recovery = ?action,
+                function, rv, "session or login lost: recovering");
+        } else {
+            tracing::warn!(target: POOL_TARGET, slot = self.slot.id(), recovery = ?action,
+                function, rv, "session or login lost again: giving up");
+        }
     }
 
     /// After a lost session or login: object handles may be stale from now on, and when the

@@ -51,6 +51,8 @@ Example:
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) log: crate::log::LogArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

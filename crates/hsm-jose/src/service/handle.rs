@@ -181,9 +181,12 @@ impl AsyncHsm {
         self.inner.workers.max_waiting()
     }
 
-    /// The current readings and running totals, for a metrics exporter.
+    /// The current readings and running totals, for a metrics exporter: the workers', and the
+    /// session pool's in [`ServiceStats::pool`].
     pub fn stats(&self) -> ServiceStats {
-        self.inner.workers.stats()
+        let mut stats = self.inner.workers.stats();
+        stats.pool = self.pool().stats();
+        stats
     }
 
     /// Runs any synchronous hsm-jose or hsm-core code on a worker, with this handle's

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use hsm_core::PoolStats;
+
 /// A snapshot of an [`AsyncHsm`](super::AsyncHsm)'s workers: gauges (now) and counters (since
 /// the workers started; export them as monotonic counters).
 ///
@@ -38,4 +40,8 @@ pub struct ServiceStats {
     pub waits: u64,
     /// The total time those operations waited.
     pub wait_time: Duration,
+    /// The session pool under the workers ([`SessionPool::stats`](hsm_core::SessionPool::stats)):
+    /// its sessions, its own waits (which stay at zero while the workers are no more than the
+    /// sessions), lost sessions and logins, token calls and failures.
+    pub pool: PoolStats,
 }

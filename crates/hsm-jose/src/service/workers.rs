@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 use tokio::time::Instant;
 
 use super::{ServiceError, ServiceStats};
+use hsm_core::PoolStats;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -108,6 +109,7 @@ impl Workers {
             deadline_running: load(&c.deadline_running),
             waits: load(&c.waits),
             wait_time: Duration::from_nanos(load(&c.wait_nanos)),
+            pool: PoolStats::default(),
         }
     }
 
