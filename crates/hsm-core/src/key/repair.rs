@@ -11,12 +11,14 @@
 //! coordinates below the field prime), only on the key's own objects, and it reads the
 //! attribute back to check the token now holds the DER form of the same point.
 
+use cryptoki::context::Function;
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
 use cryptoki::session::Session;
 
 use super::curve::short_form_point;
 use super::{KeyInfo, KeyKind};
 use crate::error::{Error, Result};
+use crate::trace::token_call;
 
 /// What [`repair_ec_point`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +53,10 @@ pub fn ec_point_needs_repair(session: &Session, info: &KeyInfo) -> Result<bool> 
 pub fn repair_ec_point(session: &Session, info: &KeyInfo) -> Result<EcPointRepair> {
     let objects = misencoded(session, info)?;
     for (handle, der) in &objects {
-        session
-            .update_attributes(*handle, &[Attribute::EcPoint(der.clone())])
-            .map_err(|e| Error::from_cryptoki("rewriting a key's EC point in DER", e))?;
+        token_call(Function::SetAttributeValue, None, || {
+            session.update_attributes(*handle, &[Attribute::EcPoint(der.clone())])
+        })
+        .map_err(|e| Error::from_cryptoki("rewriting a key's EC point in DER", e))?;
         if read_point(session, *handle)?.as_deref() != Some(der.as_slice()) {
             return Err(Error::InvalidPublicKey {
                 key: format!("{:?}", info.label),
@@ -85,9 +88,10 @@ fn misencoded(session: &Session, info: &KeyInfo) -> Result<Vec<(ObjectHandle, Ve
 }
 
 fn read_point(session: &Session, handle: ObjectHandle) -> Result<Option<Vec<u8>>> {
-    let attributes = session
-        .get_attributes(handle, &[AttributeType::EcPoint])
-        .map_err(|e| Error::from_cryptoki("reading a key's EC point", e))?;
+    let attributes = token_call(Function::GetAttributeValue, None, || {
+        session.get_attributes(handle, &[AttributeType::EcPoint])
+    })
+    .map_err(|e| Error::from_cryptoki("reading a key's EC point", e))?;
     Ok(attributes.into_iter().find_map(|a| match a {
         Attribute::EcPoint(p) => Some(p),
         _ => None,

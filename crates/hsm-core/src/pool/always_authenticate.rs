@@ -53,13 +53,12 @@ impl PoolKey {
     pub fn sign_authenticated(&self, mechanism: &Mechanism<'_>, data: &[u8]) -> Result<Vec<u8>> {
         self.run_key(|session, info| {
             let key = private(info)?;
-            session
-                .sign_init(mechanism, key)
+            let m = Some(mechanism.mechanism_type());
+            token_call(Function::SignInit, m, || session.sign_init(mechanism, key))
                 .map_err(|e| Failed::in_closure(Error::from_cryptoki("signing", e)))?;
             self.pool().context_login(session).map_err(unless_lost)?;
-            session
-                .sign_update(data)
-                .and_then(|()| session.sign_final())
+            token_call(Function::SignUpdate, m, || session.sign_update(data))
+                .and_then(|()| token_call(Function::SignFinal, m, || session.sign_final()))
                 .map_err(|e| Failed::in_closure(Error::from_cryptoki("signing", e)))
         })
     }
