@@ -24,7 +24,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use hsm_core::key::{CertificateObject, certificate_chain, store_certificate};
+use hsm_core::key::{
+    CertificateObject, certificate_chain, certificates_of_key, delete_certificates,
+    store_certificate,
+};
 use hsm_core::{EcCurve, EdCurve, KeyKind};
 use jose_core::jwk::x5c;
 use jose_core::{Jwk, JwsAlgorithm, KeyBackend};
@@ -282,6 +285,207 @@ pub fn store(key: &HsmJwk, certificate_der: &[u8]) -> Result<()> {
     let session = key.pool().session_rw()?;
     store_certificate(&session, &object, key.label(), key.id())?;
     Ok(())
+}
+
+/// The most certificates [`read_pem_chain`] and [`store_chain`] take: a leaf and its CA chain
+/// (the token's chain is read back up to [`hsm_core::key::MAX_CHAIN`] certificates).
+pub const MAX_IMPORTED_CHAIN: usize = hsm_core::key::MAX_CHAIN;
+
+fn parse_error(position: Option<usize>, reason: &'static str) -> Error {
+    Error::CertificateParse { position, reason }
+}
+
+/// Reads the certificates of a PEM file (`-----BEGIN CERTIFICATE-----` blocks, in file order:
+/// the leaf first, then its CA chain) as DER, each checked to be an X.509 certificate. Text
+/// outside the blocks (such as OpenSSL's `subject=` lines) is ignored.
+///
+/// # Errors
+/// [`Error::CertificateParse`] for input without a certificate, a PEM block of another type
+/// (a private key in a certificate file is refused, not skipped), a block that is not valid
+/// PEM or not DER X.509, or more than [`MAX_IMPORTED_CHAIN`] certificates.
+pub fn read_pem_chain(pem: &str) -> Result<Vec<Vec<u8>>> {
+    const BEGIN: &str = "-----BEGIN ";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut chain = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let position = chain.len() + 1;
+        let block = &rest[start..];
+        if !block.starts_with("-----BEGIN CERTIFICATE-----") {
+            return Err(parse_error(
+                Some(position),
+                "a PEM block that is not a CERTIFICATE (a certificate file holds certificates only)",
+            ));
+        }
+        let end = block
+            .find(END)
+            .ok_or_else(|| parse_error(Some(position), "the PEM block has no END line"))?
+            + END.len();
+        if chain.len() == MAX_IMPORTED_CHAIN {
+            return Err(parse_error(
+                Some(position),
+                "too many certificates: a leaf and its CA chain are at most 10",
+            ));
+        }
+        let (_, der) = x509_cert::der::pem::decode_vec(&block.as_bytes()[..end])
+            .map_err(|_| parse_error(Some(position), "the PEM block is not valid base64 PEM"))?;
+        check_der(&der, position)?;
+        chain.push(der);
+        rest = &block[end..];
+    }
+    if chain.is_empty() {
+        return Err(parse_error(None, "no -----BEGIN CERTIFICATE----- block"));
+    }
+    Ok(chain)
+}
+
+fn check_der(der: &[u8], position: usize) -> Result<Certificate> {
+    Certificate::from_der(der)
+        .map_err(|_| parse_error(Some(position), "not a DER X.509 certificate"))
+}
+
+/// What the token indexes a certificate by: its DER subject, issuer and serial number.
+fn certificate_object(der: &[u8], parsed: &Certificate) -> Result<CertificateObject> {
+    let tbs = parsed.tbs_certificate();
+    let encode = |r: std::result::Result<Vec<u8>, x509_cert::der::Error>| {
+        r.map_err(|_| refuse("the certificate's names cannot be encoded"))
+    };
+    Ok(CertificateObject {
+        der: der.to_vec(),
+        subject: encode(tbs.subject().to_der())?,
+        issuer: encode(tbs.issuer().to_der())?,
+        serial_number: Some(encode(tbs.serial_number().to_der())?),
+    })
+}
+
+/// Stores a certificate chain for `key`: `chain[0]` is the key's own certificate (for example
+/// the one a CA returned for a [`signing_request`]), the rest its CA chain, each followed by
+/// its issuer. All are stored as X.509 certificate objects with the key's `CKA_ID` (and
+/// subject, issuer and serial number from the certificate): the leaf with the key's
+/// `CKA_LABEL`, each CA certificate labelled with its subject name. Read back by
+/// [`chain`] and published by [`HsmJwk::with_certificates`] in the same order, leaf first.
+/// Deleting the key ([`hsm_core::key::delete_key`]) deletes them too.
+///
+/// Nothing is stored unless every check passes, and a failure while storing removes what was
+/// stored.
+///
+/// # Errors
+/// * [`Error::CertificateParse`] for an empty chain or a certificate that is not DER X.509
+///   (`position` counts from 1);
+/// * [`Error::CertificateKeyMismatch`] when the leaf does not carry the key's public key;
+/// * [`Error::Certificate`] for a secret key, more than [`MAX_IMPORTED_CHAIN`] certificates,
+///   or a chain out of order (a certificate not followed by its issuer, or a self-issued one
+///   before the end);
+/// * [`Error::Token`] with `hsm_core::Error::Config` when the key already has a certificate
+///   (remove it first: [`remove`]), other token errors.
+pub fn store_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<()> {
+    let public = key
+        .public
+        .as_ref()
+        .ok_or_else(|| refuse("a certificate needs a key pair with a public key"))?;
+    if chain.is_empty() {
+        return Err(parse_error(None, "no certificate to store"));
+    }
+    if chain.len() > MAX_IMPORTED_CHAIN {
+        return Err(refuse(
+            "too many certificates: a leaf and its CA chain are at most 10",
+        ));
+    }
+    let mut objects = Vec::with_capacity(chain.len());
+    for (index, der) in chain.iter().enumerate() {
+        let parsed = check_der(der, index + 1)?;
+        objects.push((certificate_object(der, &parsed)?, parsed));
+    }
+    let carries = x5c::leaf_carries(public, &chain[0])
+        .map_err(|_| parse_error(Some(1), "not a DER X.509 certificate"))?;
+    if !carries {
+        return Err(Error::CertificateKeyMismatch {
+            label: key.label().to_owned(),
+        });
+    }
+    for pair in objects.windows(2) {
+        let (certificate, next) = (&pair[0].0, &pair[1].0);
+        if certificate.issuer == certificate.subject {
+            return Err(refuse(
+                "the chain is out of order: a self-issued certificate must come last",
+            ));
+        }
+        if certificate.issuer != next.subject {
+            return Err(refuse(
+                "the chain is out of order: each certificate must be followed by its issuer",
+            ));
+        }
+    }
+    let session = key.pool().session_rw()?;
+    let mut stored = Vec::with_capacity(objects.len());
+    for (index, (object, parsed)) in objects.iter().enumerate() {
+        let label = if index == 0 {
+            key.label().to_owned()
+        } else {
+            ca_label(key, parsed, index)
+        };
+        match store_certificate(&session, object, &label, key.id()) {
+            Ok(handle) => stored.push(handle),
+            Err(e) => {
+                for handle in stored {
+                    // Best effort: the first error is the one to report.
+                    let _ = session.destroy_object(handle);
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A CA certificate's label: its subject name (RFC 4514), unless that is the key's own label
+/// (the leaf's), or empty.
+fn ca_label(key: &HsmJwk, parsed: &Certificate, index: usize) -> String {
+    let subject = parsed.tbs_certificate().subject().to_string();
+    if subject.is_empty() || subject == key.label() {
+        format!("{} issuer {index}", key.label())
+    } else {
+        subject
+    }
+}
+
+/// Reads a PEM file of certificates ([`read_pem_chain`]) and stores them for `key`
+/// ([`store_chain`]); returns how many were stored.
+///
+/// ```no_run
+/// use hsm_jose::{cert, HsmJwk, SessionPool};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = SessionPool::from_env()?;
+/// let key = HsmJwk::from_label(&pool, "signing-2026")?;
+/// // The certificate a CA issued for `cert::signing_request`, followed by the CA's own.
+/// let pem = std::fs::read_to_string("signing-2026-chain.pem")?;
+/// cert::remove(&key)?; // a self-signed certificate made earlier, if any
+/// let stored = cert::import_pem(&key, &pem)?;
+/// assert_eq!(cert::chain(&key)?.len(), stored);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// As [`read_pem_chain`] and [`store_chain`].
+pub fn import_pem(key: &HsmJwk, pem: &str) -> Result<usize> {
+    let chain = read_pem_chain(pem)?;
+    store_chain(key, &chain)?;
+    Ok(chain.len())
+}
+
+/// Deletes the key's certificates from the token: those stored with its `CKA_ID` (its leaf
+/// and the CA certificates stored with it; see [`hsm_core::key::certificates_of_key`]).
+/// Returns how many were deleted.
+///
+/// # Errors
+/// Token errors.
+pub fn remove(key: &HsmJwk) -> Result<usize> {
+    let session = key.pool().session_rw()?;
+    let certificates = certificates_of_key(&session, key.info())?;
+    delete_certificates(&session, &certificates)?;
+    Ok(certificates.len())
 }
 
 /// The key's certificate chain from the token (DER, leaf first), checked: the leaf carries the
