@@ -377,15 +377,34 @@ fn certificate_object(der: &[u8], parsed: &Certificate) -> Result<CertificateObj
 ///   or a chain out of order (a certificate not followed by its issuer, or a self-issued one
 ///   before the end);
 /// * [`Error::Token`] with `hsm_core::Error::Config` when the key already has a certificate
-///   (remove it first: [`remove`]), other token errors.
+///   (store in its place with [`replace_chain`]), other token errors.
 pub fn store_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<()> {
+    let objects = check_chain(key, chain)?;
+    store_checked(key, &objects)
+}
+
+/// [`store_chain`] in place of the certificates the key has ([`remove`]): every check runs
+/// before anything is deleted, so a refused chain leaves the old one in place. Returns how
+/// many certificates were replaced.
+///
+/// # Errors
+/// As [`store_chain`] (except that an existing certificate is replaced, not refused).
+pub fn replace_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<usize> {
+    let objects = check_chain(key, chain)?;
+    let removed = remove(key)?;
+    store_checked(key, &objects)?;
+    Ok(removed)
+}
+
+/// Parses every certificate of the chain and checks the leaf's key and the order.
+fn check_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<Vec<(CertificateObject, Certificate)>> {
     let public = key
         .public
         .as_ref()
         .ok_or_else(|| refuse("a certificate needs a key pair with a public key"))?;
-    if chain.is_empty() {
+    let Some(leaf) = chain.first() else {
         return Err(parse_error(None, "no certificate to store"));
-    }
+    };
     if chain.len() > MAX_IMPORTED_CHAIN {
         return Err(refuse(
             "too many certificates: a leaf and its CA chain are at most 10",
@@ -396,7 +415,7 @@ pub fn store_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<()> {
         let parsed = check_der(der, index + 1)?;
         objects.push((certificate_object(der, &parsed)?, parsed));
     }
-    let carries = x5c::leaf_carries(public, &chain[0])
+    let carries = x5c::leaf_carries(public, leaf)
         .map_err(|_| parse_error(Some(1), "not a DER X.509 certificate"))?;
     if !carries {
         return Err(Error::CertificateKeyMismatch {
@@ -416,6 +435,11 @@ pub fn store_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<()> {
             ));
         }
     }
+    Ok(objects)
+}
+
+/// Stores a checked chain; a failure removes what was stored.
+fn store_checked(key: &HsmJwk, objects: &[(CertificateObject, Certificate)]) -> Result<()> {
     let session = key.pool().session_rw()?;
     let mut stored = Vec::with_capacity(objects.len());
     for (index, (object, parsed)) in objects.iter().enumerate() {
@@ -460,9 +484,10 @@ fn ca_label(key: &HsmJwk, parsed: &Certificate, index: usize) -> String {
 /// let key = HsmJwk::from_label(&pool, "signing-2026")?;
 /// // The certificate a CA issued for `cert::signing_request`, followed by the CA's own.
 /// let pem = std::fs::read_to_string("signing-2026-chain.pem")?;
-/// cert::remove(&key)?; // a self-signed certificate made earlier, if any
 /// let stored = cert::import_pem(&key, &pem)?;
 /// assert_eq!(cert::chain(&key)?.len(), stored);
+/// // In place of a certificate the key had (a self-signed one made earlier):
+/// cert::replace_chain(&key, &cert::read_pem_chain(&pem)?)?;
 /// # Ok(())
 /// # }
 /// ```

@@ -73,12 +73,12 @@ pub(crate) fn import(hsm: &Hsm<'_>, args: &CertImportArgs) -> Result<()> {
     // Read before the token is opened: a wrong file fails fast.
     let chain = cert::read_pem_chain(&pem).map_err(|e| CliError::setup(e.to_string()))?;
     let key = load(hsm, &args.key)?;
-    let replaced = if args.replace {
-        cert::remove(&key).map_err(error::hsm_jose)?
+    let stored = if args.replace {
+        cert::replace_chain(&key, &chain)
     } else {
-        0
+        cert::store_chain(&key, &chain).map(|()| 0)
     };
-    cert::store_chain(&key, &chain).map_err(|e| match e {
+    let replaced = stored.map_err(|e| match e {
         hsm_jose::Error::Token(ref inner) if matches!(**inner, hsm_core::Error::Config { .. }) => {
             error::hsm_jose(e).hint(
                 "the key has a certificate already: `hsm-jose cert show` prints it; \
