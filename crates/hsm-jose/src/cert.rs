@@ -47,6 +47,14 @@ fn refuse(reason: &'static str) -> Error {
     Error::Certificate { reason }
 }
 
+/// The [`Error::Certificate`] reason for a P-521 key: rcgen 0.14 signs ECDSA on P-521 only with
+/// its own aws-lc backend compiled in, which hsm-jose does not enable.
+pub const P521_UNSUPPORTED: &str =
+    "P-521 certificates are not supported: rcgen has ECDSA on P-521 only with its aws-lc backend";
+
+/// The [`Error::Certificate`] reason for an Ed448 key: rcgen 0.14 has no Ed448.
+pub const ED448_UNSUPPORTED: &str = "Ed448 certificates are not supported: rcgen has no Ed448";
+
 /// An [`HsmJwk`] as rcgen's [`SigningKey`]: the token signs the certificate or request.
 pub struct TokenSigner<'k> {
     key: &'k HsmJwk,
@@ -69,8 +77,9 @@ impl<'k> TokenSigner<'k> {
     /// The signer for a key pair: RSA (RS256), EC P-256 and P-384 (ES256, ES384), Ed25519.
     ///
     /// # Errors
-    /// [`Error::Certificate`] for a secret key, a key without a public key, P-521 or Ed448
-    /// (which rcgen names only with a crypto backend, or not at all).
+    /// [`Error::Certificate`] for a secret key, a key without a public key, P-521
+    /// ([`P521_UNSUPPORTED`]) or Ed448 ([`ED448_UNSUPPORTED`]): rcgen names the first only with
+    /// a crypto backend of its own, the second not at all.
     pub fn new(key: &'k HsmJwk) -> Result<Self> {
         use rcgen::{
             PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
@@ -83,15 +92,14 @@ impl<'k> TokenSigner<'k> {
             KeyKind::Rsa { .. } => (JwsAlgorithm::RS256, &PKCS_RSA_SHA256),
             KeyKind::Ec(EcCurve::P256) => (JwsAlgorithm::ES256, &PKCS_ECDSA_P256_SHA256),
             KeyKind::Ec(EcCurve::P384) => (JwsAlgorithm::ES384, &PKCS_ECDSA_P384_SHA384),
-            // rcgen names ECDSA on P-521 only with its aws-lc backend.
+            // rcgen 0.14 defines PKCS_ECDSA_P521_SHA512 only with its aws-lc backend compiled
+            // in (feature `aws_lc_rs`), which this crate does not enable.
             KeyKind::Ec(EcCurve::P521) => {
-                return Err(refuse(
-                    "P-521 certificates are not supported (rcgen without aws-lc)",
-                ));
+                return Err(refuse(P521_UNSUPPORTED));
             }
             KeyKind::Edwards(EdCurve::Ed25519) => (JwsAlgorithm::EdDSA, &PKCS_ED25519),
             KeyKind::Edwards(EdCurve::Ed448) => {
-                return Err(refuse("Ed448 certificates are not supported (rcgen)"));
+                return Err(refuse(ED448_UNSUPPORTED));
             }
             _ => return Err(refuse("a certificate needs an RSA, EC or Ed25519 key pair")),
         };
