@@ -574,7 +574,8 @@ fn an_imported_certificate_for_another_key_or_garbage_is_refused() {
         "{mismatch:?}"
     );
 
-    let garbage = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    let garbage =
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
     let refused = cert::import_pem(&key, garbage);
     assert!(
         matches!(

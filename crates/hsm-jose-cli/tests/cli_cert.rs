@@ -306,8 +306,13 @@ fn a_certificate_from_a_ca_is_imported_with_its_chain_and_deleted_with_the_key()
         "{stored}"
     );
 
-    let shown = cli.ok(&["cert", "show", "--key", "cli-import-cert"], "").text();
-    assert_eq!(pem_bodies(&shown), pem_bodies(&format!("{leaf_pem}{ca_pem}")));
+    let shown = cli
+        .ok(&["cert", "show", "--key", "cli-import-cert"], "")
+        .text();
+    assert_eq!(
+        pem_bodies(&shown),
+        pem_bodies(&format!("{leaf_pem}{ca_pem}"))
+    );
     let set = cli
         .ok(&["jwks", "--key", "cli-import-cert", "--x5c"], "")
         .json();

@@ -1,11 +1,11 @@
 //! `keys list`, `keys generate`, `keys delete`.
 
 use clap::ValueEnum;
+use hsm_core::key::{certificates_of_key, delete_key};
 use hsm_core::{
     Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, PoolKey, SecretSpec,
     SessionPool, find_key, generate_key_pair, generate_secret_key, list_keys,
 };
-use hsm_core::key::{certificates_of_key, delete_key};
 use hsm_jose::HsmJwk;
 use jose_core::KeyBackend;
 use serde_json::{Value, json};
