@@ -304,6 +304,13 @@ pub fn hsm_error(e: &jose_core::Error) -> Option<&hsm_core::Error> {
     }
 }
 
+fn certificate_parse_message(position: Option<usize>, reason: &str) -> String {
+    match position {
+        Some(n) => format!("certificate {n} cannot be read: {reason}"),
+        None => format!("the certificates cannot be read: {reason}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,12 +368,5 @@ mod tests {
             reason: "HSM_TOKEN is not set".into(),
         };
         assert!(matches!(Error::from(config), Error::Token(_)));
-    }
-}
-
-fn certificate_parse_message(position: Option<usize>, reason: &str) -> String {
-    match position {
-        Some(n) => format!("certificate {n} cannot be read: {reason}"),
-        None => format!("the certificates cannot be read: {reason}"),
     }
 }
