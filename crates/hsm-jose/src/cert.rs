@@ -1,5 +1,7 @@
 //! X.509 certificates for token keys: self-signed certificates and CSRs whose signature the
-//! token computes, stored next to the key, and published as `x5c` / `x5t#S256`.
+//! token computes, and certificates a CA issued (with their CA chain, from PEM:
+//! [`import_pem`], [`store_chain`]), stored next to the key and published as `x5c` /
+//! `x5t#S256`.
 //!
 //! [`TokenSigner`] is an [`HsmJwk`] as an `rcgen` signing key: rcgen builds the certificate or
 //! request, and the token signs it (RSA PKCS#1 v1.5 with SHA-256, ECDSA P-256 and P-384 with
