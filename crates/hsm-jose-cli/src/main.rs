@@ -21,14 +21,15 @@ mod io;
 mod jwks_url;
 mod keys;
 mod log;
+mod provider;
 mod publish;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    // Before anything builds a key: the provider is fixed by the first use.
+    let provider = provider::install();
+    let cli = match cli::Cli::try_parse_with_version(provider::version(provider)) {
         Ok(cli) => cli,
         // Help and version exit 0 on standard output; usage errors exit 2 on standard error.
         Err(e) => {

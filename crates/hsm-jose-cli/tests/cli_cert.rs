@@ -1,6 +1,7 @@
 //! `hsm-jose cert`: a self-signed certificate made in the token verifies with OpenSSL, is
 //! stored next to its key and shown as PEM and as `x5c` in the key's JWK; a CSR verifies with
-//! OpenSSL.
+//! OpenSSL; the certificate an OpenSSL CA issues for the CSR is imported with the CA's and
+//! published leaf first; `keys delete` takes the certificates along.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,7 +10,7 @@ mod common;
 use std::process::Command;
 
 use common::{Cli, cli};
-use hsm_core::cryptoki::object::Attribute;
+use hsm_core::cryptoki::object::{Attribute, ObjectClass};
 use jose_core::Jwk;
 use jose_core::jwk::x5c;
 
@@ -160,4 +161,206 @@ fn a_malformed_subject_is_a_usage_error() {
     );
     assert_eq!(run.status, 2, "{}", run.stderr);
     assert!(run.stderr.contains("NAME=value"), "{}", run.stderr);
+}
+
+/// The certificate objects on the suite's token with this id.
+fn certificates_with_id(cli: &Cli, id: &[u8]) -> usize {
+    let pool = cli.token.pool();
+    let session = pool.session().unwrap();
+    session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Id(id.to_vec()),
+        ])
+        .unwrap()
+        .len()
+}
+
+/// The base64 of every PEM block, without line breaks: PEM texts compared by content.
+fn pem_bodies(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>()
+}
+
+/// Issue 16: the request `cert csr` makes is signed by an OpenSSL CA; `cert import` stores the
+/// returned certificate and the CA's (replacing the self-signed one), `cert show` and
+/// `jwks --x5c` give them leaf first; a certificate for another key and garbage are refused;
+/// `keys delete` lists and deletes the certificates with the key.
+#[test]
+fn a_certificate_from_a_ca_is_imported_with_its_chain_and_deleted_with_the_key() {
+    let cli = cli("import");
+    fresh_key(&cli, "cli-import-cert");
+    let id = {
+        let pool = cli.token.pool();
+        let session = pool.session().unwrap();
+        let key =
+            hsm_core::find_key(&session, &hsm_core::KeySelector::label("cli-import-cert")).unwrap();
+        key.id
+    };
+    // Left by an earlier run under this id: certificates labelled with the CA's subject.
+    {
+        let pool = cli.token.pool();
+        let session = pool.session_rw().unwrap();
+        for handle in session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::CERTIFICATE),
+                Attribute::Id(id.clone()),
+            ])
+            .unwrap()
+        {
+            session.destroy_object(handle).unwrap();
+        }
+    }
+    let request = cli
+        .ok(
+            &[
+                "cert",
+                "csr",
+                "--key",
+                "cli-import-cert",
+                "--subject",
+                "CN=cli-import.example",
+            ],
+            "",
+        )
+        .stdout;
+    let request_file = cli.write("request.pem", request);
+    let ca_key = cli.path("ca.key").to_string_lossy().into_owned();
+    let ca_file = cli.path("ca.pem").to_string_lossy().into_owned();
+    let leaf_file = cli.path("leaf.pem").to_string_lossy().into_owned();
+    let (ok, text) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_file,
+        "-subj",
+        "/CN=hsm-jose CLI test CA",
+        "-days",
+        "30",
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &request_file,
+        "-CA",
+        &ca_file,
+        "-CAkey",
+        &ca_key,
+        "-set_serial",
+        "0x1234",
+        "-days",
+        "30",
+        "-out",
+        &leaf_file,
+    ]);
+    assert!(ok, "{text}");
+    let ca_pem = std::fs::read_to_string(&ca_file).unwrap();
+    let leaf_pem = std::fs::read_to_string(&leaf_file).unwrap();
+    let chain_file = cli.write("chain.pem", format!("{leaf_pem}{ca_pem}"));
+
+    // The key has a self-signed certificate: import refuses to add a second leaf...
+    cli.ok(
+        &[
+            "cert",
+            "self-sign",
+            "--key",
+            "cli-import-cert",
+            "--subject",
+            "CN=self",
+        ],
+        "",
+    );
+    let refused = cli.fails(
+        3,
+        &["cert", "import", "--key", "cli-import-cert", &chain_file],
+        "",
+        "already has a certificate",
+    );
+    assert!(refused.contains("--replace"), "{refused}");
+    // ... and replaces it when asked.
+    let stored = cli
+        .ok(
+            &[
+                "cert",
+                "import",
+                "--key",
+                "cli-import-cert",
+                "--replace",
+                &chain_file,
+            ],
+            "",
+        )
+        .text();
+    assert!(
+        stored.starts_with("stored 2 certificates") && stored.contains("replacing 1"),
+        "{stored}"
+    );
+
+    let shown = cli
+        .ok(&["cert", "show", "--key", "cli-import-cert"], "")
+        .text();
+    assert_eq!(
+        pem_bodies(&shown),
+        pem_bodies(&format!("{leaf_pem}{ca_pem}"))
+    );
+    let set = cli
+        .ok(&["jwks", "--key", "cli-import-cert", "--x5c"], "")
+        .json();
+    let jwk = Jwk::from_value(&set["keys"][0]).unwrap();
+    let chain = x5c::chain(&jwk).unwrap();
+    assert_eq!(chain.len(), 2, "{set}");
+    assert!(matches!(x5c::check_x5c(&jwk), Ok(())));
+    assert_eq!(
+        set["keys"][0]["x5c"][0].as_str().unwrap(),
+        pem_bodies(&leaf_pem)
+    );
+    assert_eq!(
+        set["keys"][0]["x5c"][1].as_str().unwrap(),
+        pem_bodies(&ca_pem)
+    );
+
+    // The CA's own certificate carries another key; garbage is not a certificate.
+    cli.fails(
+        3,
+        &[
+            "cert",
+            "import",
+            "--key",
+            "cli-import-cert",
+            "--replace",
+            &ca_file,
+        ],
+        "",
+        "does not carry the public key of key `cli-import-cert`",
+    );
+    let garbage = cli.write("garbage.pem", "not a certificate\n");
+    cli.fails(
+        3,
+        &["cert", "import", "--key", "cli-import-cert", &garbage],
+        "",
+        "the certificates cannot be read",
+    );
+    // Refused imports changed nothing.
+    assert_eq!(certificates_with_id(&cli, &id), 2);
+
+    // keys delete lists the certificates and deletes them with the key.
+    let deleted = cli
+        .ok(&["keys", "delete", "--key", "cli-import-cert", "--yes"], "")
+        .text();
+    assert!(
+        deleted.starts_with("deleted EC P-256 key `cli-import-cert`")
+            && deleted.contains("private key, public key, 2 certificates"),
+        "{deleted}"
+    );
+    assert_eq!(certificates_with_id(&cli, &id), 0);
 }

@@ -38,6 +38,7 @@ const COMMANDS: &[&[&str]] = &[
     &["cert", "self-sign"],
     &["cert", "csr"],
     &["cert", "show"],
+    &["cert", "import"],
 ];
 
 #[test]
@@ -61,6 +62,21 @@ fn help_on_every_command_shows_an_example_and_exits_0() {
         assert!(top.contains(line), "{line:?} missing from:\n{top}");
     }
     assert!(cli.ok(&["--version"], "").text().starts_with("hsm-jose "));
+}
+
+/// Issue 14: the command line is built with aws-lc-rs, installs it as jose-core's process
+/// default, and says so in `--version`.
+#[test]
+fn version_names_the_crypto_provider() {
+    let cli = cli("version");
+    let expected = format!(
+        "hsm-jose {} (crypto provider: aws-lc-rs)\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let run = cli.ok(&["--version"], "");
+    assert_eq!(run.text(), expected);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(cli.ok(&["-V"], "").text(), expected);
 }
 
 /// Usage errors, each with the message part that names it: the command line is wrong.

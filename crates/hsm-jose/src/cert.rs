@@ -1,5 +1,7 @@
 //! X.509 certificates for token keys: self-signed certificates and CSRs whose signature the
-//! token computes, stored next to the key, and published as `x5c` / `x5t#S256`.
+//! token computes, and certificates a CA issued (with their CA chain, from PEM:
+//! [`import_pem`], [`store_chain`]), stored next to the key and published as `x5c` /
+//! `x5t#S256`.
 //!
 //! [`TokenSigner`] is an [`HsmJwk`] as an `rcgen` signing key: rcgen builds the certificate or
 //! request, and the token signs it (RSA PKCS#1 v1.5 with SHA-256, ECDSA P-256 and P-384 with
@@ -24,7 +26,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use hsm_core::key::{CertificateObject, certificate_chain, store_certificate};
+use hsm_core::key::{
+    CertificateObject, certificate_chain, certificates_of_key, delete_certificates,
+    store_certificate,
+};
 use hsm_core::{EcCurve, EdCurve, KeyKind};
 use jose_core::jwk::x5c;
 use jose_core::{Jwk, JwsAlgorithm, KeyBackend};
@@ -43,6 +48,14 @@ pub use rcgen;
 fn refuse(reason: &'static str) -> Error {
     Error::Certificate { reason }
 }
+
+/// The [`Error::Certificate`] reason for a P-521 key: rcgen 0.14 signs ECDSA on P-521 only with
+/// its own aws-lc backend compiled in, which hsm-jose does not enable.
+pub const P521_UNSUPPORTED: &str =
+    "P-521 certificates are not supported: rcgen has ECDSA on P-521 only with its aws-lc backend";
+
+/// The [`Error::Certificate`] reason for an Ed448 key: rcgen 0.14 has no Ed448.
+pub const ED448_UNSUPPORTED: &str = "Ed448 certificates are not supported: rcgen has no Ed448";
 
 /// An [`HsmJwk`] as rcgen's [`SigningKey`]: the token signs the certificate or request.
 pub struct TokenSigner<'k> {
@@ -66,8 +79,9 @@ impl<'k> TokenSigner<'k> {
     /// The signer for a key pair: RSA (RS256), EC P-256 and P-384 (ES256, ES384), Ed25519.
     ///
     /// # Errors
-    /// [`Error::Certificate`] for a secret key, a key without a public key, P-521 or Ed448
-    /// (which rcgen names only with a crypto backend, or not at all).
+    /// [`Error::Certificate`] for a secret key, a key without a public key, P-521
+    /// ([`P521_UNSUPPORTED`]) or Ed448 ([`ED448_UNSUPPORTED`]): rcgen names the first only with
+    /// a crypto backend of its own, the second not at all.
     pub fn new(key: &'k HsmJwk) -> Result<Self> {
         use rcgen::{
             PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
@@ -80,15 +94,14 @@ impl<'k> TokenSigner<'k> {
             KeyKind::Rsa { .. } => (JwsAlgorithm::RS256, &PKCS_RSA_SHA256),
             KeyKind::Ec(EcCurve::P256) => (JwsAlgorithm::ES256, &PKCS_ECDSA_P256_SHA256),
             KeyKind::Ec(EcCurve::P384) => (JwsAlgorithm::ES384, &PKCS_ECDSA_P384_SHA384),
-            // rcgen names ECDSA on P-521 only with its aws-lc backend.
+            // rcgen 0.14 defines PKCS_ECDSA_P521_SHA512 only with its aws-lc backend compiled
+            // in (feature `aws_lc_rs`), which this crate does not enable.
             KeyKind::Ec(EcCurve::P521) => {
-                return Err(refuse(
-                    "P-521 certificates are not supported (rcgen without aws-lc)",
-                ));
+                return Err(refuse(P521_UNSUPPORTED));
             }
             KeyKind::Edwards(EdCurve::Ed25519) => (JwsAlgorithm::EdDSA, &PKCS_ED25519),
             KeyKind::Edwards(EdCurve::Ed448) => {
-                return Err(refuse("Ed448 certificates are not supported (rcgen)"));
+                return Err(refuse(ED448_UNSUPPORTED));
             }
             _ => return Err(refuse("a certificate needs an RSA, EC or Ed25519 key pair")),
         };
@@ -282,6 +295,232 @@ pub fn store(key: &HsmJwk, certificate_der: &[u8]) -> Result<()> {
     let session = key.pool().session_rw()?;
     store_certificate(&session, &object, key.label(), key.id())?;
     Ok(())
+}
+
+/// The most certificates [`read_pem_chain`] and [`store_chain`] take: a leaf and its CA chain
+/// (the token's chain is read back up to [`hsm_core::key::MAX_CHAIN`] certificates).
+pub const MAX_IMPORTED_CHAIN: usize = hsm_core::key::MAX_CHAIN;
+
+fn parse_error(position: Option<usize>, reason: &'static str) -> Error {
+    Error::CertificateParse { position, reason }
+}
+
+/// Reads the certificates of a PEM file (`-----BEGIN CERTIFICATE-----` blocks, in file order:
+/// the leaf first, then its CA chain) as DER, each checked to be an X.509 certificate. Text
+/// outside the blocks (such as OpenSSL's `subject=` lines) is ignored.
+///
+/// # Errors
+/// [`Error::CertificateParse`] for input without a certificate, a PEM block of another type
+/// (a private key in a certificate file is refused, not skipped), a block that is not valid
+/// PEM or not DER X.509, or more than [`MAX_IMPORTED_CHAIN`] certificates.
+pub fn read_pem_chain(pem: &str) -> Result<Vec<Vec<u8>>> {
+    const BEGIN: &str = "-----BEGIN ";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut chain = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let position = chain.len() + 1;
+        let block = &rest[start..];
+        if !block.starts_with("-----BEGIN CERTIFICATE-----") {
+            return Err(parse_error(
+                Some(position),
+                "a PEM block that is not a CERTIFICATE (a certificate file holds certificates only)",
+            ));
+        }
+        let end = block
+            .find(END)
+            .ok_or_else(|| parse_error(Some(position), "the PEM block has no END line"))?
+            + END.len();
+        if chain.len() == MAX_IMPORTED_CHAIN {
+            return Err(parse_error(
+                Some(position),
+                "too many certificates: a leaf and its CA chain are at most 10",
+            ));
+        }
+        let (_, der) = x509_cert::der::pem::decode_vec(&block.as_bytes()[..end])
+            .map_err(|_| parse_error(Some(position), "the PEM block is not valid base64 PEM"))?;
+        check_der(&der, position)?;
+        chain.push(der);
+        rest = &block[end..];
+    }
+    if chain.is_empty() {
+        return Err(parse_error(None, "no -----BEGIN CERTIFICATE----- block"));
+    }
+    Ok(chain)
+}
+
+fn check_der(der: &[u8], position: usize) -> Result<Certificate> {
+    Certificate::from_der(der)
+        .map_err(|_| parse_error(Some(position), "not a DER X.509 certificate"))
+}
+
+/// What the token indexes a certificate by: its DER subject, issuer and serial number.
+fn certificate_object(der: &[u8], parsed: &Certificate) -> Result<CertificateObject> {
+    let tbs = parsed.tbs_certificate();
+    let encode = |r: std::result::Result<Vec<u8>, x509_cert::der::Error>| {
+        r.map_err(|_| refuse("the certificate's names cannot be encoded"))
+    };
+    Ok(CertificateObject {
+        der: der.to_vec(),
+        subject: encode(tbs.subject().to_der())?,
+        issuer: encode(tbs.issuer().to_der())?,
+        serial_number: Some(encode(tbs.serial_number().to_der())?),
+    })
+}
+
+/// Stores a certificate chain for `key`: `chain[0]` is the key's own certificate (for example
+/// the one a CA returned for a [`signing_request`]), the rest its CA chain, each followed by
+/// its issuer. All are stored as X.509 certificate objects with the key's `CKA_ID` (and
+/// subject, issuer and serial number from the certificate): the leaf with the key's
+/// `CKA_LABEL`, each CA certificate labelled with its subject name. Read back by
+/// [`chain`] and published by [`HsmJwk::with_certificates`] in the same order, leaf first.
+/// Deleting the key ([`hsm_core::key::delete_key`]) deletes them too.
+///
+/// Nothing is stored unless every check passes, and a failure while storing removes what was
+/// stored.
+///
+/// # Errors
+/// * [`Error::CertificateParse`] for an empty chain or a certificate that is not DER X.509
+///   (`position` counts from 1);
+/// * [`Error::CertificateKeyMismatch`] when the leaf does not carry the key's public key;
+/// * [`Error::Certificate`] for a secret key, more than [`MAX_IMPORTED_CHAIN`] certificates,
+///   or a chain out of order (a certificate not followed by its issuer, or a self-issued one
+///   before the end);
+/// * [`Error::Token`] with `hsm_core::Error::Config` when the key already has a certificate
+///   (store in its place with [`replace_chain`]), other token errors.
+pub fn store_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<()> {
+    let objects = check_chain(key, chain)?;
+    store_checked(key, &objects)
+}
+
+/// [`store_chain`] in place of the certificates the key has ([`remove`]): every check runs
+/// before anything is deleted, so a refused chain leaves the old one in place. Returns how
+/// many certificates were replaced.
+///
+/// # Errors
+/// As [`store_chain`] (except that an existing certificate is replaced, not refused).
+pub fn replace_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<usize> {
+    let objects = check_chain(key, chain)?;
+    let removed = remove(key)?;
+    store_checked(key, &objects)?;
+    Ok(removed)
+}
+
+/// Parses every certificate of the chain and checks the leaf's key and the order.
+fn check_chain(key: &HsmJwk, chain: &[Vec<u8>]) -> Result<Vec<(CertificateObject, Certificate)>> {
+    let public = key
+        .public
+        .as_ref()
+        .ok_or_else(|| refuse("a certificate needs a key pair with a public key"))?;
+    let Some(leaf) = chain.first() else {
+        return Err(parse_error(None, "no certificate to store"));
+    };
+    if chain.len() > MAX_IMPORTED_CHAIN {
+        return Err(refuse(
+            "too many certificates: a leaf and its CA chain are at most 10",
+        ));
+    }
+    let mut objects = Vec::with_capacity(chain.len());
+    for (index, der) in chain.iter().enumerate() {
+        let parsed = check_der(der, index + 1)?;
+        objects.push((certificate_object(der, &parsed)?, parsed));
+    }
+    let carries = x5c::leaf_carries(public, leaf)
+        .map_err(|_| parse_error(Some(1), "not a DER X.509 certificate"))?;
+    if !carries {
+        return Err(Error::CertificateKeyMismatch {
+            label: key.label().to_owned(),
+        });
+    }
+    for pair in objects.windows(2) {
+        let (certificate, next) = (&pair[0].0, &pair[1].0);
+        if certificate.issuer == certificate.subject {
+            return Err(refuse(
+                "the chain is out of order: a self-issued certificate must come last",
+            ));
+        }
+        if certificate.issuer != next.subject {
+            return Err(refuse(
+                "the chain is out of order: each certificate must be followed by its issuer",
+            ));
+        }
+    }
+    Ok(objects)
+}
+
+/// Stores a checked chain; a failure removes what was stored.
+fn store_checked(key: &HsmJwk, objects: &[(CertificateObject, Certificate)]) -> Result<()> {
+    let session = key.pool().session_rw()?;
+    let mut stored = Vec::with_capacity(objects.len());
+    for (index, (object, parsed)) in objects.iter().enumerate() {
+        let label = if index == 0 {
+            key.label().to_owned()
+        } else {
+            ca_label(key, parsed, index)
+        };
+        match store_certificate(&session, object, &label, key.id()) {
+            Ok(handle) => stored.push(handle),
+            Err(e) => {
+                for handle in stored {
+                    // Best effort: the first error is the one to report.
+                    let _ = session.destroy_object(handle);
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A CA certificate's label: its subject name (RFC 4514), unless that is the key's own label
+/// (the leaf's), or empty.
+fn ca_label(key: &HsmJwk, parsed: &Certificate, index: usize) -> String {
+    let subject = parsed.tbs_certificate().subject().to_string();
+    if subject.is_empty() || subject == key.label() {
+        format!("{} issuer {index}", key.label())
+    } else {
+        subject
+    }
+}
+
+/// Reads a PEM file of certificates ([`read_pem_chain`]) and stores them for `key`
+/// ([`store_chain`]); returns how many were stored.
+///
+/// ```no_run
+/// use hsm_jose::{cert, HsmJwk, SessionPool};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = SessionPool::from_env()?;
+/// let key = HsmJwk::from_label(&pool, "signing-2026")?;
+/// // The certificate a CA issued for `cert::signing_request`, followed by the CA's own.
+/// let pem = std::fs::read_to_string("signing-2026-chain.pem")?;
+/// let stored = cert::import_pem(&key, &pem)?;
+/// assert_eq!(cert::chain(&key)?.len(), stored);
+/// // In place of a certificate the key had (a self-signed one made earlier):
+/// cert::replace_chain(&key, &cert::read_pem_chain(&pem)?)?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// As [`read_pem_chain`] and [`store_chain`].
+pub fn import_pem(key: &HsmJwk, pem: &str) -> Result<usize> {
+    let chain = read_pem_chain(pem)?;
+    store_chain(key, &chain)?;
+    Ok(chain.len())
+}
+
+/// Deletes the key's certificates from the token: those stored with its `CKA_ID` (its leaf
+/// and the CA certificates stored with it; see [`hsm_core::key::certificates_of_key`]).
+/// Returns how many were deleted.
+///
+/// # Errors
+/// Token errors.
+pub fn remove(key: &HsmJwk) -> Result<usize> {
+    let session = key.pool().session_rw()?;
+    let certificates = certificates_of_key(&session, key.info())?;
+    delete_certificates(&session, &certificates)?;
+    Ok(certificates.len())
 }
 
 /// The key's certificate chain from the token (DER, leaf first), checked: the leaf carries the

@@ -96,6 +96,23 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A certificate to store for a token key does not carry that key's public key (see
+    /// [`cert::store_chain`](crate::cert::store_chain)).
+    #[error("the certificate does not carry the public key of key `{label}`")]
+    CertificateKeyMismatch {
+        /// The token key's label.
+        label: String,
+    },
+    /// A certificate, or a PEM file of certificates, cannot be read (see
+    /// [`cert::read_pem_chain`](crate::cert::read_pem_chain)).
+    #[error("{}", certificate_parse_message(*position, reason))]
+    CertificateParse {
+        /// The certificate's position in the file or chain, from 1; `None` when the input as a
+        /// whole is wrong (no certificate in it, text that is not PEM).
+        position: Option<usize>,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A private key to import cannot be read (see [`import`](crate::import)); the reason
     /// never contains key bytes.
     #[error("the private key cannot be imported: {reason}")]
@@ -284,6 +301,13 @@ pub fn hsm_error(e: &jose_core::Error) -> Option<&hsm_core::Error> {
             }
         }
         _ => None,
+    }
+}
+
+fn certificate_parse_message(position: Option<usize>, reason: &str) -> String {
+    match position {
+        Some(n) => format!("certificate {n} cannot be read: {reason}"),
+        None => format!("the certificates cannot be read: {reason}"),
     }
 }
 

@@ -64,3 +64,9 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/keys-in-the-world.md")]
 struct KeysInTheWorldDoctests;
+
+/// The migration guide from jwcrypto and a Python HSM glue library, compiled as doctests so
+/// that its Rust side stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/migration.md")]
+struct MigrationDoctests;

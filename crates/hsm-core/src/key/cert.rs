@@ -13,7 +13,7 @@ use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, O
 use cryptoki::session::Session;
 
 use super::generate::config;
-use super::hex;
+use super::{KeyInfo, hex};
 use crate::error::{Error, Result};
 use crate::trace::token_call;
 
@@ -164,9 +164,14 @@ pub fn key_certificates(
 /// issuer the token does not hold, or [`MAX_CHAIN`] certificates. Empty when the key has no
 /// certificate.
 ///
+/// The same CA certificate may be stored several times (once with each key whose chain it
+/// belongs to): copies with the same DER encoding count once, and among different
+/// certificates with the issuer's subject, those stored with the key's `CKA_ID` are preferred.
+///
 /// # Errors
 /// [`Error::AmbiguousKey`] when several certificates carry the key's label and id, or several
-/// certificates the same issuer subject; token errors.
+/// different certificates the same issuer subject (none or several of them with the key's
+/// id); token errors.
 pub fn certificate_chain(session: &Session, label: &str, id: &[u8]) -> Result<Vec<Vec<u8>>> {
     let mut leaves = key_certificates(session, label, id)?;
     let mut current = match leaves.len() {
@@ -187,7 +192,8 @@ pub fn certificate_chain(session: &Session, label: &str, id: &[u8]) -> Result<Ve
         if self_issued || chain.len() >= MAX_CHAIN {
             return Ok(chain);
         }
-        let mut issuers = find_certificates(session, &[Attribute::Subject(issuer)])?;
+        let issuers = find_certificates(session, &[Attribute::Subject(issuer)])?;
+        let mut issuers = distinct_issuers(issuers, id);
         current = match issuers.len() {
             0 => return Ok(chain),
             1 => issuers.remove(0),
@@ -199,4 +205,79 @@ pub fn certificate_chain(session: &Session, label: &str, id: &[u8]) -> Result<Ve
             }
         };
     }
+}
+
+/// The candidates for an issuer certificate: identical copies count once; when they still
+/// differ, the ones stored with the key's `CKA_ID` win.
+fn distinct_issuers(mut issuers: Vec<StoredCertificate>, id: &[u8]) -> Vec<StoredCertificate> {
+    let mut distinct: Vec<StoredCertificate> = Vec::with_capacity(issuers.len());
+    for issuer in issuers.drain(..) {
+        match distinct.iter_mut().find(|d| d.der == issuer.der) {
+            // Keep the copy stored with the key's id, if there is one.
+            Some(copy) if copy.id != id && issuer.id == id => *copy = issuer,
+            Some(_) => {}
+            None => distinct.push(issuer),
+        }
+    }
+    if distinct.len() > 1 && distinct.iter().any(|d| d.id == id) {
+        distinct.retain(|d| d.id == id);
+    }
+    distinct
+}
+
+/// The certificate objects that belong to a key and go with it when it is deleted
+/// ([`delete_key`](super::delete_key)): the X.509 certificates stored with the key's
+/// `CKA_ID` (its leaf and the CA certificates imported with it).
+///
+/// Two narrower cases, so that another key's certificates are never taken along:
+/// * a key with an empty `CKA_ID`: only the certificates with its label and the empty id;
+/// * when another key object (private, public or secret, under another label) shares the
+///   key's `CKA_ID`: only the certificates with the key's label and id.
+///
+/// # Errors
+/// Token errors only.
+pub fn certificates_of_key(session: &Session, key: &KeyInfo) -> Result<Vec<StoredCertificate>> {
+    if key.id.is_empty() || id_is_shared(session, key)? {
+        return key_certificates(session, &key.label, &key.id);
+    }
+    find_certificates(session, &[Attribute::Id(key.id.clone())])
+}
+
+/// Whether a key object outside `key` carries the same `CKA_ID`.
+fn id_is_shared(session: &Session, key: &KeyInfo) -> Result<bool> {
+    let own: Vec<ObjectHandle> = [key.private, key.public, key.secret]
+        .into_iter()
+        .flatten()
+        .chain(key.mismatched_public.iter().copied())
+        .collect();
+    for class in [
+        ObjectClass::PRIVATE_KEY,
+        ObjectClass::PUBLIC_KEY,
+        ObjectClass::SECRET_KEY,
+    ] {
+        let template = [Attribute::Class(class), Attribute::Id(key.id.clone())];
+        let handles = token_call(Function::FindObjects, None, || {
+            session.find_objects(&template)
+        })
+        .map_err(|e| Error::from_cryptoki("searching for keys with the same id", e))?;
+        if handles.iter().any(|h| !own.contains(h)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Destroys certificate objects (read with [`key_certificates`] or [`certificates_of_key`]).
+/// Needs a read-write session.
+///
+/// # Errors
+/// Token errors from `C_DestroyObject`; the certificates before the failing one are gone.
+pub fn delete_certificates(session: &Session, certificates: &[StoredCertificate]) -> Result<()> {
+    for certificate in certificates {
+        token_call(Function::DestroyObject, None, || {
+            session.destroy_object(certificate.handle)
+        })
+        .map_err(|e| Error::from_cryptoki("deleting a certificate", e))?;
+    }
+    Ok(())
 }

@@ -45,6 +45,7 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
+use super::cert::{certificates_of_key, delete_certificates};
 use super::{
     EcCurve, EdCurve, KeyInfo, KeySelector, ObjectAttrs, describe_handles, find_key, hex,
     read_objects,
@@ -725,8 +726,15 @@ pub fn generate_secret_key(
     describe_handles(session, &[handle])
 }
 
-/// Destroys every object of a key (private, public and secret). Needs a read-write session.
+/// Destroys every object of a key: private, public and secret key objects, then its
+/// certificates ([`certificates_of_key`]: the X.509 certificate objects with the key's
+/// `CKA_ID`). Needs a read-write session.
+///
+/// # Errors
+/// Token errors from `C_FindObjects` or `C_DestroyObject`. The certificates are looked up
+/// before anything is destroyed; on a failure, the objects before the failing one are gone.
 pub fn delete_key(session: &Session, key: &KeyInfo) -> Result<()> {
+    let certificates = certificates_of_key(session, key)?;
     let handles: Vec<ObjectHandle> = [key.private, key.public, key.secret]
         .into_iter()
         .flatten()
@@ -737,10 +745,14 @@ pub fn delete_key(session: &Session, key: &KeyInfo) -> Result<()> {
         })
         .map_err(|e| Error::from_cryptoki("deleting a key", e))?;
     }
-    Ok(())
+    delete_certificates(session, &certificates)
 }
 
-/// Finds the one key matching `selector` and destroys its objects; returns what was deleted.
+/// Finds the one key matching `selector` and destroys its objects and certificates (as
+/// [`delete_key`]); returns what was deleted.
+///
+/// # Errors
+/// As [`find_key`] and [`delete_key`].
 pub fn delete_key_by(session: &Session, selector: &KeySelector) -> Result<KeyInfo> {
     let key = find_key(session, selector)?;
     delete_key(session, &key)?;

@@ -49,8 +49,8 @@ use cryptoki::session::Session;
 
 pub use binding::{Binding, PublicKeyProblem, prove_public_key};
 pub use cert::{
-    CertificateObject, MAX_CHAIN, StoredCertificate, certificate_chain, key_certificates,
-    store_certificate,
+    CertificateObject, MAX_CHAIN, StoredCertificate, certificate_chain, certificates_of_key,
+    delete_certificates, key_certificates, store_certificate,
 };
 pub use curve::{EcCurve, EdCurve};
 pub use generate::{

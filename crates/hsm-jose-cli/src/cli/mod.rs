@@ -57,6 +57,16 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+impl Cli {
+    /// Parses the command line as `Cli::try_parse` does, with `version` as the `--version`
+    /// text (it names the crypto provider, known only at run time).
+    pub(crate) fn try_parse_with_version(version: &'static str) -> Result<Self, clap::Error> {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let mut matches = Self::command().version(version).try_get_matches()?;
+        Self::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Self::command()))
+    }
+}
+
 /// Which token, and how to log in. Global: accepted before or after the command.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Token")]
@@ -108,7 +118,7 @@ pub(crate) enum Command {
     /// Signed, encrypted and nested JWTs
     #[command(subcommand, after_help = examples::JWT)]
     Jwt(JwtCommand),
-    /// X.509 certificates for token keys: self-signed, CSRs, the stored chain
+    /// X.509 certificates for token keys: self-signed, CSRs, importing a CA's, the stored chain
     #[command(subcommand, after_help = examples::CERT)]
     Cert(CertCommand),
 }
@@ -127,6 +137,24 @@ pub(crate) enum CertCommand {
     /// public JWK with x5c and x5t#S256
     #[command(after_help = examples::CERT_SHOW)]
     Show(CertShowArgs),
+    /// Store certificates from a PEM file next to a key: the key's own certificate (e.g. what
+    /// a CA returned for `cert csr`), then optionally its CA chain, each followed by its issuer
+    #[command(after_help = examples::CERT_IMPORT)]
+    Import(CertImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CertImportArgs {
+    /// The key: a label, id:HEX, label:NAME, or a pkcs11: URI
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
+    /// Replace the certificates stored with the key (e.g. a self-signed one) instead of
+    /// refusing when it has one
+    #[arg(long)]
+    pub(crate) replace: bool,
+    /// The PEM file: one or more CERTIFICATE blocks, the key's own first (`-`: standard input)
+    #[arg(value_name = "FILE")]
+    pub(crate) file: String,
 }
 
 #[derive(Debug, Args)]
@@ -167,8 +195,8 @@ pub(crate) enum KeysCommand {
     /// the token as a sensitive, non-extractable key pair; print its public JWK
     #[command(after_help = examples::KEYS_IMPORT)]
     Import(ImportArgs),
-    /// Delete a key from the token (every object of it: private, public or secret); asks
-    /// first unless --yes
+    /// Delete a key from the token (every object of it: private, public or secret, and its
+    /// certificates: those with its CKA_ID); asks first unless --yes
     #[command(after_help = examples::KEYS_DELETE)]
     Delete(DeleteArgs),
 }
@@ -201,6 +229,7 @@ mod examples {
 Example:
   hsm-jose cert self-sign --key signing-2026 --subject 'CN=issuer.example,O=Example' > cert.pem
   hsm-jose cert csr --key signing-2026 --subject CN=issuer.example > request.pem
+  hsm-jose cert import --key signing-2026 chain.pem
   hsm-jose cert show --key signing-2026 --jwk";
 
     pub(super) const CERT_SELF_SIGN: &str = "\
@@ -215,6 +244,17 @@ Example:
 Example:
   hsm-jose cert csr --key signing-2026 --subject 'CN=issuer.example,O=Example,C=DE' > request.pem
   openssl req -in request.pem -verify -noout";
+
+    pub(super) const CERT_IMPORT: &str = "\
+The first certificate must carry the key's public key; the others are its CA chain, in order.
+All are stored with the key's CKA_ID and published leaf first by `jwks --x5c` and `cert show`;
+`keys delete` deletes them with the key.
+
+Example:
+  hsm-jose cert csr --key signing-2026 --subject CN=issuer.example > request.pem
+  # ... the CA returns signing-2026.pem (the certificate, then the CA's) ...
+  hsm-jose cert import --key signing-2026 --replace signing-2026.pem
+  hsm-jose jwks --all --x5c";
 
     pub(super) const CERT_SHOW: &str = "\
 Example:
@@ -816,8 +856,8 @@ mod tests {
         }
         let mut seen = Vec::new();
         walk(&Cli::command(), "", &mut seen);
-        // hsm-jose, keys (4), jwk, jwks, sign, verify, encrypt, decrypt, jwt (6), cert (3)
-        assert_eq!(seen.len(), 1 + 1 + 4 + 6 + 1 + 6 + 1 + 3, "{seen:?}");
+        // hsm-jose, keys (4), jwk, jwks, sign, verify, encrypt, decrypt, jwt (6), cert (4)
+        assert_eq!(seen.len(), 1 + 1 + 4 + 6 + 1 + 6 + 1 + 4, "{seen:?}");
     }
 
     #[test]

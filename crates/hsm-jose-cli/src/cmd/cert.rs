@@ -1,10 +1,10 @@
-//! `cert self-sign`, `cert csr`, `cert show`: certificates for token keys.
+//! `cert self-sign`, `cert csr`, `cert show`, `cert import`: certificates for token keys.
 
 use hsm_jose::{HsmJwk, cert};
 
-use crate::cli::{CertMakeArgs, CertShowArgs};
+use crate::cli::{CertImportArgs, CertMakeArgs, CertShowArgs};
 use crate::error::{self, CliError, Result};
-use crate::io;
+use crate::io::{self, Stdin};
 use crate::keys::Hsm;
 
 fn load(hsm: &Hsm<'_>, reference: &str) -> Result<HsmJwk> {
@@ -66,4 +66,39 @@ pub(crate) fn show(hsm: &Hsm<'_>, args: &CertShowArgs) -> Result<()> {
         text.push_str(&cert::to_pem(der).map_err(error::hsm_jose)?);
     }
     io::write_stdout(text.as_bytes())
+}
+
+pub(crate) fn import(hsm: &Hsm<'_>, args: &CertImportArgs) -> Result<()> {
+    let pem = io::read_small_file(&args.file, Stdin::Free, "certificate file")?;
+    // Read before the token is opened: a wrong file fails fast.
+    let chain = cert::read_pem_chain(&pem).map_err(|e| CliError::setup(e.to_string()))?;
+    let key = load(hsm, &args.key)?;
+    let stored = if args.replace {
+        cert::replace_chain(&key, &chain)
+    } else {
+        cert::store_chain(&key, &chain).map(|()| 0)
+    };
+    let replaced = stored.map_err(|e| match e {
+        hsm_jose::Error::Token(ref inner) if matches!(**inner, hsm_core::Error::Config { .. }) => {
+            error::hsm_jose(e).hint(
+                "the key has a certificate already: `hsm-jose cert show` prints it; \
+                 --replace stores the new one in its place",
+            )
+        }
+        other => error::hsm_jose(other),
+    })?;
+    let what = match chain.len() {
+        1 => "1 certificate".to_owned(),
+        n => format!("{n} certificates (the key's and its CA chain)"),
+    };
+    let replaced = match replaced {
+        0 => String::new(),
+        1 => ", replacing 1".to_owned(),
+        n => format!(", replacing {n}"),
+    };
+    io::print_line(&format!(
+        "stored {what} for key `{}` in token {}{replaced}",
+        key.label(),
+        key.pool().token_label()
+    ))
 }

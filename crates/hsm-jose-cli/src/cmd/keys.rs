@@ -1,9 +1,10 @@
 //! `keys list`, `keys generate`, `keys delete`.
 
 use clap::ValueEnum;
+use hsm_core::key::{certificates_of_key, delete_key};
 use hsm_core::{
     Capabilities, EcCurve, KeyInfo, KeyKind, KeySelector, KeySpec, KeyUsage, PoolKey, SecretSpec,
-    SessionPool, delete_key_by, find_key, generate_key_pair, generate_secret_key, list_keys,
+    SessionPool, find_key, generate_key_pair, generate_secret_key, list_keys,
 };
 use hsm_jose::HsmJwk;
 use jose_core::KeyBackend;
@@ -347,10 +348,12 @@ pub(crate) fn delete(hsm: &Hsm<'_>, args: &DeleteArgs) -> Result<()> {
     }
     let (pool, selector) = hsm.locate(&args.key)?;
     let session = pool.session_rw().map_err(|e| error::hsm(&e))?;
+    let info = find_key(&session, &selector).map_err(|e| error::hsm(&e))?;
+    let certificates = certificates_of_key(&session, &info).map_err(|e| error::hsm(&e))?;
+    let objects = deleted_objects(&info, certificates.len());
     if ask {
-        let info = find_key(&session, &selector).map_err(|e| error::hsm(&e))?;
         let question = format!(
-            "delete {} key `{}` (id {}) from token {}, for good?",
+            "delete {} key `{}` (id {}) from token {}: {objects}; for good?",
             kind_name(&info.kind),
             info.label,
             hex(&info.id),
@@ -360,13 +363,33 @@ pub(crate) fn delete(hsm: &Hsm<'_>, args: &DeleteArgs) -> Result<()> {
             return Err(CliError::usage("not deleted: not confirmed"));
         }
     }
-    let deleted = delete_key_by(&session, &selector).map_err(|e| error::hsm(&e))?;
+    delete_key(&session, &info).map_err(|e| error::hsm(&e))?;
     drop(session);
     io::print_line(&format!(
-        "deleted {} key `{}` (id {}) from token {}",
-        kind_name(&deleted.kind),
-        deleted.label,
-        hex(&deleted.id),
+        "deleted {} key `{}` (id {}) from token {}: {objects}",
+        kind_name(&info.kind),
+        info.label,
+        hex(&info.id),
         pool.token_label()
     ))
+}
+
+/// What deleting a key removes from the token: "private key, public key, 1 certificate".
+fn deleted_objects(info: &KeyInfo, certificates: usize) -> String {
+    let mut objects: Vec<String> = Vec::new();
+    if info.private.is_some() {
+        objects.push("private key".into());
+    }
+    if info.public.is_some() {
+        objects.push("public key".into());
+    }
+    if info.secret.is_some() {
+        objects.push("secret key".into());
+    }
+    match certificates {
+        0 => {}
+        1 => objects.push("1 certificate".into()),
+        n => objects.push(format!("{n} certificates")),
+    }
+    objects.join(", ")
 }

@@ -36,5 +36,6 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         Command::Cert(CertCommand::SelfSign(args)) => cert::self_sign(&hsm, args),
         Command::Cert(CertCommand::Csr(args)) => cert::csr(&hsm, args),
         Command::Cert(CertCommand::Show(args)) => cert::show(&hsm, args),
+        Command::Cert(CertCommand::Import(args)) => cert::import(&hsm, args),
     }
 }
