@@ -45,7 +45,9 @@ pub(crate) fn run_bench(args: &[String]) -> Result {
             "--quick" => quick = true,
             "--latency" => filter.push("latency".into()),
             "--filter" => {
-                let words = rest.next().ok_or("--filter takes words (comma-separated)")?;
+                let words = rest
+                    .next()
+                    .ok_or("--filter takes words (comma-separated)")?;
                 filter.extend(words.split(',').map(str::to_owned));
             }
             "--token" => {
@@ -80,9 +82,9 @@ pub(crate) fn run_bench(args: &[String]) -> Result {
                         env.extend(server.module_env.iter().cloned());
                         p11kit = Some(server);
                     }
-                    Err(e) => eprintln!(
-                        "xtask: no p11-kit server, the bench skips its p11-kit rows: {e}"
-                    ),
+                    Err(e) => {
+                        eprintln!("xtask: no p11-kit server, the bench skips its p11-kit rows: {e}")
+                    }
                 }
             }
             env

@@ -67,14 +67,15 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
         );
     }
 
-    // `--workspace`: the features of a workspace build (`cargo test --workspace` in test-hsm),
-    // so the binary links against what is already built.
+    // `--workspace --tests`: the feature resolution of `cargo test --workspace` (dev-dependencies
+    // included), so that after test-hsm's test run this only links the binary.
     crate::run(
         "cargo build --bin hsm-jose-issuer",
         crate::cargo().args([
             "build",
             "--quiet",
             "--workspace",
+            "--tests",
             "--bin",
             "hsm-jose-issuer",
         ]),
@@ -112,10 +113,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
     loop {
         std::thread::sleep(Duration::from_millis(500));
         if let Some(status) = daemons.exited(ISSUER) {
-            return Err(format!(
-                "{ISSUER} exited ({status}); see {}",
-                log.display()
-            ));
+            return Err(format!("{ISSUER} exited ({status}); see {}", log.display()));
         }
     }
 }
@@ -125,9 +123,7 @@ pub(crate) fn run(args: &[String]) -> crate::Result {
 fn listen_address(once: bool) -> crate::Result<SocketAddr> {
     if !once {
         if let Ok(addr) = std::env::var("ISSUER_ADDR") {
-            return addr
-                .parse()
-                .map_err(|e| format!("ISSUER_ADDR={addr}: {e}"));
+            return addr.parse().map_err(|e| format!("ISSUER_ADDR={addr}: {e}"));
         }
         let default = SocketAddr::from(([127, 0, 0, 1], 8080));
         if TcpListener::bind(default).is_ok() {
@@ -193,10 +189,7 @@ fn exercise(addr: SocketAddr) -> crate::Result {
     // The token is a compact JWS whose header names a key of the JWKS.
     let parts: Vec<&str> = token.split('.').collect();
     let [header, _, _] = parts.as_slice() else {
-        return Err(format!(
-            "the access token has {} parts, not 3",
-            parts.len()
-        ));
+        return Err(format!("the access token has {} parts, not 3", parts.len()));
     };
     let header = Base64UrlUnpadded::decode_vec(header)
         .map_err(|e| format!("the token's header is not base64url: {e}"))?;
@@ -225,8 +218,7 @@ fn http(
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .map_err(|e| format!("{what}: {e}"))?;
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(body) = body {
         request.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -250,7 +242,12 @@ fn http(
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("{what}: no status in `{}`", head.lines().next().unwrap_or("")))?;
+        .ok_or_else(|| {
+            format!(
+                "{what}: no status in `{}`",
+                head.lines().next().unwrap_or("")
+            )
+        })?;
     let chunked = head.lines().any(|l| {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")

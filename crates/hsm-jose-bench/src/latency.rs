@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use hsm_jose::service::AsyncHsm;
 use hsm_jose::{HsmJwk, SessionPool};
-use jose_core::{Algorithm, JwsAlgorithm, jws};
+use jose_core::{Algorithm, JwsAlgorithm, KeyBackend, jws};
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Ctx, MakeOp, Plan, interleaved_threads};
@@ -212,7 +212,7 @@ pub(crate) struct Section {
 pub(crate) fn run(ctx: &Ctx, pool: &SessionPool, scratch: &Path) -> Option<Section> {
     let setups: Vec<Setup> = Setup::all()
         .into_iter()
-        .filter(|s| ctx.start(&format!("latency: {}", s.name())))
+        .filter(|s| ctx.wants(&format!("latency: {}", s.name())))
         .collect();
     if setups.is_empty() {
         return None;
@@ -262,8 +262,7 @@ pub(crate) fn run(ctx: &Ctx, pool: &SessionPool, scratch: &Path) -> Option<Secti
             },
         }
         let mode = if quick { "quick" } else { "full" };
-        let child: ChildResult =
-            run_child(&["latency".into(), setup.arg(), mode.into()], &env);
+        let child: ChildResult = run_child(&["latency".into(), setup.arg(), mode.into()], &env);
         for reason in &child.skipped {
             ctx.skip(&name, reason);
         }
@@ -293,8 +292,7 @@ fn ceilings(
     let mut rows = child.rows;
     let mut ceilings = Vec::new();
     for (name, _, _) in ALGS {
-        let of_alg = |r: &&Row| r.algorithm == *name;
-        if !rows.iter().any(|r| of_alg(&r)) {
+        if !rows.iter().any(|r| r.algorithm == *name) {
             continue;
         }
         let (latency_ms, basis) = match setup {
