@@ -18,8 +18,8 @@ type Result<T = ()> = std::result::Result<T, String>;
 const TASKS: &[(&str, &str)] = &[
     (
         "test-hsm",
-        "[--token NAME]: fmt, clippy, every workspace test on SoftHSM, the conformance suite on \
-         each token implementation, bench --quick (--token: the conformance suite on one of \
+        "[--token NAME]: fmt, clippy, every workspace test on SoftHSM, demo --service --once, \
+         the conformance suite on each token implementation, bench --quick (--token: the conformance suite on one of \
          softhsm, kryoptic, opencryptoki, tpm2, p11kit)",
     ),
     (
