@@ -235,7 +235,10 @@ pub(crate) fn run(ctx: &Ctx, pool: &SessionPool, scratch: &Path) -> Option<Secti
                 let rules_path = scratch.join(format!("latency-{ms}ms.rules"));
                 ok(std::fs::write(&rules_path, rules(ms)), "the rules file");
                 env.push(("HSM_MODULE", shim.display().to_string()));
-                env.push(("P11_FAULT_TARGET", real.clone()));
+                if !real.is_empty() {
+                    // Else the shim finds SoftHSM itself, as `SessionPool::from_env` did.
+                    env.push(("P11_FAULT_TARGET", real.clone()));
+                }
                 env.push(("P11_FAULT_CONFIG", rules_path.display().to_string()));
                 // The delayed calls of one signature, counted by the shim in a child of its
                 // own (the stats file is rewritten after every call: not for the timed runs).
