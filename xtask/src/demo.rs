@@ -273,3 +273,23 @@ fn dechunk(mut rest: &str) -> Option<String> {
         rest = tail.get(size..)?.strip_prefix("\r\n")?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dechunk;
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(
+            dechunk("4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n").as_deref(),
+            Some("Wikipedia")
+        );
+    }
+
+    #[test]
+    fn malformed_chunks_are_refused() {
+        // A chunk longer than what follows, and a size that is not hexadecimal.
+        assert_eq!(dechunk("9\r\nWiki\r\n0\r\n\r\n"), None);
+        assert_eq!(dechunk("zz\r\nWiki\r\n0\r\n\r\n"), None);
+    }
+}

@@ -812,3 +812,56 @@ impl Section {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the signatures that ended inside the window count; percentiles are nearest-rank.
+    #[test]
+    fn rows_count_the_window_and_rank_latencies() {
+        let begun = Instant::now();
+        let at = |ms: u64| begun + Duration::from_millis(ms);
+        let lat = Duration::from_millis;
+        // Caller 1: one signature before the window, three inside, one after.
+        let one: Samples = vec![
+            (at(50), lat(50)),
+            (at(110), lat(10)),
+            (at(120), lat(20)),
+            (at(130), lat(30)),
+            (at(250), lat(40)),
+        ];
+        // Caller 2: one inside.
+        let two: Samples = vec![(at(190), lat(100))];
+        let row = summarize(
+            "ES256",
+            "async",
+            2,
+            begun,
+            Some((at(100), at(200))),
+            vec![one, two],
+        );
+        assert_eq!(row.ops, 4);
+        assert!((row.seconds - 0.1).abs() < 1e-9, "{}", row.seconds);
+        assert!((row.ops_per_sec - 40.0).abs() < 1e-6, "{}", row.ops_per_sec);
+        // Sorted: 10, 20, 30, 100 ms. p50: rank 2 (20 ms); p99: rank 4 (100 ms).
+        assert!((row.p50_ms - 20.0).abs() < 1e-9, "{}", row.p50_ms);
+        assert!((row.p99_ms - 100.0).abs() < 1e-9, "{}", row.p99_ms);
+    }
+
+    /// Every delayed function is named once, and the rules delay each by the given time.
+    #[test]
+    fn rules_delay_every_crypto_call() {
+        let text = rules(5);
+        for f in DELAYED_FUNCTIONS {
+            assert!(
+                text.lines().any(|l| l == format!("{f} always delay_ms=5")),
+                "{f} missing in {text}"
+            );
+        }
+        let mut names = DELAYED_FUNCTIONS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DELAYED_FUNCTIONS.len());
+    }
+}
