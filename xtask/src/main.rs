@@ -18,14 +18,15 @@ type Result<T = ()> = std::result::Result<T, String>;
 const TASKS: &[(&str, &str)] = &[
     (
         "test-hsm",
-        "[--token NAME]: fmt, clippy, every workspace test on SoftHSM, the conformance suite on \
-         each token implementation, bench --quick (--token: the conformance suite on one of \
+        "[--token NAME]: fmt, clippy, every workspace test on SoftHSM, demo --service --once, \
+         the conformance suite on each token implementation, bench --quick (--token: the conformance suite on one of \
          softhsm, kryoptic, opencryptoki, tpm2, p11kit)",
     ),
     (
         "bench",
-        "[--quick] [--token NAME]: throughput, key loading and memory on SoftHSM (or another \
-         token implementation) and in software (--quick: smoke test)",
+        "[--quick] [--token NAME] [--latency] [--filter WORD,...]: throughput, key loading, \
+         memory and throughput at network latency on SoftHSM (or another token implementation) \
+         and in software (--quick: smoke test; --latency: only the network-latency section)",
     ),
     (
         "tokens-doc",
@@ -33,7 +34,9 @@ const TASKS: &[(&str, &str)] = &[
     ),
     (
         "demo",
-        "provision a SoftHSM token and sign, verify, encrypt and decrypt with HSM keys",
+        "[--service [--once]]: provision a SoftHSM token and sign, verify, encrypt and decrypt \
+         with HSM keys (--service: run the issuer example on it, until Ctrl-C; --once: fetch \
+         the JWKS and a token, then stop)",
     ),
     (
         "fuzz",
@@ -224,6 +227,13 @@ fn test_everything(timings: &mut Timings) -> Result {
                 .args(["test", "--workspace", "--no-fail-fast"])
                 .envs(hsm.env()),
         )
+    }) {
+        failed.push(e);
+    }
+    // The issuer example as `cargo xtask demo --service` runs it, once: started, JWKS and a
+    // token fetched over HTTP, stopped.
+    if let Err(e) = timings.time("demo --service --once", || {
+        demo::run(&["--service".to_owned(), "--once".to_owned()])
     }) {
         failed.push(e);
     }

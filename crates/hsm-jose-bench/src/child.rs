@@ -5,6 +5,8 @@
 //!   counting costs a file write per call, so the timing of key loads is measured elsewhere).
 //! - `--child memory OPS WINDOW`: OPS ES256 signatures through hsm-jose; the resident set size
 //!   after each WINDOW of them and the peak (`VmHWM` covers this process's run only).
+//! - `--child latency SETUP MODE` and `--child latency-calls STATS`: section 7, one token setup
+//!   a process (see `latency.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,7 +150,7 @@ pub(crate) fn count_loads(scratch: &Path) -> Option<Vec<LoadCount>> {
 
 /// The shim's cdylib: cargo builds it into `deps/` beside this binary (a dependency's cdylib);
 /// [`p11_fault::harness::shim_path`] looks there for test executables, which live in `deps/`.
-fn shim_path() -> Option<PathBuf> {
+pub(crate) fn shim_path() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
     [dir.join("deps"), dir.to_path_buf()]
@@ -246,6 +248,8 @@ pub(crate) fn main(args: &[String]) {
             let rates = crate::soft::jsonwebtoken_only(&plan);
             println!("{}", ok(serde_json::to_string(&rates), "JSON"));
         }
+        [kind, stats] if kind == "latency-calls" => crate::latency::calls_child(stats),
+        [kind, setup, mode] if kind == "latency" => crate::latency::child(setup, mode),
         [kind, ops, window] if kind == "memory" => {
             let parse = |s: &String| -> u64 { ok(s.parse(), "a count") };
             memory_child(parse(ops), parse(window).max(1));

@@ -67,12 +67,17 @@ impl Ctx {
 
     /// Whether to run the row `name`; says so on stderr when it does.
     pub(crate) fn start(&self, name: &str) -> bool {
-        let lower = name.to_lowercase();
-        let wanted = self.filter.is_empty() || self.filter.iter().any(|f| lower.contains(f));
+        let wanted = self.wants(name);
         if wanted {
             self.progress(name);
         }
         wanted
+    }
+
+    /// Whether the filter selects the row `name` (silently: see [`Ctx::start`]).
+    pub(crate) fn wants(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        self.filter.is_empty() || self.filter.iter().any(|f| lower.contains(f))
     }
 
     /// Records that the row `name` is not measured on this token (its key or mechanism is

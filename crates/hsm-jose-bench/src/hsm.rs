@@ -123,7 +123,7 @@ pub(crate) struct LoadRow {
     pub(crate) rate: Rate,
 }
 
-fn raw_mechanism(alg: JwsAlgorithm, label: &str) -> Mechanism<'static> {
+pub(crate) fn raw_mechanism(alg: JwsAlgorithm, label: &str) -> Mechanism<'static> {
     match alg {
         JwsAlgorithm::RS256 => Mechanism::Sha256RsaPkcs,
         JwsAlgorithm::PS256 => Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
@@ -141,7 +141,7 @@ fn raw_mechanism(alg: JwsAlgorithm, label: &str) -> Mechanism<'static> {
 
 /// What the token signs: the JWS signing input, or its digest for ECDSA (hashed in software by
 /// hsm-jose too; `CKM_ECDSA` signs a digest).
-fn raw_input(alg: JwsAlgorithm, signing_input: &[u8]) -> Vec<u8> {
+pub(crate) fn raw_input(alg: JwsAlgorithm, signing_input: &[u8]) -> Vec<u8> {
     match alg {
         JwsAlgorithm::ES256 => sha2::Sha256::digest(signing_input).to_vec(),
         JwsAlgorithm::ES384 => sha2::Sha384::digest(signing_input).to_vec(),
@@ -151,7 +151,7 @@ fn raw_input(alg: JwsAlgorithm, signing_input: &[u8]) -> Vec<u8> {
 }
 
 /// The mechanism the raw cell of a signing row calls.
-fn raw_mechanism_type(alg: JwsAlgorithm) -> MechanismType {
+pub(crate) fn raw_mechanism_type(alg: JwsAlgorithm) -> MechanismType {
     match alg {
         JwsAlgorithm::RS256 => MechanismType::SHA256_RSA_PKCS,
         JwsAlgorithm::PS256 => MechanismType::SHA256_RSA_PKCS_PSS,
@@ -193,7 +193,7 @@ fn raw_call(alg: JwsAlgorithm) -> &'static str {
     }
 }
 
-fn private_handle(pool: &SessionPool, label: &str) -> ObjectHandle {
+pub(crate) fn private_handle(pool: &SessionPool, label: &str) -> ObjectHandle {
     let session = ok(pool.session(), "a session");
     let info = ok(find_key(&session, &KeySelector::label(label)), label);
     info.private_or_secret()

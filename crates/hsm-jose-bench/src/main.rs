@@ -2,7 +2,7 @@
 //! token it provisions (token `bench`, the fixture keys).
 //!
 //! ```text
-//! hsm-jose-bench [--quick] [--out PATH] [--filter WORD,...]
+//! hsm-jose-bench [--quick] [--no-latency] [--out PATH] [--filter WORD,...]
 //! ```
 //!
 //! Environment: `HSM_MODULE`, `HSM_TOKEN`, `HSM_PIN` (as `SessionPool::from_env`) and what the
@@ -23,11 +23,19 @@
 //!    `aws_lc_rs`), josekit (OpenSSL) and the providers' bare primitives, in software.
 //! 5. Key loading: time of `HsmJwk::from_label`, PKCS#11 calls counted by the p11-fault shim.
 //! 6. Memory: peak RSS and RSS growth over 100,000 signatures.
+//! 7. Throughput at network latency: ES256 and RS256 signing by 1 to 256 concurrent callers
+//!    (sync threads, and async tasks through `AsyncHsm`) with every token crypto call delayed
+//!    by the p11-fault shim (1 ms, 5 ms) and through a `p11-kit server` (when `cargo xtask
+//!    bench` started one: `BENCH_P11KIT_MODULE`, `P11_KIT_SERVER_ADDRESS`), beside the ceiling
+//!    `min(sessions / latency, raw 2-thread throughput)`. Rows `latency: p11-fault 1 ms`,
+//!    `latency: p11-fault 5 ms`, `latency: p11-kit server` (`--filter latency`: this section
+//!    alone; `--no-latency`: without it, as `cargo xtask bench --token NAME` runs).
 
 mod child;
 mod der;
 mod harness;
 mod hsm;
+mod latency;
 mod report;
 mod soft;
 
@@ -66,12 +74,14 @@ fn main() {
         return;
     }
     let mut quick = false;
+    let mut no_latency = false;
     let mut filter = Vec::new();
     let mut out = PathBuf::from("target/bench/results.json");
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--no-latency" => no_latency = true,
             "--out" => {
                 out = it
                     .next()
@@ -83,7 +93,9 @@ fn main() {
                 filter.extend(words.split(',').map(str::to_owned));
             }
             "-h" | "--help" => {
-                println!("usage: hsm-jose-bench [--quick] [--out PATH] [--filter WORD,...]");
+                println!(
+                    "usage: hsm-jose-bench [--quick] [--no-latency] [--out PATH] [--filter WORD,...]"
+                );
                 return;
             }
             other => fail(&format!("unknown argument `{other}`")),
@@ -144,6 +156,11 @@ fn main() {
             }
         }
     };
+    let latency = if no_latency {
+        None
+    } else {
+        latency::run(&ctx, &pool, &scratch)
+    };
     ctx.progress("done");
 
     let results = report::Results::new(
@@ -156,7 +173,8 @@ fn main() {
         load,
         counts,
         memory,
-    );
+    )
+    .with_latency(latency);
     print!("{}", results.table());
     let skipped = ctx.skipped();
     if !skipped.is_empty() {

@@ -112,6 +112,7 @@ pub(crate) struct Results {
     software: Vec<SoftRow>,
     key_load: Vec<LoadEntry>,
     memory: Option<MemoryRun>,
+    latency: Option<crate::latency::Section>,
     targets: Vec<Target>,
 }
 
@@ -155,6 +156,7 @@ impl Results {
             software,
             key_load,
             memory,
+            latency: None,
             targets: Vec::new(),
         };
         // A quick run is a smoke test of every cell: its numbers are not measurements.
@@ -162,6 +164,30 @@ impl Results {
             results.targets = results.check();
         }
         results
+    }
+
+    /// Adds section 7 and, in a full run, its targets.
+    pub(crate) fn with_latency(mut self, latency: Option<crate::latency::Section>) -> Self {
+        if let Some(section) = &latency {
+            if !section.quick {
+                for s in section.setups.iter().filter(|s| s.target_applies) {
+                    for c in &s.ceilings {
+                        let best = c.best_async.unwrap_or(0.0);
+                        self.targets.push(Target {
+                            what: format!(
+                                "{} async at {}, best of callers >= {} sessions, over the ceiling",
+                                c.algorithm, s.setup, s.sessions
+                            ),
+                            target: format!(">= {:.1}", crate::latency::CEILING_TARGET),
+                            value: format!("{best:.2}"),
+                            met: best >= crate::latency::CEILING_TARGET,
+                        });
+                    }
+                }
+            }
+        }
+        self.latency = latency;
+        self
     }
 
     fn check(&self) -> Vec<Target> {
@@ -492,6 +518,10 @@ impl Results {
             );
         }
 
+        if let Some(latency) = &self.latency {
+            latency.table(&mut out);
+        }
+
         if self.plan.quick_ops_per_cell.is_some() {
             // Two operations per cell say nothing about a target: no verdicts in the cells either.
             let mut out = out.replace(" MISS", "");
@@ -521,7 +551,15 @@ fn strings(s: &[&str]) -> Vec<String> {
 }
 
 fn ops(rate: &Rate) -> String {
-    let n = rate.ops_per_sec.round() as u64;
+    ops_f(rate.ops_per_sec)
+}
+
+/// A rate with thousands separators; `-` when not finite.
+pub(crate) fn ops_f(rate: f64) -> String {
+    if !rate.is_finite() {
+        return "-".into();
+    }
+    let n = rate.round() as u64;
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -538,7 +576,7 @@ fn mib(kib: u64) -> String {
 }
 
 /// A ratio, flagged when it misses its target.
-fn mark(value: f64, target: f64) -> String {
+pub(crate) fn mark(value: f64, target: f64) -> String {
     if value >= target {
         format!("{value:.2}")
     } else {
@@ -547,7 +585,7 @@ fn mark(value: f64, target: f64) -> String {
 }
 
 /// Appends a titled table: first column left-aligned, the others right-aligned.
-fn section(out: &mut String, title: &str, headers: &[String], rows: Vec<Vec<String>>) {
+pub(crate) fn section(out: &mut String, title: &str, headers: &[String], rows: Vec<Vec<String>>) {
     if rows.is_empty() {
         return; // not run (--filter)
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use hsm_core::{Pin, SessionPool};
 
-mod daemons;
+pub(crate) mod daemons;
 pub(crate) mod doc;
 mod kryoptic;
 pub(crate) mod packages;
@@ -275,7 +275,7 @@ fn system_module(file: &str, package: &str) -> crate::Result<PathBuf> {
 }
 
 /// Waits up to `secs` for `ready`, failing early when `daemon` exits.
-fn wait_for(
+pub(crate) fn wait_for(
     daemons: &mut Daemons,
     daemon: &str,
     secs: u64,
@@ -605,11 +605,37 @@ fn tpm2(dir: &Path) -> crate::Result<Running> {
 }
 
 fn p11kit(dir: &Path) -> crate::Result<Running> {
-    packages::ensure("p11-kit", &["p11-kit", "p11-kit-modules"])?;
     let softhsm = crate::softhsm::module_path()?;
     let conf = softhsm_conf(dir)?;
     let softhsm_env = vec![("SOFTHSM2_CONF", conf.clone().into_os_string())];
     init_with_tool(&softhsm, &softhsm_env, None, SO_PIN, USER_PIN)?;
+    let server = p11kit_server(dir, &conf, CONFORMANCE_TOKEN)?;
+    Ok(Running {
+        name: "p11kit",
+        module: server.module,
+        module_env: server.module_env,
+        user_pin: USER_PIN.into(),
+        so_pin: SO_PIN.into(),
+        dir: dir.to_path_buf(),
+        _daemons: server.daemons,
+    })
+}
+
+/// A `p11-kit server` exporting one SoftHSM token over a Unix socket, stopped by PID when
+/// dropped (also on Ctrl-C, by the reaper of [`Daemons`]).
+pub(crate) struct P11KitServer {
+    /// p11-kit's client module, which a PKCS#11 application loads to reach the server.
+    pub(crate) module: PathBuf,
+    /// What the client module needs (`P11_KIT_SERVER_ADDRESS`).
+    pub(crate) module_env: Vec<(&'static str, OsString)>,
+    daemons: Daemons,
+}
+
+/// Starts `p11-kit server` in `dir` (its socket, log and PID list there) exporting the token
+/// labelled `token` of the SoftHSM configured by `conf`; installs p11-kit if needed.
+pub(crate) fn p11kit_server(dir: &Path, conf: &Path, token: &str) -> crate::Result<P11KitServer> {
+    packages::ensure("p11-kit", &["p11-kit", "p11-kit-modules"])?;
+    let softhsm = crate::softhsm::module_path()?;
     let mut daemons = Daemons::new(dir)?;
     let socket = dir.join("p11kit.sock");
     daemons.spawn(
@@ -619,23 +645,19 @@ fn p11kit(dir: &Path) -> crate::Result<Running> {
             .arg(&socket)
             .arg("--provider")
             .arg(&softhsm)
-            .arg(format!("pkcs11:token={CONFORMANCE_TOKEN}"))
+            .arg(format!("pkcs11:token={token}"))
             .env("XDG_RUNTIME_DIR", dir)
-            .env("SOFTHSM2_CONF", &conf),
+            .env("SOFTHSM2_CONF", conf),
         &dir.join("p11-kit-server.log"),
     )?;
     wait_for(&mut daemons, "p11-kit server", 20, || socket.exists())?;
-    Ok(Running {
-        name: "p11kit",
+    Ok(P11KitServer {
         module: system_module("p11-kit-client.so", "p11-kit-modules")?,
         module_env: vec![(
             "P11_KIT_SERVER_ADDRESS",
             format!("unix:path={}", socket.display()).into(),
         )],
-        user_pin: USER_PIN.into(),
-        so_pin: SO_PIN.into(),
-        dir: dir.to_path_buf(),
-        _daemons: daemons,
+        daemons,
     })
 }
 
