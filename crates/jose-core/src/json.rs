@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -15,6 +16,18 @@ use crate::error::{Malformed, Result};
 /// Serializing string keys and JSON values into a `String` cannot fail.
 pub(crate) fn object_to_string(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).unwrap_or_default()
+}
+
+/// Appends a JSON object as compact text to `out`, as [`object_to_string`] writes it.
+pub(crate) fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    // Writing string keys and JSON values into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(out, map);
+}
+
+/// Appends a JSON string (quoted and escaped as serde_json escapes it) to `out`.
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(out, text);
 }
 
 /// A JSON value holding secrets as compact text, written into a buffer that is wiped when it
@@ -196,13 +209,19 @@ impl<'de> Visitor<'de> for StrictVisitor {
                 let Value::Object(members) = &mut out else {
                     break;
                 };
-                if members.contains_key(&key) {
-                    // The NUL ends the name; serde_json appends the position after it.
-                    return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
-                }
-                let value = map.next_value_seed(Strict)?;
-                if let Value::Object(members) = &mut out {
-                    members.insert(key, value);
+                // One lookup: the member's slot is found (or the duplicate refused) before its
+                // value is read.
+                match members.entry(key) {
+                    Entry::Occupied(taken) => {
+                        // The NUL ends the name; serde_json appends the position after it.
+                        return Err(de::Error::custom(format!(
+                            "{DUPLICATE}{}\u{0}",
+                            taken.key()
+                        )));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(map.next_value_seed(Strict)?);
+                    }
                 }
             }
             Ok(())

@@ -183,6 +183,16 @@ impl Claims {
         }
     }
 
+    /// `aud` as an iterator, without the list [`aud`](Self::aud) allocates.
+    pub(crate) fn aud_iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match self.map.get("aud") {
+            Some(Value::String(s)) => (Some(s.as_str()), None),
+            Some(Value::Array(items)) => (None, Some(items.iter().filter_map(Value::as_str))),
+            _ => (None, None),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
     /// A NumericDate claim as a number of seconds (fractions kept).
     pub(crate) fn date(&self, name: &str) -> Option<f64> {
         self.map.get(name).and_then(Value::as_f64)
@@ -238,6 +248,11 @@ impl Claims {
     /// The claims as compact JSON, members in insertion order.
     pub fn to_json(&self) -> String {
         json::object_to_string(&self.map)
+    }
+
+    /// Appends [`to_json`](Self::to_json)'s text to `out`.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        json::write_object(out, &self.map);
     }
 }
 

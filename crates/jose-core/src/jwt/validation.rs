@@ -313,7 +313,7 @@ impl Validation {
             return Err(AlgorithmError::NotAllowed("(no JWS algorithm is allowed)".into()).into());
         }
         // The token is known to be compact (`expect`); the verifier's detection agrees.
-        let mut v = jws::Verifier::new(&self.jws_algs).max_token_len(self.max_len);
+        let mut v = jws::Verifier::borrowing(&self.jws_algs).max_token_len(self.max_len);
         if self.low_s {
             v = v.require_low_s();
         }
@@ -397,8 +397,9 @@ impl Validation {
         })
     }
 
+    /// `claims` were parsed, so their types are checked.
     fn finish(&self, claims: Claims, header: Header, outer: Option<Header>) -> Result<Jwt> {
-        self.validate_claims(&claims)?;
+        self.validate_typed_claims(&claims)?;
         if let Some(want) = &self.typ {
             let ok = header.typ().is_some_and(|t| same_media_type(t, want));
             if !ok {
@@ -417,6 +418,12 @@ impl Validation {
     pub fn validate_claims(&self, claims: &Claims) -> Result<()> {
         // Types first: a claim of the wrong type is never taken for an absent one.
         claims.check_types()?;
+        self.validate_typed_claims(claims)
+    }
+
+    /// [`validate_claims`](Self::validate_claims) for claims whose types are checked (parsed
+    /// ones: [`Claims::parse`] checks them).
+    fn validate_typed_claims(&self, claims: &Claims) -> Result<()> {
         for name in &self.required {
             if !claims.contains(name) {
                 return Err(ClaimsError::Missing(name.clone()).into());
@@ -449,7 +456,6 @@ impl Validation {
                 return Err(ClaimsError::Mismatch("sub").into());
             }
         }
-        let aud = claims.aud();
         if self.audiences.is_empty() {
             if claims.contains("aud") {
                 return Err(ClaimsError::Mismatch("aud").into());
@@ -458,7 +464,10 @@ impl Validation {
             if !claims.contains("aud") {
                 return Err(ClaimsError::Missing("aud".into()).into());
             }
-            if !aud.iter().any(|a| self.audiences.iter().any(|w| w == a)) {
+            if !claims
+                .aud_iter()
+                .any(|a| self.audiences.iter().any(|w| w == a))
+            {
                 return Err(ClaimsError::Mismatch("aud").into());
             }
         }
