@@ -88,7 +88,7 @@ pub(crate) fn parse_object(part: &'static str, bytes: &[u8]) -> Result<Map<Strin
 /// Parses `bytes` as any JSON value, rejecting duplicate members anywhere inside it.
 pub(crate) fn parse_value(part: &'static str, bytes: &[u8]) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict
+    let value = Strict::TOP
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v));
     value.map_err(|e| {
@@ -131,7 +131,7 @@ pub(crate) fn deserialize_object<'de, D: de::Deserializer<'de>>(
 ) -> std::result::Result<Map<String, Value>, D::Error> {
     // The duplicate-member message ends the name with a NUL for `parse_value`; a serde user
     // reads it as text.
-    let value = Strict.deserialize(d).map_err(|e| {
+    let value = Strict::TOP.deserialize(d).map_err(|e| {
         let text = e.to_string();
         if text.starts_with(DUPLICATE) {
             de::Error::custom(text.replace('\u{0}', ""))
@@ -148,16 +148,28 @@ pub(crate) fn deserialize_object<'de, D: de::Deserializer<'de>>(
     }
 }
 
-struct Strict;
+/// A strict JSON value; `members` is the room an object at this level starts with.
+#[derive(Clone, Copy)]
+struct Strict {
+    members: usize,
+}
+
+impl Strict {
+    /// A document: a header or claims, which typically have a few to a dozen members (a map
+    /// sized for them is not rehashed as it fills).
+    const TOP: Self = Self { members: 8 };
+    /// A value inside a document.
+    const NESTED: Self = Self { members: 0 };
+}
 
 impl<'de> DeserializeSeed<'de> for Strict {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor)
+        d.deserialize_any(StrictVisitor(self))
     }
 }
 
-struct StrictVisitor;
+struct StrictVisitor(Strict);
 
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = Value;
@@ -192,7 +204,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Value::Array(Vec::new());
         let filled = (|| {
-            while let Some(v) = seq.next_element_seed(Strict)? {
+            while let Some(v) = seq.next_element_seed(Strict::NESTED)? {
                 if let Value::Array(items) = &mut out {
                     items.push(v);
                 }
@@ -203,7 +215,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         filled.inspect_err(|_| wipe(&mut out)).map(|()| out)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Value::Object(Map::new());
+        let mut out = Value::Object(Map::with_capacity(self.0.members));
         let filled = (|| {
             while let Some(key) = map.next_key::<String>()? {
                 let Value::Object(members) = &mut out else {
@@ -220,7 +232,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
                         )));
                     }
                     Entry::Vacant(slot) => {
-                        slot.insert(map.next_value_seed(Strict)?);
+                        slot.insert(map.next_value_seed(Strict::NESTED)?);
                     }
                 }
             }
