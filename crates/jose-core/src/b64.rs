@@ -27,11 +27,12 @@ pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
 
 /// The length of the unpadded base64url of `len` bytes.
 pub(crate) const fn encoded_len(len: usize) -> usize {
-    len / 3 * 4 + match len % 3 {
-        0 => 0,
-        1 => 2,
-        _ => 3,
-    }
+    len / 3 * 4
+        + match len % 3 {
+            0 => 0,
+            1 => 2,
+            _ => 3,
+        }
 }
 
 /// Decodes public unpadded base64url (fast, not constant-time); `part` names the input in the

@@ -129,7 +129,10 @@ mod tests {
         let keys = [
             (SoftwareKey::generate_oct(32).unwrap(), JwsAlgorithm::HS256),
             (SoftwareKey::generate_oct(64).unwrap(), JwsAlgorithm::HS512),
-            (SoftwareKey::generate_ed25519().unwrap(), JwsAlgorithm::EdDSA),
+            (
+                SoftwareKey::generate_ed25519().unwrap(),
+                JwsAlgorithm::EdDSA,
+            ),
             (SoftwareKey::generate_ed448().unwrap(), JwsAlgorithm::EdDSA),
             (rsa, JwsAlgorithm::RS256),
         ];
