@@ -20,6 +20,21 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Appends the unpadded base64url of public bytes to `out` (fast, not constant-time).
+pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(bytes, out);
+}
+
+/// The length of the unpadded base64url of `len` bytes.
+pub(crate) const fn encoded_len(len: usize) -> usize {
+    len / 3 * 4
+        + match len % 3 {
+            0 => 0,
+            1 => 2,
+            _ => 3,
+        }
+}
+
 /// Decodes public unpadded base64url (fast, not constant-time); `part` names the input in the
 /// error. The same strictness as [`decode_secret`]: no padding, no whitespace, canonical
 /// trailing bits.
@@ -51,6 +66,10 @@ mod tests {
             assert_eq!(decode("x", &encode(&bytes)).unwrap(), bytes);
             assert_eq!(decode_secret("x", &encode_secret(&bytes)).unwrap(), bytes);
             assert_eq!(encode(&bytes), encode_secret(&bytes), "both codecs agree");
+            assert_eq!(encoded_len(bytes.len()), encode(&bytes).len());
+            let mut appended = String::from("x.");
+            encode_into(&bytes, &mut appended);
+            assert_eq!(appended, format!("x.{}", encode(&bytes)));
         }
     }
 

@@ -55,12 +55,12 @@ pub(crate) enum Serialization {
 }
 
 /// Refuses a token over `max_len` bytes, then parses it with `compact` or `json`.
-pub(crate) fn parse<T>(
-    token: &str,
+pub(crate) fn parse<'t, T>(
+    token: &'t str,
     max_len: usize,
     form: Serialization,
-    compact: fn(&str) -> Result<T>,
-    json: fn(&str) -> Result<T>,
+    compact: fn(&'t str) -> Result<T>,
+    json: fn(&'t str) -> Result<T>,
 ) -> Result<T> {
     crate::json::check_token_len(token, max_len)?;
     let is_json = match form {

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -15,6 +16,18 @@ use crate::error::{Malformed, Result};
 /// Serializing string keys and JSON values into a `String` cannot fail.
 pub(crate) fn object_to_string(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).unwrap_or_default()
+}
+
+/// Appends a JSON object as compact text to `out`, as [`object_to_string`] writes it.
+pub(crate) fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    // Writing string keys and JSON values into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(out, map);
+}
+
+/// Appends a JSON string (quoted and escaped as serde_json escapes it) to `out`.
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(out, text);
 }
 
 /// A JSON value holding secrets as compact text, written into a buffer that is wiped when it
@@ -75,7 +88,7 @@ pub(crate) fn parse_object(part: &'static str, bytes: &[u8]) -> Result<Map<Strin
 /// Parses `bytes` as any JSON value, rejecting duplicate members anywhere inside it.
 pub(crate) fn parse_value(part: &'static str, bytes: &[u8]) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict
+    let value = Strict::TOP
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v));
     value.map_err(|e| {
@@ -118,7 +131,7 @@ pub(crate) fn deserialize_object<'de, D: de::Deserializer<'de>>(
 ) -> std::result::Result<Map<String, Value>, D::Error> {
     // The duplicate-member message ends the name with a NUL for `parse_value`; a serde user
     // reads it as text.
-    let value = Strict.deserialize(d).map_err(|e| {
+    let value = Strict::TOP.deserialize(d).map_err(|e| {
         let text = e.to_string();
         if text.starts_with(DUPLICATE) {
             de::Error::custom(text.replace('\u{0}', ""))
@@ -135,16 +148,28 @@ pub(crate) fn deserialize_object<'de, D: de::Deserializer<'de>>(
     }
 }
 
-struct Strict;
+/// A strict JSON value; `members` is the room an object at this level starts with.
+#[derive(Clone, Copy)]
+struct Strict {
+    members: usize,
+}
+
+impl Strict {
+    /// A document: a header or claims, which typically have a few to a dozen members (a map
+    /// sized for them is not rehashed as it fills).
+    const TOP: Self = Self { members: 8 };
+    /// A value inside a document.
+    const NESTED: Self = Self { members: 0 };
+}
 
 impl<'de> DeserializeSeed<'de> for Strict {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor)
+        d.deserialize_any(StrictVisitor(self))
     }
 }
 
-struct StrictVisitor;
+struct StrictVisitor(Strict);
 
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = Value;
@@ -179,7 +204,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Value::Array(Vec::new());
         let filled = (|| {
-            while let Some(v) = seq.next_element_seed(Strict)? {
+            while let Some(v) = seq.next_element_seed(Strict::NESTED)? {
                 if let Value::Array(items) = &mut out {
                     items.push(v);
                 }
@@ -190,19 +215,25 @@ impl<'de> Visitor<'de> for StrictVisitor {
         filled.inspect_err(|_| wipe(&mut out)).map(|()| out)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Value::Object(Map::new());
+        let mut out = Value::Object(Map::with_capacity(self.0.members));
         let filled = (|| {
             while let Some(key) = map.next_key::<String>()? {
                 let Value::Object(members) = &mut out else {
                     break;
                 };
-                if members.contains_key(&key) {
-                    // The NUL ends the name; serde_json appends the position after it.
-                    return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
-                }
-                let value = map.next_value_seed(Strict)?;
-                if let Value::Object(members) = &mut out {
-                    members.insert(key, value);
+                // One lookup: the member's slot is found (or the duplicate refused) before its
+                // value is read.
+                match members.entry(key) {
+                    Entry::Occupied(taken) => {
+                        // The NUL ends the name; serde_json appends the position after it.
+                        return Err(de::Error::custom(format!(
+                            "{DUPLICATE}{}\u{0}",
+                            taken.key()
+                        )));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(map.next_value_seed(Strict::NESTED)?);
+                    }
                 }
             }
             Ok(())

@@ -32,7 +32,7 @@
 pub(crate) mod alg;
 mod headers;
 mod parse;
-mod sign;
+pub(crate) mod sign;
 mod verify;
 
 pub use sign::{JwsBuilder, sign_compact};

@@ -1,5 +1,7 @@
 //! Parsing of the compact and JSON serializations into their parts, without verifying.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::b64;
@@ -7,11 +9,12 @@ use crate::error::{Malformed, Result};
 use crate::header::Header;
 use crate::json;
 
-/// One signature of a parsed JWS.
+/// One signature of a parsed JWS (borrowing from a compact token, owning what a JSON
+/// serialization held).
 #[derive(Debug)]
-pub(crate) struct RawSignature {
+pub(crate) struct RawSignature<'t> {
     /// The protected header as it appears in the token (base64url), for the signing input.
-    pub(crate) protected_b64: String,
+    pub(crate) protected_b64: Cow<'t, str>,
     pub(crate) protected: Header,
     pub(crate) unprotected: Option<Header>,
     pub(crate) signature: Vec<u8>,
@@ -20,23 +23,29 @@ pub(crate) struct RawSignature {
 /// A parsed JWS: the payload as it appears in the token (base64url or, with `b64:false`, raw)
 /// and its signatures.
 #[derive(Debug)]
-pub(crate) struct RawJws {
+pub(crate) struct RawJws<'t> {
     /// `None` for a detached payload.
-    pub(crate) payload: Option<String>,
-    pub(crate) signatures: Vec<RawSignature>,
+    pub(crate) payload: Option<Cow<'t, str>>,
+    /// The compact form's signing input as it appears in the token (`header.payload`), which
+    /// verification then borrows instead of assembling it.
+    pub(crate) compact_input: Option<&'t str>,
+    pub(crate) signatures: Vec<RawSignature<'t>>,
 }
 
 /// Splits a compact JWS: exactly three parts, non-empty header and signature.
-pub(crate) fn compact(token: &str) -> Result<RawJws> {
+pub(crate) fn compact(token: &str) -> Result<RawJws<'_>> {
     compact_with(token, b64::decode)
 }
 
 /// [`compact`] for a token that is itself secret (decoded in constant time).
-pub(crate) fn compact_secret(token: &str) -> Result<RawJws> {
+pub(crate) fn compact_secret(token: &str) -> Result<RawJws<'_>> {
     compact_with(token, b64::decode_secret)
 }
 
-fn compact_with(token: &str, decode: fn(&'static str, &str) -> Result<Vec<u8>>) -> Result<RawJws> {
+fn compact_with(
+    token: &str,
+    decode: fn(&'static str, &str) -> Result<Vec<u8>>,
+) -> Result<RawJws<'_>> {
     let mut parts = token.splitn(4, '.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -56,9 +65,10 @@ fn compact_with(token: &str, decode: fn(&'static str, &str) -> Result<Vec<u8>>) 
     let protected = Header::parse("protected header", &decode("protected header", h)?)?;
     let signature = decode("signature", s)?;
     Ok(RawJws {
-        payload: Some(p.to_owned()),
+        payload: Some(Cow::Borrowed(p)),
+        compact_input: token.get(..h.len() + 1 + p.len()),
         signatures: vec![RawSignature {
-            protected_b64: h.to_owned(),
+            protected_b64: Cow::Borrowed(h),
             protected,
             unprotected: None,
             signature,
@@ -67,11 +77,11 @@ fn compact_with(token: &str, decode: fn(&'static str, &str) -> Result<Vec<u8>>) 
 }
 
 /// Parses the general or flattened JSON serialization.
-pub(crate) fn json(token: &str) -> Result<RawJws> {
+pub(crate) fn json(token: &str) -> Result<RawJws<'_>> {
     let mut doc = json::parse_object("JWS JSON serialization", token.as_bytes())?;
     let payload = match doc.remove("payload") {
         None => None,
-        Some(Value::String(p)) => Some(p),
+        Some(Value::String(p)) => Some(Cow::Owned(p)),
         Some(_) => return Err(Malformed::Serialization("`payload` must be a string").into()),
     };
     let flattened = ["protected", "header", "signature"]
@@ -102,11 +112,12 @@ pub(crate) fn json(token: &str) -> Result<RawJws> {
     };
     Ok(RawJws {
         payload,
+        compact_input: None,
         signatures,
     })
 }
 
-fn signature(mut map: Map<String, Value>) -> Result<RawSignature> {
+fn signature(mut map: Map<String, Value>) -> Result<RawSignature<'static>> {
     let (protected_b64, protected) = match map.remove("protected") {
         None => (String::new(), Header::new()),
         Some(Value::String(p)) if !p.is_empty() => {
@@ -133,7 +144,7 @@ fn signature(mut map: Map<String, Value>) -> Result<RawSignature> {
         );
     }
     Ok(RawSignature {
-        protected_b64,
+        protected_b64: Cow::Owned(protected_b64),
         protected,
         unprotected,
         signature,

@@ -7,6 +7,9 @@ use crate::b64;
 use crate::backend::{KeyBackend, check_key};
 use crate::error::{Malformed, Result};
 use crate::header::Header;
+use crate::json;
+use crate::jwk::EcCurve;
+use crate::jws::alg::{Family, Sha2, family};
 use crate::jws::headers;
 
 /// Signs `payload` with one key and returns the compact serialization.
@@ -32,9 +35,77 @@ pub fn sign_compact(
     payload: &[u8],
     header: Option<&Header>,
 ) -> Result<String> {
-    JwsBuilder::new(payload)
-        .add_signature(key, alg, header.cloned().unwrap_or_default(), None)?
-        .compact()
+    match header {
+        None => compact_own_header(key, alg, None, |out| out.extend_from_slice(payload)),
+        Some(header) => JwsBuilder::new(payload)
+            .add_signature(key, alg, header.clone(), None)?
+            .compact(),
+    }
+}
+
+/// The compact JWS under the header jose-core writes itself when the caller gives none:
+/// `{"alg":…}`, then `"typ"` when given, then the key's `kid` — the bytes [`JwsBuilder`] makes
+/// for the header `{"typ":…}` (or none), written in one pass.
+///
+/// `payload` appends the payload bytes to the buffer it is given. The token is one `String` of
+/// its final size: base64url(header) `.` base64url(payload), which is the signing input, then
+/// `.` base64url(signature). The checks are the builder's: the key must serve `alg` and permit
+/// signing; a header with only `alg`, `typ` and `kid` (strings) passes every header rule.
+pub(crate) fn compact_own_header(
+    key: &dyn KeyBackend,
+    alg: JwsAlgorithm,
+    typ: Option<&str>,
+    payload: impl FnOnce(&mut Vec<u8>),
+) -> Result<String> {
+    check_key(key, Algorithm::Jws(alg), true)?;
+    let kid = key.kid();
+    // The header's JSON, then the payload, in one scratch buffer.
+    let mut scratch = Vec::with_capacity(256 + kid.map_or(0, str::len));
+    scratch.extend_from_slice(b"{\"alg\":\"");
+    scratch.extend_from_slice(alg.as_str().as_bytes());
+    scratch.push(b'"');
+    if let Some(typ) = typ {
+        scratch.extend_from_slice(b",\"typ\":");
+        json::write_string(&mut scratch, typ);
+    }
+    if let Some(kid) = kid {
+        scratch.extend_from_slice(b",\"kid\":");
+        json::write_string(&mut scratch, kid);
+    }
+    scratch.push(b'}');
+    let header_len = scratch.len();
+    payload(&mut scratch);
+    let (header, payload) = scratch.split_at(header_len);
+
+    let mut token = String::with_capacity(
+        b64::encoded_len(header.len())
+            + b64::encoded_len(payload.len())
+            + b64::encoded_len(signature_len_hint(alg))
+            + 2,
+    );
+    b64::encode_into(header, &mut token);
+    token.push('.');
+    b64::encode_into(payload, &mut token);
+    let signature = key.sign(alg, token.as_bytes())?;
+    token.push('.');
+    b64::encode_into(&signature, &mut token);
+    Ok(token)
+}
+
+/// The usual signature length of `alg`, to size a token (RSA: up to 4096-bit keys; a larger
+/// signature grows the buffer once).
+const fn signature_len_hint(alg: JwsAlgorithm) -> usize {
+    match family(alg) {
+        Family::Hmac(Sha2::Sha256) => 32,
+        Family::Hmac(Sha2::Sha384) => 48,
+        Family::Hmac(Sha2::Sha512) => 64,
+        Family::Ecdsa(EcCurve::P256) => 64,
+        Family::Ecdsa(EcCurve::P384) => 96,
+        Family::Ecdsa(EcCurve::P521) => 132,
+        // Ed25519 64, Ed448 114.
+        Family::EdDsa => 114,
+        Family::RsaPkcs1(_) | Family::RsaPss(_) => 512,
+    }
 }
 
 /// Builds a JWS with one or more signatures.

@@ -72,7 +72,7 @@ impl Verified {
 /// one key is tried only on the signatures that name its `kid` (or name none).
 #[derive(Debug, Clone)]
 pub struct Verifier<'a> {
-    allowed: Vec<JwsAlgorithm>,
+    allowed: Cow<'a, [JwsAlgorithm]>,
     understood: Vec<String>,
     unencoded: bool,
     detached: Option<&'a [u8]>,
@@ -89,7 +89,7 @@ pub fn verify_compact(
     key: &dyn KeyBackend,
     allowed: &[JwsAlgorithm],
 ) -> Result<Verified> {
-    Verifier::new(allowed).verify_as(token, Serialization::Compact, Keys::One(key))
+    Verifier::borrowing(allowed).verify_as(token, Serialization::Compact, Keys::One(key))
 }
 
 /// Verifies a JWS in either JSON serialization with one key.
@@ -98,7 +98,7 @@ pub fn verify_json(
     key: &dyn KeyBackend,
     allowed: &[JwsAlgorithm],
 ) -> Result<Verified> {
-    Verifier::new(allowed).verify_as(token, Serialization::Json, Keys::One(key))
+    Verifier::borrowing(allowed).verify_as(token, Serialization::Json, Keys::One(key))
 }
 
 /// The low-S form of an ECDSA signature (`r || s`) for `alg` (`ES256`, `ES384`, `ES512`).
@@ -145,8 +145,17 @@ pub fn ecdsa_normalize_s(alg: JwsAlgorithm, signature: &[u8]) -> Result<Vec<u8>>
 impl<'a> Verifier<'a> {
     /// A verifier accepting only these algorithms.
     pub fn new(allowed: &[JwsAlgorithm]) -> Self {
+        Self::with_allowed(Cow::Owned(allowed.to_vec()))
+    }
+
+    /// [`new`](Self::new) for a verifier that lives no longer than the list (no copy of it).
+    pub(crate) fn borrowing(allowed: &'a [JwsAlgorithm]) -> Self {
+        Self::with_allowed(Cow::Borrowed(allowed))
+    }
+
+    fn with_allowed(allowed: Cow<'a, [JwsAlgorithm]>) -> Self {
         Self {
-            allowed: allowed.to_vec(),
+            allowed,
             understood: Vec::new(),
             unencoded: false,
             detached: None,
@@ -238,7 +247,7 @@ impl<'a> Verifier<'a> {
         self.run(raw, keys)
     }
 
-    fn run(&self, mut raw: RawJws, keys: Keys<'_>) -> Result<Verified> {
+    fn run(&self, mut raw: RawJws<'_>, keys: Keys<'_>) -> Result<Verified> {
         if self.allowed.is_empty() {
             return Err(AlgorithmError::NotAllowed("(the allowed list is empty)".into()).into());
         }
@@ -249,8 +258,9 @@ impl<'a> Verifier<'a> {
             .into());
         }
         // RFC 7797 section 3: every signature uses the same `b64` value.
-        let b64_values: Vec<bool> = raw.signatures.iter().map(|s| s.protected.b64()).collect();
-        if b64_values.windows(2).any(|w| w[0] != w[1]) {
+        let mut b64_values = raw.signatures.iter().map(|s| s.protected.b64());
+        let first = b64_values.next();
+        if b64_values.any(|b| Some(b) != first) {
             return Err(Malformed::Header {
                 member: "b64".into(),
                 reason: "differs between signatures",
@@ -285,18 +295,22 @@ impl<'a> Verifier<'a> {
     /// Verifies signature `i`; returns its algorithm and the payload.
     fn one(
         &self,
-        raw: &RawJws,
+        raw: &RawJws<'_>,
         i: usize,
         keys: Keys<'_>,
         several: bool,
         shared: &mut Shared,
     ) -> Result<(JwsAlgorithm, Vec<u8>)> {
-        let sig: &RawSignature = &raw.signatures[i];
-        let mut understood: Vec<&str> = self.understood.iter().map(String::as_str).collect();
-        if self.unencoded {
-            understood.push("b64");
-        }
-        let joint = headers::check(&sig.protected, sig.unprotected.as_ref(), &understood)?;
+        let sig: &RawSignature<'_> = &raw.signatures[i];
+        let joint = if self.understood.is_empty() && !self.unencoded {
+            headers::check(&sig.protected, sig.unprotected.as_ref(), &[])?
+        } else {
+            let mut understood: Vec<&str> = self.understood.iter().map(String::as_str).collect();
+            if self.unencoded {
+                understood.push("b64");
+            }
+            headers::check(&sig.protected, sig.unprotected.as_ref(), &understood)?
+        };
         let b64 = sig.protected.b64();
 
         let alg_name = joint.alg().ok_or(AlgorithmError::Missing("alg"))?;
@@ -338,6 +352,11 @@ impl<'a> Verifier<'a> {
                 return Err(Error::Verification);
             }
         }
+        // A compact token holds its signing input as it is (unless the payload is detached).
+        if let (None, Some(input)) = (self.detached, raw.compact_input) {
+            key.verify(alg, input.as_bytes(), &sig.signature)?;
+            return Ok((alg, self.decode_payload(&payload_part, b64)?));
+        }
         // Signatures that share a protected header share its signing input.
         let same_header =
             |&(j, _): &(usize, Vec<u8>)| raw.signatures[j].protected_b64 == sig.protected_b64;
@@ -355,20 +374,23 @@ impl<'a> Verifier<'a> {
             }
         };
         key.verify(alg, input, &sig.signature)?;
+        Ok((alg, self.decode_payload(&payload_part, b64)?))
+    }
 
-        let payload = match (self.detached, b64) {
+    /// The payload of a verified signature, from its part in the token (or the detached one).
+    fn decode_payload(&self, payload_part: &[u8], b64: bool) -> Result<Vec<u8>> {
+        Ok(match (self.detached, b64) {
             (Some(d), _) => d.to_vec(),
             (None, true) => {
-                let text = std::str::from_utf8(&payload_part).unwrap_or("\u{0}");
+                let text = std::str::from_utf8(payload_part).unwrap_or("\u{0}");
                 if self.secret_token {
                     b64::decode_secret("payload", text)?
                 } else {
                     b64::decode("payload", text)?
                 }
             }
-            (None, false) => payload_part.into_owned(),
-        };
-        Ok((alg, payload))
+            (None, false) => payload_part.to_vec(),
+        })
     }
 }
 

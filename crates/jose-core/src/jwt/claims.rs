@@ -37,6 +37,48 @@ pub struct Claims {
     map: Map<String, Value>,
 }
 
+/// The registered claims of one [`Claims`] that a validation reads (see
+/// [`Claims::registered`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Registered<'c> {
+    pub(crate) exp: Option<&'c Value>,
+    pub(crate) nbf: Option<&'c Value>,
+    pub(crate) iat: Option<&'c Value>,
+    pub(crate) iss: Option<&'c Value>,
+    pub(crate) sub: Option<&'c Value>,
+    pub(crate) aud: Option<&'c Value>,
+}
+
+impl<'c> Registered<'c> {
+    /// Whether the claim `name` is present (`claims` answers for the unregistered ones).
+    pub(crate) fn contains(&self, claims: &Claims, name: &str) -> bool {
+        match name {
+            "exp" => self.exp.is_some(),
+            "nbf" => self.nbf.is_some(),
+            "iat" => self.iat.is_some(),
+            "iss" => self.iss.is_some(),
+            "sub" => self.sub.is_some(),
+            "aud" => self.aud.is_some(),
+            other => claims.contains(other),
+        }
+    }
+
+    /// A NumericDate claim as a number of seconds (fractions kept).
+    pub(crate) fn date(value: Option<&Value>) -> Option<f64> {
+        value.and_then(Value::as_f64)
+    }
+
+    /// `aud` as an iterator (one string, or the strings of the array).
+    pub(crate) fn aud(&self) -> impl Iterator<Item = &'c str> {
+        let (one, many) = match self.aud {
+            Some(Value::String(s)) => (Some(s.as_str()), None),
+            Some(Value::Array(items)) => (None, Some(items.iter().filter_map(Value::as_str))),
+            _ => (None, None),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
 const STRING_CLAIMS: &[&str] = &["iss", "sub", "jti"];
 const DATE_CLAIMS: &[&str] = &["exp", "nbf", "iat"];
 
@@ -183,9 +225,23 @@ impl Claims {
         }
     }
 
-    /// A NumericDate claim as a number of seconds (fractions kept).
-    pub(crate) fn date(&self, name: &str) -> Option<f64> {
-        self.map.get(name).and_then(Value::as_f64)
+    /// The registered claims a validation reads, found in one pass over the claims instead of
+    /// one map lookup each.
+    pub(crate) fn registered(&self) -> Registered<'_> {
+        let mut r = Registered::default();
+        for (name, value) in &self.map {
+            let slot = match name.as_str() {
+                "exp" => &mut r.exp,
+                "nbf" => &mut r.nbf,
+                "iat" => &mut r.iat,
+                "iss" => &mut r.iss,
+                "sub" => &mut r.sub,
+                "aud" => &mut r.aud,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        r
     }
 
     fn whole_seconds(&self, name: &str) -> Option<i64> {
@@ -238,6 +294,11 @@ impl Claims {
     /// The claims as compact JSON, members in insertion order.
     pub fn to_json(&self) -> String {
         json::object_to_string(&self.map)
+    }
+
+    /// Appends [`to_json`](Self::to_json)'s text to `out`.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        json::write_object(out, &self.map);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::alg::{ContentEncryption, JwsAlgorithm, KeyManagementAlgorithm};
 use crate::backend::{KeyBackend, KeyStore};
@@ -12,6 +13,7 @@ use crate::error::{AlgorithmError, ClaimsError, Malformed, Result};
 use crate::header::Header;
 use crate::jwe;
 use crate::jws;
+use crate::jwt::claims::Registered;
 use crate::jwt::{Claims, DEFAULT_LEEWAY};
 
 /// A validated JWT: its claims and the headers they came with.
@@ -313,7 +315,7 @@ impl Validation {
             return Err(AlgorithmError::NotAllowed("(no JWS algorithm is allowed)".into()).into());
         }
         // The token is known to be compact (`expect`); the verifier's detection agrees.
-        let mut v = jws::Verifier::new(&self.jws_algs).max_token_len(self.max_len);
+        let mut v = jws::Verifier::borrowing(&self.jws_algs).max_token_len(self.max_len);
         if self.low_s {
             v = v.require_low_s();
         }
@@ -397,8 +399,9 @@ impl Validation {
         })
     }
 
+    /// `claims` were parsed, so their types are checked.
     fn finish(&self, claims: Claims, header: Header, outer: Option<Header>) -> Result<Jwt> {
-        self.validate_claims(&claims)?;
+        self.validate_typed_claims(&claims)?;
         if let Some(want) = &self.typ {
             let ok = header.typ().is_some_and(|t| same_media_type(t, want));
             if !ok {
@@ -417,48 +420,56 @@ impl Validation {
     pub fn validate_claims(&self, claims: &Claims) -> Result<()> {
         // Types first: a claim of the wrong type is never taken for an absent one.
         claims.check_types()?;
+        self.validate_typed_claims(claims)
+    }
+
+    /// [`validate_claims`](Self::validate_claims) for claims whose types are checked (parsed
+    /// ones: [`Claims::parse`] checks them).
+    fn validate_typed_claims(&self, claims: &Claims) -> Result<()> {
+        let r = claims.registered();
         for name in &self.required {
-            if !claims.contains(name) {
+            if !r.contains(claims, name) {
                 return Err(ClaimsError::Missing(name.clone()).into());
             }
         }
         #[allow(clippy::cast_precision_loss)] // seconds fit an f64 exactly until 2^53
         let (now, leeway) = (self.now() as f64, self.leeway as f64);
-        if claims.date("exp").is_some_and(|exp| now >= exp + leeway) {
+        if Registered::date(r.exp).is_some_and(|exp| now >= exp + leeway) {
             return Err(ClaimsError::Expired.into());
         }
-        if claims.date("nbf").is_some_and(|nbf| now + leeway < nbf) {
+        if Registered::date(r.nbf).is_some_and(|nbf| now + leeway < nbf) {
             return Err(ClaimsError::NotYetValid.into());
         }
-        if claims.date("iat").is_some_and(|iat| iat > now + leeway) {
+        if Registered::date(r.iat).is_some_and(|iat| iat > now + leeway) {
             return Err(ClaimsError::IssuedInFuture.into());
         }
         if !self.issuers.is_empty() {
-            let iss = claims
-                .iss()
+            let iss = r
+                .iss
+                .and_then(Value::as_str)
                 .ok_or_else(|| ClaimsError::Missing("iss".into()))?;
             if !self.issuers.iter().any(|i| i == iss) {
                 return Err(ClaimsError::Mismatch("iss").into());
             }
         }
         if let Some(want) = &self.subject {
-            let sub = claims
-                .sub()
+            let sub = r
+                .sub
+                .and_then(Value::as_str)
                 .ok_or_else(|| ClaimsError::Missing("sub".into()))?;
             if sub != want {
                 return Err(ClaimsError::Mismatch("sub").into());
             }
         }
-        let aud = claims.aud();
         if self.audiences.is_empty() {
-            if claims.contains("aud") {
+            if r.aud.is_some() {
                 return Err(ClaimsError::Mismatch("aud").into());
             }
         } else {
-            if !claims.contains("aud") {
+            if r.aud.is_none() {
                 return Err(ClaimsError::Missing("aud".into()).into());
             }
-            if !aud.iter().any(|a| self.audiences.iter().any(|w| w == a)) {
+            if !r.aud().any(|a| self.audiences.iter().any(|w| w == a)) {
                 return Err(ClaimsError::Mismatch("aud").into());
             }
         }

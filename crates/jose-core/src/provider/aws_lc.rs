@@ -387,8 +387,10 @@ fn ed25519_strict(public: &ParsedPublicKey, input: &[u8], sig: &[u8]) -> bool {
     if sig.len() != 64 {
         return false;
     }
-    // A point that does not decode cannot equal the re-encoded R' either.
-    if ed25519_dalek::VerifyingKey::from_bytes(&r).is_ok_and(|r| r.is_weak()) {
+    // AWS-LC accepts only an `R` equal to the canonical encoding of `R'`, so a small-order `R`
+    // it could accept is one of the eight canonical encodings (a table lookup instead of a
+    // point decompression per call).
+    if crate::jws::alg::eddsa::is_small_order_encoding(&r) {
         return false;
     }
     public.verify_sig(input, sig).is_ok()
