@@ -362,17 +362,28 @@ fn pid_in(file: &str) -> Option<u32> {
     std::fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
-fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// True when process `pid` runs the program `name` (its `/proc/PID/comm`): a PID file left by a
+/// killed daemon may name a PID the kernel has since given to another process.
+fn process_is(pid: u32, name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name)
 }
 
 fn opencryptoki(dir: &Path) -> crate::Result<Running> {
     packages::ensure("openCryptoki", &["opencryptoki", "libopencryptoki0"])?;
-    if let Some(pid) = pid_in(OCK_PIDFILE).filter(|p| process_alive(*p)) {
-        return Err(format!(
-            "pkcsslotd is already running (PID {pid}, not started by this run). The openCryptoki \
-             run resets the soft token in {OCK_SWTOK}: stop that pkcsslotd first"
-        ));
+    match pid_in(OCK_PIDFILE) {
+        Some(pid) if process_is(pid, "pkcsslotd") => {
+            return Err(format!(
+                "pkcsslotd is already running (PID {pid}, not started by this run). The \
+                 openCryptoki run resets the soft token in {OCK_SWTOK}: stop that pkcsslotd first"
+            ));
+        }
+        // A PID file left by a pkcsslotd that was killed: pkcsslotd would take its PID, now
+        // another process's, for itself already running.
+        Some(_) => {
+            std::fs::remove_file(OCK_PIDFILE)
+                .map_err(|e| format!("cannot remove the stale {OCK_PIDFILE}: {e}"))?;
+        }
+        None => {}
     }
     ock_directories()?;
     reset_swtok()?;
@@ -388,7 +399,7 @@ fn opencryptoki(dir: &Path) -> crate::Result<Running> {
     let mut pid = None;
     let deadline = Instant::now() + Duration::from_secs(10);
     while pid.is_none() && Instant::now() < deadline {
-        pid = pid_in(OCK_PIDFILE).filter(|p| process_alive(*p));
+        pid = pid_in(OCK_PIDFILE).filter(|p| process_is(*p, "pkcsslotd"));
         std::thread::sleep(Duration::from_millis(100));
     }
     let pid = pid.ok_or_else(|| format!("pkcsslotd did not write {OCK_PIDFILE}"))?;
