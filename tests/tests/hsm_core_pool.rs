@@ -102,6 +102,43 @@ fn a_waiting_checkout_gets_the_session_when_it_is_returned() {
     assert_eq!(pool.open_sessions(), 1);
 }
 
+/// Issue 15: waiting is first come, first served. A caller that gives its session back and asks
+/// again at once queues behind the caller already waiting, instead of taking the session back
+/// before the waiter runs (which, under overload, left some callers waiting until their timeout).
+#[test]
+fn a_session_given_back_goes_to_the_caller_that_waited_first() {
+    let _token = fixture::shared();
+    let pool = Arc::new(
+        token()
+            .builder()
+            .max_sessions(1)
+            .wait_timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+    );
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let held = pool.session().unwrap();
+    let waiter = {
+        let (pool, order) = (Arc::clone(&pool), Arc::clone(&order));
+        std::thread::spawn(move || {
+            let session = pool.session().unwrap();
+            order.lock().unwrap().push("waiter");
+            std::thread::sleep(Duration::from_millis(50));
+            drop(session);
+        })
+    };
+    while pool.stats().waiters == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(held);
+    let again = pool.session().unwrap();
+    order.lock().unwrap().push("returner");
+    drop(again);
+    waiter.join().unwrap();
+    assert_eq!(*order.lock().unwrap(), ["waiter", "returner"]);
+    assert_eq!(pool.stats().waiters, 0);
+}
+
 #[test]
 fn read_only_and_read_write_sessions_share_the_limit() {
     let _token = fixture::shared();

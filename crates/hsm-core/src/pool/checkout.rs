@@ -4,11 +4,19 @@
 //! Checkout and return are a mutex-protected pop and push: no PKCS#11 call on that path. Up to
 //! `max_sessions` sessions are open; when all are busy, callers wait up to `wait_timeout`, then
 //! get [`Error::PoolTimeout`].
+//!
+//! Waiting is first come, first served, per access (read-only, read-write): a caller that waits
+//! takes a place in a queue, each with its own condition variable; a freed session wakes only
+//! the first waiter of each access, and no caller takes a session (idle, new, or traded) while
+//! a caller of the same access waits before it. Without that, a thread that gives a session back
+//! and asks again at once would take it before the woken waiter runs, and under overload some
+//! callers would wait until their timeout while others are served again and again.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar};
 use std::time::Instant;
 
 use cryptoki::context::Function;
@@ -47,7 +55,16 @@ pub(super) struct State {
     /// Sessions open (idle, checked out, or being opened/closed), by access.
     pub(super) open_ro: usize,
     pub(super) open_rw: usize,
-    pub(super) waiters: usize,
+    /// Callers waiting for a session, in the order they started to wait.
+    queue: VecDeque<Waiter>,
+    next_ticket: u64,
+}
+
+/// A caller waiting for a session: its place, what it waits for, and what wakes it.
+struct Waiter {
+    ticket: u64,
+    access: Access,
+    woken: Arc<Condvar>,
 }
 
 impl State {
@@ -68,6 +85,39 @@ impl State {
     pub(super) fn open(&self) -> usize {
         self.open_ro + self.open_rw
     }
+
+    /// Callers waiting for a session now.
+    pub(super) fn waiters(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// True when no caller of `access` waits before the one holding `ticket` (or, without a
+    /// ticket, at all): it may take a session.
+    fn turn_of(&self, access: Access, ticket: Option<u64>) -> bool {
+        self.queue
+            .iter()
+            .find(|w| w.access == access)
+            .is_none_or(|w| Some(w.ticket) == ticket)
+    }
+
+    /// Takes a place in the queue.
+    fn enqueue(&mut self, access: Access, woken: Arc<Condvar>) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.queue.push_back(Waiter {
+            ticket,
+            access,
+            woken,
+        });
+        ticket
+    }
+
+    /// Leaves the queue (served, failed or timed out).
+    fn dequeue(&mut self, ticket: Option<u64>) {
+        if let Some(ticket) = ticket {
+            self.queue.retain(|w| w.ticket != ticket);
+        }
+    }
 }
 
 impl SessionPool {
@@ -86,13 +136,12 @@ impl SessionPool {
 }
 
 impl PoolInner {
+    /// Wakes the first waiter of each access: whichever a freed session (or a freed place)
+    /// serves runs next; the other looks and waits again.
     fn wake(&self, state: &State) {
-        if state.waiters > 0 {
-            if self.max_rw_sessions < self.max_sessions {
-                // A waiter for the other access may not be able to use what was freed.
-                self.freed.notify_all();
-            } else {
-                self.freed.notify_one();
+        for access in [Access::ReadOnly, Access::ReadWrite] {
+            if let Some(first) = state.queue.iter().find(|w| w.access == access) {
+                first.woken.notify_one();
             }
         }
     }
@@ -118,8 +167,18 @@ impl PoolInner {
         // its own: the token's limit is below `max_sessions` (it may not state one, or other
         // applications hold sessions), so this checkout waits for one of ours, as when full.
         let mut token_full = false;
+        // This caller's place in the queue, once it waits, and what wakes it.
+        let mut ticket: Option<u64> = None;
+        let mut woken: Option<Arc<Condvar>> = None;
         loop {
-            if reuse_idle && let Some(session) = state.idle(access).pop() {
+            // Nothing is taken while a caller of the same access waits before this one.
+            let turn = state.turn_of(access, ticket);
+            if turn
+                && reuse_idle
+                && let Some(session) = state.idle(access).pop()
+            {
+                state.dequeue(ticket);
+                self.wake(&state); // more may be idle: the next waiter looks
                 return Ok(PooledSession {
                     session: Some(session),
                     pool: Arc::clone(self),
@@ -128,24 +187,31 @@ impl PoolInner {
             }
             let rw_ok = access == Access::ReadOnly || state.open_rw < self.max_rw_sessions;
             let full = state.open() >= self.max_sessions || (token_full && state.open() > 0);
-            if rw_ok && !full {
+            if turn && rw_ok && !full {
                 *state.count(access) += 1;
                 drop(state);
-                match self.open_counted(access) {
+                let opened = self.open_counted(access);
+                state = self.lock_state();
+                match opened {
                     Err(error) if error.recovery() == Recovery::WaitForSession => {
-                        state = self.lock_state();
                         if state.open() == 0 {
+                            state.dequeue(ticket);
+                            self.wake(&state);
                             return Err(error); // nothing of ours to wait for
                         }
                         token_full = true;
                         continue;
                     }
-                    result => return result,
+                    result => {
+                        state.dequeue(ticket);
+                        self.wake(&state);
+                        return result;
+                    }
                 }
             }
             // Full: trade an idle session of the other access (or, for a fresh session, of
             // this one) for a new session.
-            let victim = rw_ok
+            let victim = (turn && rw_ok)
                 .then(|| {
                     state
                         .idle(access.other())
@@ -161,6 +227,8 @@ impl PoolInner {
             if let Some((old, old_access)) = victim {
                 *state.count(old_access) -= 1;
                 *state.count(access) += 1;
+                state.dequeue(ticket);
+                self.wake(&state);
                 drop(state);
                 drop(old); // C_CloseSession, outside the lock
                 return self.open_counted(access);
@@ -168,9 +236,11 @@ impl PoolInner {
             let now = Instant::now();
             let deadline = *deadline.get_or_insert(now + self.wait_timeout);
             if now >= deadline {
+                state.dequeue(ticket);
+                self.wake(&state); // the next waiter may be served by what this one leaves
                 self.counters.timeout();
                 tracing::warn!(target: POOL_TARGET, slot = self.slot.id(),
-                    open = state.open(), waiters = state.waiters,
+                    open = state.open(), waiters = state.waiters(),
                     wait_timeout_ms = u64::try_from(self.wait_timeout.as_millis()).unwrap_or(u64::MAX),
                     "no session free within the wait timeout");
                 return Err(Error::PoolTimeout {
@@ -180,16 +250,17 @@ impl PoolInner {
             if wait.started.is_none() {
                 wait.started = Some(now);
                 tracing::debug!(target: POOL_TARGET, slot = self.slot.id(),
-                    open = state.open(), waiters = state.waiters + 1,
+                    open = state.open(), waiters = state.waiters() + 1,
                     "every session busy: waiting");
             }
-            state.waiters += 1;
-            state = self
-                .freed
+            let woken = Arc::clone(woken.get_or_insert_with(|| Arc::new(Condvar::new())));
+            if ticket.is_none() {
+                ticket = Some(state.enqueue(access, Arc::clone(&woken)));
+            }
+            state = woken
                 .wait_timeout(state, deadline - now)
                 .map(|(guard, _)| guard)
                 .unwrap_or_else(|poisoned| poisoned.into_inner().0);
-            state.waiters -= 1;
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cryptoki::slot::Limit;
@@ -306,7 +306,6 @@ impl PoolBuilder {
                 mechanism_infos,
                 library_info,
                 state: Mutex::new(State::default()),
-                freed: Condvar::new(),
                 epoch: AtomicU64::new(0),
                 pid: AtomicU32::new(std::process::id()),
                 counters: Arc::new(PoolCounters::default()),

@@ -85,7 +85,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use cryptoki::mechanism::{MechanismInfo, MechanismType};
@@ -147,7 +147,6 @@ struct PoolInner {
     library_info: Option<cryptoki::context::Info>,
     /// checkout.rs: idle sessions and counts.
     state: Mutex<State>,
-    freed: Condvar,
     /// recovery.rs: incremented on every recovery: object handles found before may be stale.
     epoch: AtomicU64,
     /// fork.rs: the process whose sessions the pool holds; another value means a forked child.

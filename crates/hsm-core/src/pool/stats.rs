@@ -142,7 +142,7 @@ impl SessionPool {
             (
                 state.open(),
                 state.idle_ro.len() + state.idle_rw.len(),
-                state.waiters,
+                state.waiters(),
             )
         };
         let c = &self.inner.counters;
