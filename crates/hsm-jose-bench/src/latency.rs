@@ -19,8 +19,8 @@
 //! once every caller has finished a first signature.
 //!
 //! The ceiling of a setup and algorithm is `min(sessions / latency, raw 2-thread throughput)`:
-//! `sessions` is the pool's size (the pool's default, which follows the token's session
-//! limit), `latency` the token's latency per signature (for p11-fault: the injected delay
+//! `sessions` is the pool's size ([`LATENCY_SESSIONS`]: a network HSM is used with enough
+//! sessions to cover its latency; capped by the token's own limit), `latency` the token's latency per signature (for p11-fault: the injected delay
 //! times the delayed calls a signature makes, counted by the shim; for p11-kit, where nothing
 //! is injected, the median latency of one sync caller), and the raw throughput is that of two
 //! threads calling `Session::sign` on SoftHSM directly, without latency (the machine's limit).
@@ -637,10 +637,19 @@ fn async_row(
     summarize(name, "async", callers, begun, window, samples)
 }
 
+/// The pool size of the latency rows. The pool's default (twice the cores, at least 4) suits a
+/// local token, where a signature is CPU work; across a network each signature also holds its
+/// session for the round trips, and throughput is at most `sessions / (latency + work)`. A
+/// network HSM states its session limit (hundreds, usually), and the pool never exceeds it.
+const LATENCY_SESSIONS: usize = 8;
+
 /// `--child latency SETUP quick|full`: every row of one setup (the module in `HSM_MODULE`).
 pub(crate) fn child(setup: &str, mode: &str) {
     let quick = mode == "quick";
-    let pool = ok(SessionPool::from_env(), &format!("a pool on {setup}"));
+    let pool = ok(
+        hsm_core::PoolBuilder::from_env().and_then(|b| b.max_sessions(LATENCY_SESSIONS).build()),
+        &format!("a pool on {setup}"),
+    );
     let sessions = pool.max_sessions();
     let runtime = ok(
         tokio::runtime::Builder::new_multi_thread()
