@@ -141,7 +141,10 @@ fn a_session_given_back_goes_to_the_caller_that_waited_first() {
 
 #[test]
 fn read_only_and_read_write_sessions_share_the_limit() {
-    let _token = fixture::shared();
+    // Creates a token object: not while other tests open and close sessions on the token (the
+    // process's last session closing logs the token out under this one's feet: SoftHSM then
+    // fails C_CreateObject with CKR_GENERAL_ERROR).
+    let _token = fixture::exclusive();
     let pool = token()
         .builder()
         .max_sessions(1)
