@@ -11,7 +11,9 @@ mod fault_support;
 
 use std::time::Duration;
 
-use fault_support::{public_of, sign_and_verify};
+use fault_support::{Call, Outcome, public_of, sign_and_verify};
+use hsm_core::cryptoki::context::Function;
+use hsm_core::cryptoki::error::RvError;
 use hsm_core::cryptoki::slot::Limit;
 use hsm_core::pool::{default_max_sessions, pool_size};
 use hsm_core::{Error, PoolStats};
@@ -149,7 +151,10 @@ fault_test! {
         let key = HsmJwk::from_label(&pool, "ec-p256").unwrap();
         let public = public_of(&key);
         sandbox.set_rules("C_SignInit rv=CKR_DEVICE_REMOVED\n");
-        assert!(sign_and_verify(&key, &public, ES256, b"gone").is_err());
+        assert_eq!(
+            sign_and_verify(&key, &public, ES256, b"gone"),
+            Err(Outcome::Session(Call::new(Function::SignInit, RvError::DeviceRemoved)))
+        );
         sandbox.clear_rules();
         let stats = pool.stats();
         assert_eq!(quiet(&stats), (0, 2, 0, 0));
