@@ -249,7 +249,9 @@ pub(crate) fn main(args: &[String]) {
             println!("{}", ok(serde_json::to_string(&rates), "JSON"));
         }
         [kind, stats] if kind == "latency-calls" => crate::latency::calls_child(stats),
-        [kind, setup, mode] if kind == "latency" => crate::latency::child(setup, mode),
+        [kind, setup, mode, sessions] if kind == "latency" => {
+            crate::latency::child(setup, mode, sessions)
+        }
         [kind, ops, window] if kind == "memory" => {
             let parse = |s: &String| -> u64 { ok(s.parse(), "a count") };
             memory_child(parse(ops), parse(window).max(1));

@@ -6,7 +6,8 @@
 //!
 //! - `p11-fault 1 ms` and `p11-fault 5 ms`: the p11-fault shim over the bench's SoftHSM token,
 //!   delaying every cryptographic PKCS#11 call (`C_SignInit`, `C_Sign`, `C_Decrypt*`,
-//!   `C_DeriveKey`...: [`DELAYED_FUNCTIONS`]) by that much;
+//!   `C_DeriveKey`...: [`DELAYED_FUNCTIONS`]) by that much, each with a pool of 8 and of 16
+//!   sessions ([`POOL_SIZES`]);
 //! - `p11-kit`: p11-kit's client module talking to a `p11-kit server` that exports the same
 //!   token (a real RPC over a Unix socket); `cargo xtask bench` starts the server and passes
 //!   the client module in `BENCH_P11KIT_MODULE` and the socket in `P11_KIT_SERVER_ADDRESS`.
@@ -19,8 +20,9 @@
 //! once every caller has finished a first signature.
 //!
 //! The ceiling of a setup and algorithm is `min(sessions / latency, raw 2-thread throughput)`:
-//! `sessions` is the pool's size ([`LATENCY_SESSIONS`]: a network HSM is used with enough
-//! sessions to cover its latency; capped by the token's own limit), `latency` the token's latency per signature (for p11-fault: the injected delay
+//! `sessions` is the pool's size ([`POOL_SIZES`]: a network HSM is used with enough sessions
+//! to cover its latency; capped by the token's own limit), `latency` the token's latency per
+//! signature (for p11-fault: the injected delay
 //! times the delayed calls a signature makes, counted by the shim; for p11-kit, where nothing
 //! is injected, the median latency of one sync caller), and the raw throughput is that of two
 //! threads calling `Session::sign` on SoftHSM directly, without latency (the machine's limit).
@@ -50,6 +52,17 @@ const ALGS: &[(&str, JwsAlgorithm, &str)] = &[
 
 /// The per-call delays of the p11-fault setups, in milliseconds.
 const DELAYS_MS: &[u64] = &[1, 5];
+
+/// The pool sizes each p11-fault setup is measured with (p11-kit: the first). The pool's
+/// default (twice the cores, at least 4) suits a local token, where a signature is CPU work;
+/// across a network each signature also holds its session for the round trips, and throughput
+/// is at most `sessions / (latency + work)`, so a service sizes its pool for its token's
+/// latency (a network HSM states its session limit, hundreds usually, and the pool never
+/// exceeds it). Two sizes show the two regimes on this machine's SoftHSM, whose RSA work runs
+/// on the same 2 cores as the callers: with 8 sessions at 1 ms the sessions, not the cores,
+/// are the limit; with 16 at 5 ms, 16 signatures' RSA work contends for the cores while
+/// holding their sessions.
+const POOL_SIZES: &[usize] = &[8, 16];
 
 /// Concurrent callers of a full run, and of a quick one.
 const CALLERS: &[usize] = &[1, 8, 32, 256];
@@ -112,9 +125,15 @@ enum Setup {
 }
 
 impl Setup {
-    fn all() -> Vec<Setup> {
-        let mut all: Vec<Setup> = DELAYS_MS.iter().map(|ms| Setup::Fault(*ms)).collect();
-        all.push(Setup::P11Kit);
+    /// Every setup, with each pool size it is measured with.
+    fn all() -> Vec<(Setup, usize)> {
+        let mut all = Vec::new();
+        for ms in DELAYS_MS {
+            for sessions in POOL_SIZES {
+                all.push((Setup::Fault(*ms), *sessions));
+            }
+        }
+        all.push((Setup::P11Kit, POOL_SIZES[0]));
         all
     }
 
@@ -210,9 +229,9 @@ pub(crate) struct Section {
 
 /// Section 7, parent side: the raw ceiling here, each setup in a child process.
 pub(crate) fn run(ctx: &Ctx, pool: &SessionPool, scratch: &Path) -> Option<Section> {
-    let setups: Vec<Setup> = Setup::all()
+    let setups: Vec<(Setup, usize)> = Setup::all()
         .into_iter()
-        .filter(|s| ctx.wants(&format!("latency: {}", s.name())))
+        .filter(|(s, _)| ctx.wants(&format!("latency: {}", s.name())))
         .collect();
     if setups.is_empty() {
         return None;
@@ -220,8 +239,8 @@ pub(crate) fn run(ctx: &Ctx, pool: &SessionPool, scratch: &Path) -> Option<Secti
     let quick = ctx.plan.is_quick();
     let raw_two_threads = raw_ceiling(ctx, pool);
     let mut out = Vec::new();
-    for setup in setups {
-        let name = format!("latency: {}", setup.name());
+    for (setup, sessions) in setups {
+        let name = format!("latency: {}, {sessions} sessions", setup.name());
         ctx.progress(&name);
         let real = std::env::var("HSM_MODULE").unwrap_or_default();
         let mut env: Vec<(&str, String)> = Vec::new();
@@ -265,7 +284,15 @@ pub(crate) fn run(ctx: &Ctx, pool: &SessionPool, scratch: &Path) -> Option<Secti
             },
         }
         let mode = if quick { "quick" } else { "full" };
-        let child: ChildResult = run_child(&["latency".into(), setup.arg(), mode.into()], &env);
+        let child: ChildResult = run_child(
+            &[
+                "latency".into(),
+                setup.arg(),
+                mode.into(),
+                sessions.to_string(),
+            ],
+            &env,
+        );
         for reason in &child.skipped {
             ctx.skip(&name, reason);
         }
@@ -637,17 +664,13 @@ fn async_row(
     summarize(name, "async", callers, begun, window, samples)
 }
 
-/// The pool size of the latency rows. The pool's default (twice the cores, at least 4) suits a
-/// local token, where a signature is CPU work; across a network each signature also holds its
-/// session for the round trips, and throughput is at most `sessions / (latency + work)`. A
-/// network HSM states its session limit (hundreds, usually), and the pool never exceeds it.
-const LATENCY_SESSIONS: usize = 8;
-
-/// `--child latency SETUP quick|full`: every row of one setup (the module in `HSM_MODULE`).
-pub(crate) fn child(setup: &str, mode: &str) {
+/// `--child latency SETUP quick|full SESSIONS`: every row of one setup (the module in
+/// `HSM_MODULE`) on a pool of `SESSIONS` sessions.
+pub(crate) fn child(setup: &str, mode: &str, sessions: &str) {
     let quick = mode == "quick";
+    let sessions: usize = ok(sessions.parse(), "a pool size");
     let pool = ok(
-        hsm_core::PoolBuilder::from_env().and_then(|b| b.max_sessions(LATENCY_SESSIONS).build()),
+        hsm_core::PoolBuilder::from_env().and_then(|b| b.max_sessions(sessions).build()),
         &format!("a pool on {setup}"),
     );
     let sessions = pool.max_sessions();
@@ -770,6 +793,7 @@ impl Section {
         let headers = [
             "setup",
             "alg",
+            "sessions",
             "callers",
             "async ops/s",
             "p50 ms",
@@ -795,7 +819,12 @@ impl Section {
                         .iter()
                         .find(|r| r.algorithm == alg && r.callers == callers && r.mode == mode)
                 };
-                let mut row = vec![s.setup.clone(), alg.to_owned(), callers.to_string()];
+                let mut row = vec![
+                    s.setup.clone(),
+                    alg.to_owned(),
+                    s.sessions.to_string(),
+                    callers.to_string(),
+                ];
                 for mode in ["async", "sync"] {
                     match find(mode) {
                         Some(r) => row.extend([

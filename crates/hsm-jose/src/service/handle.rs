@@ -21,10 +21,10 @@ pub const DEFAULT_WAITING_PER_SESSION: usize = 64;
 /// Runs HSM operations for async code, never on a runtime thread.
 ///
 /// An `AsyncHsm` owns a set of worker threads, one per session of its pool
-/// ([`SessionPool::max_sessions`]). Each operation first waits, as an async task that holds no
-/// thread, for one of them to be free (a tokio `Semaphore` permit), then runs the whole
-/// synchronous operation, JOSE included, on that worker, and hands the result back through a
-/// channel. Hence:
+/// ([`SessionPool::max_sessions`]). Each operation joins a first-come, first-served line that
+/// the workers take jobs from (its caller waits as an async task that holds no thread), runs
+/// the whole synchronous operation, JOSE included, on a worker, and gets the result back
+/// through a channel. Hence:
 ///
 /// * **The runtime never blocks on the token.** A slow token makes operations wait; tasks
 ///   that do not touch the token go on.

@@ -1,18 +1,21 @@
 //! The blocking workers: a fixed set of threads that run token calls off the async runtime,
-//! and the semaphore that lets async callers wait for one of them without holding a thread.
+//! and the line in which async callers wait for one of them without holding a thread.
 //!
-//! There are exactly as many permits as threads, and a job is handed to the threads only with a
-//! permit, so a job never queues behind another one: when a caller has its permit, a thread is
-//! free for it. The permit travels inside the job and is released when the job has finished
-//! (after the session went back to the pool), whether or not anyone still waits for the result.
+//! The line is a FIFO queue of jobs that the worker threads take from directly: a worker that
+//! finishes a job takes the next one at once, without a round trip through the async runtime
+//! (on a machine whose cores are busy with the token's own work, such a round trip waits for a
+//! runtime thread to be scheduled, and the session stays idle meanwhile). A caller whose
+//! deadline passes, or whose future is dropped, while its job is still in line takes the job
+//! out of the line under the same lock the workers take it with, so a job either runs whole or
+//! never starts. A job counts as waiting only when no worker is free for it.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{ServiceError, ServiceStats};
@@ -20,16 +23,36 @@ use hsm_core::PoolStats;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// Threads, permits and the count of callers waiting for a permit.
+/// Threads and the line they serve.
 pub(crate) struct Workers {
-    /// Dropping it (with the `Workers`) tells the threads to finish their jobs and exit; they
-    /// are not joined, since a drop on a runtime thread must not block.
-    queue: mpsc::Sender<Job>,
-    slots: Arc<Semaphore>,
+    shared: Arc<Shared>,
     size: usize,
-    waiting: Arc<AtomicUsize>,
     max_waiting: usize,
-    counters: Arc<Counters>,
+}
+
+/// What the threads and the callers share.
+struct Shared {
+    line: Mutex<Line>,
+    /// Signalled when a job joins the line or the workers are told to exit.
+    ready: Condvar,
+    counters: Counters,
+}
+
+/// The jobs in line, oldest first, and the jobs running now.
+#[derive(Default)]
+struct Line {
+    jobs: VecDeque<Queued>,
+    running: usize,
+    next_id: u64,
+    /// Set when the `Workers` is dropped: the threads finish the line, then exit.
+    closed: bool,
+}
+
+struct Queued {
+    id: u64,
+    job: Job,
+    /// When the job had to wait for a worker (none was free when it joined the line).
+    waited_since: Option<std::time::Instant>,
 }
 
 /// Running totals since the workers started.
@@ -50,27 +73,69 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+impl Shared {
+    fn line(&self) -> MutexGuard<'_, Line> {
+        // A job runs outside the lock, and nothing under it panics: poisoning cannot leave
+        // the line half-updated.
+        self.line.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds the time a job spent waiting for a worker to the totals.
+    fn waited(&self, since: Option<std::time::Instant>) {
+        if let Some(since) = since {
+            let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.counters.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes job `id` out of the line if no worker has taken it yet; whether it did.
+    fn withdraw(&self, id: u64) -> bool {
+        let mut line = self.line();
+        let Some(at) = line.jobs.iter().position(|q| q.id == id) else {
+            return false;
+        };
+        let removed = line.jobs.remove(at);
+        drop(line);
+        if let Some(q) = removed {
+            self.waited(q.waited_since);
+            // The job (and what it captured) is dropped here, outside the lock.
+        }
+        true
+    }
+}
+
+impl Line {
+    /// Jobs in line beyond the workers that are free for them.
+    fn waiting(&self, size: usize) -> usize {
+        self.jobs
+            .len()
+            .saturating_sub(size.saturating_sub(self.running))
+    }
+}
+
 impl Workers {
     /// Starts `size` threads (at least one) named `{name}-{n}`.
     pub(crate) fn start(name: &str, size: usize, max_waiting: usize) -> Result<Self, ServiceError> {
         let size = size.max(1);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            line: Mutex::new(Line::default()),
+            ready: Condvar::new(),
+            counters: Counters::default(),
+        });
+        let workers = Workers {
+            shared,
+            size,
+            max_waiting,
+        };
         for n in 0..size {
-            let rx = Arc::clone(&rx);
+            let shared = Arc::clone(&workers.shared);
+            // On an error, `workers` is dropped: the threads already started exit.
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
-                .spawn(move || worker_loop(&rx))
+                .spawn(move || worker_loop(&shared))
                 .map_err(ServiceError::Workers)?;
         }
-        Ok(Workers {
-            queue: tx,
-            slots: Arc::new(Semaphore::new(size)),
-            size,
-            waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting,
-            counters: Arc::new(Counters::default()),
-        })
+        Ok(workers)
     }
 
     pub(crate) fn size(&self) -> usize {
@@ -81,24 +146,28 @@ impl Workers {
         self.max_waiting
     }
 
-    /// Jobs running now (permits handed out).
+    /// Jobs running now.
     pub(crate) fn busy(&self) -> usize {
-        self.size.saturating_sub(self.slots.available_permits())
+        self.shared.line().running
     }
 
-    /// Callers waiting for a permit now.
+    /// Callers waiting for a worker now.
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.shared.line().waiting(self.size)
     }
 
     /// The readings and running totals.
     pub(crate) fn stats(&self) -> ServiceStats {
-        let c = &self.counters;
+        let c = &self.shared.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (running, waiting) = {
+            let line = self.shared.line();
+            (line.running, line.waiting(self.size))
+        };
         ServiceStats {
             workers: self.size,
-            running: self.busy(),
-            waiting: self.waiting(),
+            running,
+            waiting,
             max_waiting: self.max_waiting,
             started: load(&c.started),
             finished: load(&c.finished),
@@ -115,8 +184,9 @@ impl Workers {
 
     /// Runs `job` on a worker thread and returns its result, within `deadline` from now.
     ///
-    /// Cancellation: dropping the returned future while it waits for a permit leaves nothing
-    /// behind; dropping it later leaves the job running to its end, and its result is dropped.
+    /// Cancellation: dropping the returned future while its job is in line takes the job out
+    /// of the line; dropping it later leaves the job running to its end, and its result is
+    /// dropped.
     pub(crate) async fn execute<T, F>(&self, deadline: Duration, job: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
@@ -127,117 +197,126 @@ impl Workers {
         let until = now
             .checked_add(deadline)
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-        let permit = self.permit(until, deadline).await?;
         let (tx, rx) = oneshot::channel();
-        let counters = Arc::clone(&self.counters);
+        let shared = Arc::clone(&self.shared);
         let boxed: Job = Box::new(move || {
-            bump(&counters.started);
             let result = catch_unwind(AssertUnwindSafe(job));
-            // Free the slot before handing over the result, so that the receiver can start
-            // its next operation at once.
-            drop(permit);
-            bump(&counters.finished);
+            // The worker counts the job finished (its session back in the pool) before the
+            // result is handed over, so that the receiver sees a free worker at once.
+            finish(&shared);
             match result {
                 Ok(value) => {
                     // The receiver may be gone (dropped future, deadline): the value is dropped.
                     if tx.send(value).is_err() {
-                        bump(&counters.abandoned);
+                        bump(&shared.counters.abandoned);
                     }
                 }
-                Err(_panic) => bump(&counters.panicked),
+                Err(_panic) => bump(&shared.counters.panicked),
             }
         });
-        // A send fails only when every thread is gone; the job (and its permit) is dropped
-        // with the error.
-        self.queue.send(boxed).map_err(|_| ServiceError::Panicked)?;
-        match tokio::time::timeout_at(until, rx).await {
+        let id = self.join(boxed)?;
+        // From here until the result arrives, dropping this future withdraws the job if it is
+        // still in line.
+        let mut pending = Pending {
+            shared: &self.shared,
+            id: Some(id),
+        };
+        let outcome = tokio::time::timeout_at(until, rx).await;
+        pending.id = None;
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(ServiceError::Panicked),
-            Err(_) => {
-                bump(&self.counters.deadline_running);
-                Err(ServiceError::DeadlineRunning { deadline })
+            Err(_elapsed) => {
+                if self.shared.withdraw(id) {
+                    bump(&self.shared.counters.deadline_waiting);
+                    Err(ServiceError::DeadlineWaiting { deadline })
+                } else {
+                    bump(&self.shared.counters.deadline_running);
+                    Err(ServiceError::DeadlineRunning { deadline })
+                }
             }
         }
     }
 
-    async fn permit(
-        &self,
-        until: Instant,
-        deadline: Duration,
-    ) -> Result<OwnedSemaphorePermit, ServiceError> {
-        match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(permit) => return Ok(permit),
-            Err(TryAcquireError::NoPermits) => {}
-            // The semaphore is never closed.
-            Err(TryAcquireError::Closed) => return Err(ServiceError::Panicked),
+    /// Puts `job` in line, or refuses it when it would wait and the line is full.
+    fn join(&self, job: Job) -> Result<u64, ServiceError> {
+        let mut line = self.shared.line();
+        let must_wait = line.running + line.jobs.len() >= self.size;
+        if must_wait && line.waiting(self.size) >= self.max_waiting {
+            drop(line);
+            bump(&self.shared.counters.busy);
+            return Err(ServiceError::Busy {
+                limit: self.max_waiting,
+            });
         }
-        let _waiting = match Waiting::enter(&self.waiting, self.max_waiting, &self.counters) {
-            Ok(w) => w,
-            Err(e) => {
-                bump(&self.counters.busy);
-                return Err(e);
+        let id = line.next_id;
+        line.next_id = line.next_id.wrapping_add(1);
+        line.jobs.push_back(Queued {
+            id,
+            job,
+            waited_since: must_wait.then(std::time::Instant::now),
+        });
+        drop(line);
+        if must_wait {
+            bump(&self.shared.counters.waits);
+        }
+        self.shared.ready.notify_one();
+        Ok(id)
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // The threads are not joined: a drop on a runtime thread must not block.
+        self.shared.line().closed = true;
+        self.shared.ready.notify_all();
+    }
+}
+
+/// A job in line whose caller still waits; dropping it (a dropped future) withdraws the job.
+struct Pending<'a> {
+    shared: &'a Shared,
+    id: Option<u64>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.shared.withdraw(id);
+        }
+    }
+}
+
+/// A job has ended on its worker.
+fn finish(shared: &Shared) {
+    let mut line = shared.line();
+    line.running = line.running.saturating_sub(1);
+    drop(line);
+    bump(&shared.counters.finished);
+}
+
+fn worker_loop(shared: &Shared) {
+    loop {
+        let next = {
+            let mut line = shared.line();
+            loop {
+                if let Some(q) = line.jobs.pop_front() {
+                    line.running += 1;
+                    break Some(q);
+                }
+                if line.closed {
+                    break None;
+                }
+                line = shared
+                    .ready
+                    .wait(line)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        match tokio::time::timeout_at(until, Arc::clone(&self.slots).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_closed)) => Err(ServiceError::Panicked),
-            Err(_elapsed) => {
-                bump(&self.counters.deadline_waiting);
-                Err(ServiceError::DeadlineWaiting { deadline })
-            }
-        }
-    }
-}
-
-fn worker_loop(rx: &Mutex<mpsc::Receiver<Job>>) {
-    loop {
-        let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match next {
-            Ok(job) => job(),
-            Err(mpsc::RecvError) => return,
-        }
-    }
-}
-
-/// One caller counted as waiting for a permit, for as long as this lives (a dropped future
-/// uncounts itself); its waiting time is added to the totals when it ends.
-struct Waiting<'a> {
-    count: &'a AtomicUsize,
-    counters: &'a Counters,
-    since: std::time::Instant,
-}
-
-impl<'a> Waiting<'a> {
-    fn enter(
-        count: &'a AtomicUsize,
-        limit: usize,
-        counters: &'a Counters,
-    ) -> Result<Self, ServiceError> {
-        let mut now = count.load(Ordering::Relaxed);
-        loop {
-            if now >= limit {
-                return Err(ServiceError::Busy { limit });
-            }
-            match count.compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => {
-                    bump(&counters.waits);
-                    return Ok(Waiting {
-                        count,
-                        counters,
-                        since: std::time::Instant::now(),
-                    });
-                }
-                Err(actual) => now = actual,
-            }
-        }
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
-        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.counters.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let Some(q) = next else { return };
+        shared.waited(q.waited_since);
+        bump(&shared.counters.started);
+        (q.job)();
     }
 }
 
@@ -352,6 +431,40 @@ mod tests {
         assert!(finished.load(Ordering::Acquire));
         assert_eq!(workers.busy(), 0);
         assert_eq!(workers.stats().abandoned, 1);
+    }
+
+    #[test]
+    fn a_future_dropped_while_in_line_takes_its_job_out_of_the_line() {
+        let rt = runtime();
+        let workers = Workers::start("t", 1, 8).unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        rt.block_on(async {
+            let first = workers.execute(Duration::from_secs(5), || {
+                std::thread::sleep(Duration::from_millis(100));
+            });
+            let r = Arc::clone(&ran);
+            let second = workers.execute(Duration::from_secs(5), move || {
+                r.store(true, Ordering::Release);
+            });
+            // The second job waits behind the first; its future is dropped after 10 ms.
+            let (first, second) = tokio::join!(
+                first,
+                tokio::time::timeout(Duration::from_millis(10), second)
+            );
+            first.unwrap();
+            let Err(_elapsed) = second else {
+                panic!("the second job cannot start before the first ends")
+            };
+            assert_eq!(workers.waiting(), 0);
+            workers
+                .execute(Duration::from_secs(5), || ())
+                .await
+                .unwrap();
+        });
+        assert!(!ran.load(Ordering::Acquire), "a withdrawn job never runs");
+        let stats = workers.stats();
+        assert_eq!((stats.started, stats.finished, stats.waits), (2, 2, 1));
+        assert_eq!((stats.abandoned, stats.deadline_waiting), (0, 0));
     }
 
     #[test]
