@@ -23,7 +23,8 @@ pub struct Decrypted {
     protected: Header,
     unprotected: Option<Header>,
     recipient: Option<Header>,
-    joint: Header,
+    /// The union of the headers, when there is more than the protected one.
+    joint: Option<Header>,
     aad: Option<Vec<u8>>,
 }
 
@@ -66,12 +67,12 @@ impl Decrypted {
     /// The union of the three headers for that recipient. Only the protected header's members
     /// are integrity protected.
     pub fn header(&self) -> &Header {
-        &self.joint
+        self.joint.as_ref().unwrap_or(&self.protected)
     }
 
     /// The `kid` of that recipient, from any of its headers.
     pub fn kid(&self) -> Option<&str> {
-        self.joint.kid()
+        self.header().kid()
     }
 
     /// The additional authenticated data (JSON serializations only).
@@ -87,7 +88,7 @@ impl std::fmt::Debug for Decrypted {
             .field("plaintext_len", &self.plaintext.len())
             .field("alg", &self.alg)
             .field("enc", &self.enc)
-            .field("header", &self.joint)
+            .field("header", self.header())
             .finish_non_exhaustive()
     }
 }
@@ -200,7 +201,7 @@ impl Decrypter {
         self.run(raw, keys)
     }
 
-    fn run(&self, raw: RawJwe, keys: Keys<'_>) -> Result<Decrypted> {
+    fn run(&self, mut raw: RawJwe, keys: Keys<'_>) -> Result<Decrypted> {
         if self.algs.is_empty() || self.encs.is_empty() {
             return Err(AlgorithmError::NotAllowed("(the allowed list is empty)".into()).into());
         }
@@ -220,39 +221,52 @@ impl Decrypter {
             }
         }
         let several = raw.recipients.len() > 1;
-        consume::first_success(
-            &raw.recipients,
+        let (opened, i) = consume::first_success(
+            0..raw.recipients.len(),
             || Error::Decryption,
-            |r| self.one(&raw, r, keys, several),
-        )
+            |i| Ok((self.one(&raw, &raw.recipients[i], keys, several)?, i)),
+        )?;
+        // The headers of the recipient that decrypted move into the result.
+        let recipient = raw.recipients.swap_remove(i).header;
+        Ok(Decrypted {
+            plaintext: opened.plaintext,
+            alg: opened.alg,
+            enc: opened.enc,
+            protected: raw.protected,
+            unprotected: raw.unprotected,
+            recipient,
+            joint: opened.joint,
+            aad: raw.aad,
+        })
     }
 
-    fn one(
-        &self,
-        raw: &RawJwe,
-        r: &RawRecipient,
-        keys: Keys<'_>,
-        several: bool,
-    ) -> Result<Decrypted> {
+    fn one(&self, raw: &RawJwe, r: &RawRecipient, keys: Keys<'_>, several: bool) -> Result<Opened> {
         let unprotected: Vec<&Header> = raw.unprotected.iter().chain(r.header.as_ref()).collect();
-        let joint =
-            Header::joint(std::iter::once(&raw.protected).chain(unprotected.iter().copied()))?;
+        // With the protected header alone (the compact form), the union is that header: no copy.
+        let joint = if unprotected.is_empty() {
+            None
+        } else {
+            Some(Header::joint(
+                std::iter::once(&raw.protected).chain(unprotected.iter().copied()),
+            )?)
+        };
+        let joint_ref = joint.as_ref().unwrap_or(&raw.protected);
         let understood: Vec<&str> = self.understood.iter().map(String::as_str).collect();
         check_crit(&raw.protected, &unprotected, &understood)?;
 
-        let alg_name = joint.alg().ok_or(AlgorithmError::Missing("alg"))?;
+        let alg_name = joint_ref.alg().ok_or(AlgorithmError::Missing("alg"))?;
         let alg: KeyManagementAlgorithm = alg_name.parse()?;
         if !self.algs.contains(&alg) {
             return Err(AlgorithmError::NotAllowed(alg_name.to_owned()).into());
         }
-        let enc_name = joint.enc().ok_or(AlgorithmError::Missing("enc"))?;
+        let enc_name = joint_ref.enc().ok_or(AlgorithmError::Missing("enc"))?;
         let enc: ContentEncryption = enc_name.parse()?;
         if !self.encs.contains(&enc) {
             return Err(AlgorithmError::NotAllowed(enc_name.to_owned()).into());
         }
-        let key = keys.select(joint.kid(), Algorithm::Jwe(alg), several)?;
+        let key = keys.select(joint_ref.kid(), Algorithm::Jwe(alg), several)?;
         check_key(key, Algorithm::Jwe(alg), false)?;
-        let cek = cek(key, alg, enc, &joint, &r.encrypted_key)?;
+        let cek = cek(key, alg, enc, joint_ref, &r.encrypted_key)?;
         let plaintext = enc::decrypt(
             key.provider(),
             enc,
@@ -262,17 +276,21 @@ impl Decrypter {
             &raw.ciphertext,
             &raw.tag,
         )?;
-        Ok(Decrypted {
+        Ok(Opened {
             plaintext,
             alg,
             enc,
-            protected: raw.protected.clone(),
-            unprotected: raw.unprotected.clone(),
-            recipient: r.header.clone(),
             joint,
-            aad: raw.aad.clone(),
         })
     }
+}
+
+/// What one recipient's decryption gives, before the token's headers move into [`Decrypted`].
+struct Opened {
+    plaintext: SecretBytes,
+    alg: KeyManagementAlgorithm,
+    enc: ContentEncryption,
+    joint: Option<Header>,
 }
 
 /// Recovers the content key for one recipient.
@@ -293,8 +311,14 @@ fn cek(
     }
     // RFC 7516 section 11.5: a failed unwrap goes on with a random key and fails at the tag,
     // so neither the error nor the code path tells which step failed. The fallback is drawn
-    // before the unwrap so every path does the same work.
-    let fallback = Zeroizing::new(rng::bytes(enc.key_len())?);
+    // before the unwrap so every path of a key-wrapping algorithm does the same work (the
+    // direct ones, `dir` and `ECDH-ES`, unwrap nothing and need none).
+    let direct = matches!(alg, K::Dir | K::EcdhEs);
+    let fallback = if direct {
+        Zeroizing::new(Vec::new())
+    } else {
+        Zeroizing::new(rng::bytes(enc.key_len())?)
+    };
     let unwrapped = match alg {
         K::Dir => {
             let k = key.unwrap_key(alg, encrypted_key, joint, enc)?;

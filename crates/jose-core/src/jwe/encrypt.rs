@@ -612,14 +612,18 @@ impl Jwe {
         if self.aad_b64.is_some() {
             return Err(Malformed::Serialization("the compact form has no `aad`").into());
         }
-        Ok(format!(
-            "{}.{}.{}.{}.{}",
-            self.protected_b64,
-            b64::encode(&r.encrypted_key),
-            b64::encode(&self.iv),
-            b64::encode(&self.ciphertext),
-            b64::encode(&self.tag)
-        ))
+        // One buffer of the final size, each part encoded into it in place.
+        let parts: [&[u8]; 4] = [&r.encrypted_key, &self.iv, &self.ciphertext, &self.tag];
+        let len = parts.iter().fold(self.protected_b64.len(), |n, p| {
+            n + 1 + b64::encoded_len(p.len())
+        });
+        let mut out = String::with_capacity(len);
+        out.push_str(&self.protected_b64);
+        for part in parts {
+            out.push('.');
+            b64::encode_into(part, &mut out);
+        }
+        Ok(out)
     }
 
     fn recipient_members(r: &JweRecipient, m: &mut Map<String, Value>) {

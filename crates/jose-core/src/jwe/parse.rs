@@ -33,8 +33,12 @@ pub(crate) struct RawJwe {
 impl RawJwe {
     /// `ASCII(BASE64URL(protected))`, then `'.' || BASE64URL(aad)` when there is an `aad`
     /// (RFC 7516 section 5.1 step 14).
-    pub(crate) fn additional_data(&self) -> Vec<u8> {
-        additional_data(&self.protected_b64, self.aad_b64.as_deref())
+    pub(crate) fn additional_data(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.aad_b64 {
+            // The common case (compact, or JSON without `aad`): the header as it is.
+            None => std::borrow::Cow::Borrowed(self.protected_b64.as_bytes()),
+            Some(aad) => std::borrow::Cow::Owned(additional_data(&self.protected_b64, Some(aad))),
+        }
     }
 }
 

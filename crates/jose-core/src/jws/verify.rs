@@ -355,6 +355,10 @@ impl<'a> Verifier<'a> {
         // A compact token holds its signing input as it is (unless the payload is detached).
         if let (None, Some(input)) = (self.detached, raw.compact_input) {
             key.verify(alg, input.as_bytes(), &sig.signature)?;
+            // The payload part is text already (a part of the token): no UTF-8 check again.
+            if let (true, Some(text)) = (b64, raw.payload.as_deref()) {
+                return Ok((alg, self.decode_text(text)?));
+            }
             return Ok((alg, self.decode_payload(&payload_part, b64)?));
         }
         // Signatures that share a protected header share its signing input.
@@ -377,17 +381,21 @@ impl<'a> Verifier<'a> {
         Ok((alg, self.decode_payload(&payload_part, b64)?))
     }
 
+    /// A base64url payload part, decoded.
+    fn decode_text(&self, text: &str) -> Result<Vec<u8>> {
+        if self.secret_token {
+            b64::decode_secret("payload", text)
+        } else {
+            b64::decode("payload", text)
+        }
+    }
+
     /// The payload of a verified signature, from its part in the token (or the detached one).
     fn decode_payload(&self, payload_part: &[u8], b64: bool) -> Result<Vec<u8>> {
         Ok(match (self.detached, b64) {
             (Some(d), _) => d.to_vec(),
             (None, true) => {
-                let text = std::str::from_utf8(payload_part).unwrap_or("\u{0}");
-                if self.secret_token {
-                    b64::decode_secret("payload", text)?
-                } else {
-                    b64::decode("payload", text)?
-                }
+                self.decode_text(std::str::from_utf8(payload_part).unwrap_or("\u{0}"))?
             }
             (None, false) => payload_part.to_vec(),
         })
