@@ -138,6 +138,12 @@ fault_test! {
             jwe::encrypt_compact(&public, alg, enc, plaintext.as_bytes(), None).unwrap();
         let decrypted = jwe::decrypt_compact(&encrypted, &rsa, &[alg], &[enc]).unwrap();
         assert_eq!(decrypted.plaintext(), plaintext.as_bytes());
+        // AES key wrap in the token: the CEK goes in and out as a session object.
+        let aes = HsmJwk::from_label(&pool, "aes-256").unwrap();
+        let kw = KeyManagementAlgorithm::A256KW;
+        let wrapped = jwe::encrypt_compact(&aes, kw, enc, plaintext.as_bytes(), None).unwrap();
+        let unwrapped = jwe::decrypt_compact(&wrapped, &aes, &[kw], &[enc]).unwrap();
+        assert_eq!(unwrapped.plaintext(), plaintext.as_bytes());
         let signature = compact.rsplit('.').next().unwrap().to_owned();
         // The encrypted key of the JWE (what C_Decrypt consumed).
         let encrypted_key = encrypted.split('.').nth(1).unwrap().to_owned();
@@ -169,15 +175,53 @@ fault_test! {
     assert_eq!(login.field("slot"), Some(slot.as_str()));
     assert_eq!(login.field("rv"), Some("CKR_OK"));
     assert!(login.field("duration_us").is_some());
-    // The signature (ECDSA over the SHA-256 digest) and the OAEP decryption of the CEK.
+    // The signature (ECDSA over the SHA-256 digest) and the OAEP decryption of the CEK. The
+    // key's first use also probes OAEP with SHA-256 by a C_Decrypt that SoftHSM 2.6 refuses
+    // (CKR_ARGUMENTS_BAD): traced as well, as every token call is.
+    let oaep_decrypts: Vec<Option<&str>> = token_spans
+        .iter()
+        .filter(|s| {
+            s.field("function") == Some("C_Decrypt")
+                && s.field("mechanism") == Some("CKM_RSA_PKCS_OAEP")
+        })
+        .map(|s| s.field("rv"))
+        .collect();
+    assert_eq!(
+        oaep_decrypts,
+        [Some("CKR_ARGUMENTS_BAD"), Some("CKR_OK")],
+        "the probe, then the decryption"
+    );
     for (function, mechanism) in [("C_Sign", "CKM_ECDSA"), ("C_Decrypt", "CKM_RSA_PKCS_OAEP")] {
-        let span = find(function, Some(mechanism));
+        let span = token_spans
+            .iter()
+            .copied()
+            .find(|s| {
+                s.field("function") == Some(function)
+                    && s.field("mechanism") == Some(mechanism)
+                    && s.field("rv") == Some("CKR_OK")
+            })
+            .unwrap_or_else(|| panic!("no successful {function} span: {names:?}"));
         assert_eq!(span.level, "DEBUG");
         assert_eq!(span.field("slot"), Some(slot.as_str()), "{span:?}");
-        assert_eq!(span.field("rv"), Some("CKR_OK"), "{span:?}");
         let duration: u64 = span.field("duration_us").unwrap().parse().unwrap();
         assert!(duration < 60_000_000, "{span:?}");
     }
+    // The AES key wrap: the CEK object created, wrapped and destroyed; on the way back,
+    // unwrapped, read and destroyed.
+    for (function, mechanism) in [
+        ("C_CreateObject", None),
+        ("C_WrapKey", Some("CKM_AES_KEY_WRAP")),
+        ("C_UnwrapKey", Some("CKM_AES_KEY_WRAP")),
+        ("C_DestroyObject", None),
+    ] {
+        let span = find(function, mechanism);
+        assert_eq!(span.field("rv"), Some("CKR_OK"), "{span:?}");
+    }
+    let destroyed = token_spans
+        .iter()
+        .filter(|s| s.field("function") == Some("C_DestroyObject"))
+        .count();
+    assert_eq!(destroyed, 2, "{names:?}");
     // Opening a session and reading attributes are there too; reads at TRACE.
     assert_eq!(find("C_OpenSession", None).field("rv"), Some("CKR_OK"));
     assert_eq!(find("C_GetAttributeValue", None).level, "TRACE");

@@ -140,8 +140,10 @@ fn extractable_secret(len: Option<usize>) -> Vec<Attribute> {
 }
 
 fn read_and_destroy(s: &Session, obj: ObjectHandle) -> Result<SecretBytes, CkError> {
-    let value = s.get_attributes(obj, &[AttributeType::Value]);
-    let destroyed = s.destroy_object(obj);
+    let value = token_call(F::GetAttributeValue, None, || {
+        s.get_attributes(obj, &[AttributeType::Value])
+    });
+    let destroyed = token_call(F::DestroyObject, None, || s.destroy_object(obj));
     let mut value = value?;
     destroyed?;
     match value.pop() {
@@ -265,10 +267,16 @@ impl KeyBackend for HsmJwk {
                 let encrypted_key = self.with_key(|s, h| {
                     let mut template = extractable_secret(None);
                     template.push(Attribute::Value(cek.to_vec()));
-                    let obj = s.create_object(&template)?;
-                    let wrapped =
-                        s.wrap_key(&Mechanism::AesKeyWrap, h.private(Call::WrapKey)?, obj);
-                    let destroyed = s.destroy_object(obj);
+                    let obj = token_call(F::CreateObject, None, || s.create_object(&template))?;
+                    let wrapped = match h.private(Call::WrapKey) {
+                        Ok(key) => {
+                            token_call(F::WrapKey, Some(MechanismType::AES_KEY_WRAP), || {
+                                s.wrap_key(&Mechanism::AesKeyWrap, key, obj)
+                            })
+                        }
+                        Err(e) => Err(e),
+                    };
+                    let destroyed = token_call(F::DestroyObject, None, || s.destroy_object(obj));
                     let wrapped = wrapped?;
                     destroyed?;
                     Ok(wrapped)
@@ -284,7 +292,10 @@ impl KeyBackend for HsmJwk {
                 let out = self.with_key(|s, h| {
                     let mut iv = iv;
                     let params = GcmParams::new(&mut iv, &[], 128.into())?;
-                    s.encrypt(&Mechanism::AesGcm(params), h.private(Call::Encrypt)?, cek)
+                    let key = h.private(Call::Encrypt)?;
+                    token_call(F::Encrypt, Some(MechanismType::AES_GCM), || {
+                        s.encrypt(&Mechanism::AesGcm(params), key, cek)
+                    })
                 })?;
                 let split = out.len().saturating_sub(16);
                 let mut header = serde_json::Map::new();

@@ -463,7 +463,11 @@ fn store_checked(key: &HsmJwk, objects: &[(CertificateObject, Certificate)]) -> 
             Err(e) => {
                 for handle in stored {
                     // Best effort: the first error is the one to report.
-                    let _ = session.destroy_object(handle);
+                    let _ = hsm_core::trace::token_call(
+                        cryptoki::context::Function::DestroyObject,
+                        None,
+                        || session.destroy_object(handle),
+                    );
                 }
                 return Err(e.into());
             }

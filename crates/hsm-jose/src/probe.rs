@@ -160,7 +160,13 @@ fn probe_oaep_sha256(key: &HsmJwk, software: &SoftwareKey) -> Result<OaepSha256>
     let call = KeyPlan::RsaOaep(OaepHash::Sha256).recipient_call();
     let decrypted = key.with_key(|s, h| {
         let mechanism = KeyPlan::oaep(OaepHash::Sha256);
-        match s.decrypt(&mechanism, h.private(call)?, &wrapped.encrypted_key) {
+        let key = h.private(call)?;
+        let decrypted = hsm_core::trace::token_call(
+            cryptoki::context::Function::Decrypt,
+            Some(mechanism.mechanism_type()),
+            || s.decrypt(&mechanism, key, &wrapped.encrypted_key),
+        );
+        match decrypted {
             Ok(out) => Ok(Some(Zeroizing::new(out))),
             Err(CkError::Pkcs11(rv, _)) if !must_propagate(rv) => Ok(None),
             Err(e) => Err(e),

@@ -123,8 +123,13 @@ impl Module {
                 other => other.to_string(),
             })
         })?;
-        let adopted = match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        {
+        let adopted = match crate::trace::traced(
+            None,
+            None,
+            cryptoki::context::Function::Initialize,
+            None,
+            || pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)),
+        ) {
             Ok(()) => false,
             Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => true,
             Err(e) => {
@@ -161,11 +166,17 @@ impl Module {
         if *initialized_in == pid {
             return Ok(false);
         }
-        match self
-            .inner
-            .pkcs11
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        {
+        match crate::trace::traced(
+            None,
+            None,
+            cryptoki::context::Function::Initialize,
+            None,
+            || {
+                self.inner
+                    .pkcs11
+                    .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            },
+        ) {
             Ok(())
             | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
                 *initialized_in = pid;

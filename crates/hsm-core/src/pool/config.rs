@@ -290,7 +290,14 @@ impl PoolBuilder {
         let size = sized(self.max_sessions, limits, slot.id());
         let (max_sessions, max_rw_sessions) = (size.sessions, size.rw_sessions);
         let mechanism_infos = module.mechanism_infos(slot)?;
-        let library_info = module.pkcs11().get_library_info().ok();
+        let library_info = crate::trace::traced(
+            None,
+            None,
+            cryptoki::context::Function::GetInfo,
+            None,
+            || module.pkcs11().get_library_info(),
+        )
+        .ok();
         let pool = SessionPool {
             inner: Arc::new(PoolInner {
                 module,
