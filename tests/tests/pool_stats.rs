@@ -1,6 +1,7 @@
 //! `SessionPool::stats` on SoftHSM (through p11-fault's shim): exact gauges and counters after
 //! checkouts, waits, a timeout, a lost session and a lost login; the pool size the token's
-//! session limit gives; the pool's figures in `AsyncHsm::stats`.
+//! session limit gives; the pool's figures in `AsyncHsm::stats`; the token reads a second load of a
+//! P-521 key no longer makes.
 //!
 //! Every test runs in a child process of its own (see `fault_support`), so that the process's
 //! first pool makes the one `C_Login` and the counts are exact.
@@ -208,5 +209,26 @@ fault_test! {
             assert_eq!(stats.pool.logins, 1);
             assert!(stats.pool.token_calls > 0);
         });
+    }
+}
+
+fault_test! {
+    /// A P-521 key pair's public point is checked once per process and key: loading the key
+    /// again skips the `CKA_EC_POINT` reads of its two objects (the tpm2-pkcs11 short form
+    /// check), as the shim counts `C_GetAttributeValue` calls; the key signs either way.
+    fn a_p521_point_is_read_once_per_key(sandbox) {
+        let pool = sandbox.builder().max_sessions(1).build().unwrap();
+        let reads = || sandbox.stats().function("C_GetAttributeValue").calls;
+        let before = reads();
+        let first = HsmJwk::from_label(&pool, "ec-p521").unwrap();
+        let first_load = reads() - before;
+        let before = reads();
+        let second = HsmJwk::from_label(&pool, "ec-p521").unwrap();
+        let second_load = reads() - before;
+        // The point reads of the first load: SoftHSM's private EC object has no CKA_EC_POINT
+        // (one call, refused), the public one has (a length query and the read).
+        assert_eq!(first_load, second_load + 3, "attribute reads of the first and the second load");
+        let public = public_of(&first);
+        assert_eq!(sign_and_verify(&second, &public, JwsAlgorithm::ES512, b"p521"), Ok(()));
     }
 }

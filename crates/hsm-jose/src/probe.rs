@@ -48,12 +48,16 @@ struct Identity {
 
 impl Identity {
     fn of(key: &HsmJwk) -> Self {
+        Self::of_key(key.pool(), &key.info)
+    }
+
+    fn of_key(pool: &hsm_core::SessionPool, info: &KeyInfo) -> Self {
         Self {
-            module: key.pool().module().path().to_path_buf(),
-            slot: key.pool().slot().id(),
-            label: key.info.label.clone(),
-            id: key.info.id.clone(),
-            public: key.info.public_key.clone(),
+            module: pool.module().path().to_path_buf(),
+            slot: pool.slot().id(),
+            label: info.label.clone(),
+            id: info.id.clone(),
+            public: info.public_key.clone(),
         }
     }
 }
@@ -64,11 +68,14 @@ impl Identity {
 struct Learned {
     proven: Vec<Identity>,
     oaep_sha256: Vec<(Identity, OaepSha256)>,
+    /// P-521 key pairs whose `CKA_EC_POINT` the token reads (as found, or once rewritten).
+    readable_p521: Vec<Identity>,
 }
 
 static LEARNED: Mutex<Learned> = Mutex::new(Learned {
     proven: Vec::new(),
     oaep_sha256: Vec::new(),
+    readable_p521: Vec::new(),
 });
 
 fn learned() -> MutexGuard<'static, Learned> {
@@ -106,6 +113,21 @@ pub(crate) fn ec_point(key: &PoolKey, info: &KeyInfo) -> Result<EcPoint> {
     if info.kind != KeyKind::Ec(EcCurve::P521) || info.private.is_none() {
         return Ok(EcPoint::Readable);
     }
+    // Once readable, a key pair of the same identity stays so: loading it again reads nothing.
+    // (An unrepaired key is looked at again on its next load: the token may take the rewrite
+    // by then.)
+    let identity = Identity::of_key(key.pool(), info);
+    if learned().readable_p521.contains(&identity) {
+        return Ok(EcPoint::Readable);
+    }
+    let answer = check_ec_point(key, info)?;
+    if answer == EcPoint::Readable {
+        learned().readable_p521.push(identity);
+    }
+    Ok(answer)
+}
+
+fn check_ec_point(key: &PoolKey, info: &KeyInfo) -> Result<EcPoint> {
     let needs_repair = {
         let session = key.pool().session()?;
         hsm_core::key::ec_point_needs_repair(&session, info)?
