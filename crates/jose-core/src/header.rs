@@ -52,7 +52,7 @@ impl Header {
         Self::from_map(json::parse_object(part, bytes)?)
     }
 
-    fn check_types(&self) -> Result<()> {
+    pub(crate) fn check_types(&self) -> Result<()> {
         for (name, value) in &self.members {
             let ok = match name.as_str() {
                 n if STRING_MEMBERS.contains(&n) => value.is_string(),

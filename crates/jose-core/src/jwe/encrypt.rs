@@ -42,8 +42,23 @@ pub fn encrypt_compact(
     plaintext: &[u8],
     extra_protected: Option<&Header>,
 ) -> Result<String> {
+    let extra = extra_protected.filter(|h| !h.is_empty());
+    if super::compact::serves(alg, extra) {
+        match super::compact::encrypt(key, alg, enc, plaintext, extra, None)? {
+            super::compact::OnePass::Token(token) => return Ok(token),
+            super::compact::OnePass::Builder(cek, wrapped) => {
+                return JweBuilder::new(enc)
+                    .protected(extra.cloned().unwrap_or_default())
+                    .add_recipient(key, alg, None)?
+                    .with_cek(&cek)
+                    .with_wrapped_key(wrapped)
+                    .encrypt(plaintext)?
+                    .compact();
+            }
+        }
+    }
     JweBuilder::new(enc)
-        .protected(extra_protected.cloned().unwrap_or_default())
+        .protected(extra.cloned().unwrap_or_default())
         .add_recipient(key, alg, None)?
         .encrypt(plaintext)?
         .compact()
@@ -698,7 +713,7 @@ impl Jwe {
 }
 
 /// RSAES-OAEP encryption of `cek` to the public JWK of `key`.
-fn rsa_oaep_to_jwk(
+pub(crate) fn rsa_oaep_to_jwk(
     key: &dyn KeyBackend,
     alg: KeyManagementAlgorithm,
     cek: &[u8],

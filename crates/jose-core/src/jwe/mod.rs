@@ -36,6 +36,7 @@
 //! ```
 
 pub(crate) mod alg;
+mod compact;
 mod decrypt;
 pub(crate) mod enc;
 mod encrypt;
