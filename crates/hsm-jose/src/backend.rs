@@ -268,14 +268,12 @@ impl KeyBackend for HsmJwk {
                     let mut template = extractable_secret(None);
                     template.push(Attribute::Value(cek.to_vec()));
                     let obj = token_call(F::CreateObject, None, || s.create_object(&template))?;
-                    let wrapped = match h.private(Call::WrapKey) {
-                        Ok(key) => {
-                            token_call(F::WrapKey, Some(MechanismType::AES_KEY_WRAP), || {
-                                s.wrap_key(&Mechanism::AesKeyWrap, key, obj)
-                            })
-                        }
-                        Err(e) => Err(e),
-                    };
+                    // The object is destroyed whatever the wrap came to.
+                    let wrapped = h.private(Call::WrapKey).and_then(|key| {
+                        token_call(F::WrapKey, Some(MechanismType::AES_KEY_WRAP), || {
+                            s.wrap_key(&Mechanism::AesKeyWrap, key, obj)
+                        })
+                    });
                     let destroyed = token_call(F::DestroyObject, None, || s.destroy_object(obj));
                     let wrapped = wrapped?;
                     destroyed?;

@@ -13,7 +13,7 @@ use crate::error::{AlgorithmError, Error, KeyError, Result};
 use crate::header::Header;
 use crate::json;
 use crate::jwe::enc;
-use crate::jwe::encrypt::rsa_oaep_to_jwk;
+use crate::jwe::encrypt::{join_compact, rsa_oaep_to_jwk};
 use crate::jwk::SecretBytes;
 use crate::rng;
 
@@ -132,17 +132,10 @@ pub(crate) fn encrypt(
         protected_b64.as_bytes(),
         plaintext,
     )?;
-    let parts: [&[u8]; 4] = [&encrypted_key, &iv, &sealed.ciphertext, &sealed.tag];
-    let len = parts.iter().fold(protected_b64.len(), |n, p| {
-        n + 1 + b64::encoded_len(p.len())
-    });
-    let mut out = protected_b64;
-    out.reserve_exact(len - out.len());
-    for part in parts {
-        out.push('.');
-        b64::encode_into(part, &mut out);
-    }
-    Ok(OnePass::Token(out))
+    Ok(OnePass::Token(join_compact(
+        &protected_b64,
+        [&encrypted_key, &iv, &sealed.ciphertext, &sealed.tag],
+    )))
 }
 
 #[cfg(test)]
@@ -325,5 +318,58 @@ mod tests {
             let extra = Header::new().with(member, "x");
             assert!(!serves(K::A256KW, Some(&extra)), "{member}");
         }
+    }
+
+    /// A backend whose AES key wrap adds a header member of its own.
+    #[derive(Debug)]
+    struct Annotating(SoftwareKey);
+
+    impl KeyBackend for Annotating {
+        fn kid(&self) -> Option<&str> {
+            self.0.kid()
+        }
+        fn public_jwk(&self) -> Option<&crate::Jwk> {
+            self.0.public_jwk()
+        }
+        fn algorithms(&self) -> &[Algorithm] {
+            self.0.algorithms()
+        }
+        fn permits(&self, op: crate::jwk::KeyOp) -> bool {
+            self.0.permits(op)
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn sign(&self, alg: crate::JwsAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
+            self.0.sign(alg, input)
+        }
+        fn verify(&self, alg: crate::JwsAlgorithm, input: &[u8], sig: &[u8]) -> Result<()> {
+            self.0.verify(alg, input, sig)
+        }
+        fn wrap_key(&self, alg: KeyManagementAlgorithm, cek: &[u8]) -> Result<WrappedKey> {
+            let mut wrapped = self.0.wrap_key(alg, cek)?;
+            wrapped
+                .header
+                .insert("x-wrapped-by".into(), "annotating".into());
+            Ok(wrapped)
+        }
+    }
+
+    /// A key wrap that adds header members goes to the builder, which places them: the token
+    /// carries the member and opens with the key.
+    #[test]
+    fn a_wrap_with_header_members_goes_to_the_builder() {
+        let jwk = SoftwareKey::generate_oct(32).unwrap().jwk().clone();
+        let inner = SoftwareKey::from_jwk(jwk.clone()).unwrap();
+        let key = Annotating(SoftwareKey::from_jwk(jwk).unwrap());
+        let went = encrypt(&key, K::A256KW, E::A256Gcm, b"x", None, None).ok();
+        assert!(matches!(went, Some(OnePass::Builder(..))));
+        let token = crate::jwe::encrypt_compact(&key, K::A256KW, E::A256Gcm, b"x", None).unwrap();
+        let opened = decrypt_compact(&token, &inner, &[K::A256KW], &[E::A256Gcm]).unwrap();
+        assert_eq!(opened.plaintext(), b"x");
+        assert_eq!(
+            opened.header().get("x-wrapped-by").and_then(|v| v.as_str()),
+            Some("annotating")
+        );
     }
 }

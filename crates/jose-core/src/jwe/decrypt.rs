@@ -222,9 +222,9 @@ impl Decrypter {
         }
         let several = raw.recipients.len() > 1;
         let (opened, i) = consume::first_success(
-            0..raw.recipients.len(),
+            raw.recipients.iter().enumerate(),
             || Error::Decryption,
-            |i| Ok((self.one(&raw, &raw.recipients[i], keys, several)?, i)),
+            |(i, r)| Ok((self.one(&raw, r, keys, several)?, i)),
         )?;
         // The headers of the recipient that decrypted move into the result.
         let recipient = raw.recipients.swap_remove(i).header;

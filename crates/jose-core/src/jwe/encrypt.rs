@@ -627,18 +627,10 @@ impl Jwe {
         if self.aad_b64.is_some() {
             return Err(Malformed::Serialization("the compact form has no `aad`").into());
         }
-        // One buffer of the final size, each part encoded into it in place.
-        let parts: [&[u8]; 4] = [&r.encrypted_key, &self.iv, &self.ciphertext, &self.tag];
-        let len = parts.iter().fold(self.protected_b64.len(), |n, p| {
-            n + 1 + b64::encoded_len(p.len())
-        });
-        let mut out = String::with_capacity(len);
-        out.push_str(&self.protected_b64);
-        for part in parts {
-            out.push('.');
-            b64::encode_into(part, &mut out);
-        }
-        Ok(out)
+        Ok(join_compact(
+            &self.protected_b64,
+            [&r.encrypted_key, &self.iv, &self.ciphertext, &self.tag],
+        ))
     }
 
     fn recipient_members(r: &JweRecipient, m: &mut Map<String, Value>) {
@@ -713,6 +705,21 @@ impl Jwe {
 }
 
 /// RSAES-OAEP encryption of `cek` to the public JWK of `key`.
+/// The compact serialization: the encoded protected header, then the encrypted key, IV,
+/// ciphertext and tag, each encoded in place into one buffer of the final size.
+pub(crate) fn join_compact(protected_b64: &str, parts: [&[u8]; 4]) -> String {
+    let len = parts.iter().fold(protected_b64.len(), |n, p| {
+        n + 1 + b64::encoded_len(p.len())
+    });
+    let mut out = String::with_capacity(len);
+    out.push_str(protected_b64);
+    for part in parts {
+        out.push('.');
+        b64::encode_into(part, &mut out);
+    }
+    out
+}
+
 pub(crate) fn rsa_oaep_to_jwk(
     key: &dyn KeyBackend,
     alg: KeyManagementAlgorithm,
