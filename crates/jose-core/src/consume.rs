@@ -75,6 +75,28 @@ pub(crate) fn parse<'t, T>(
     }
 }
 
+/// `token.splitn(n, '.')` with a vectorised search for the dots (a token is a few hundred
+/// bytes to megabytes of base64url).
+pub(crate) fn split_dots(token: &str, n: usize) -> impl Iterator<Item = &str> {
+    let mut rest = Some(token);
+    let mut left = n;
+    std::iter::from_fn(move || {
+        let part = rest.filter(|_| left > 0)?;
+        left -= 1;
+        match memchr::memchr(b'.', part.as_bytes()).filter(|_| left > 0) {
+            // A `.` is ASCII: both sides are at character boundaries.
+            Some(at) => {
+                rest = part.get(at + 1..);
+                part.get(..at)
+            }
+            None => {
+                rest = None;
+                Some(part)
+            }
+        }
+    })
+}
+
 /// Tries `attempt` on each item in turn and returns the first success.
 ///
 /// When every attempt fails, the result is `failure` (the opaque [`Error::Verification`] or
@@ -132,4 +154,35 @@ pub(crate) fn one_kind<'k>(keys: impl IntoIterator<Item = &'k dyn KeyBackend>) -
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_dots;
+
+    /// The same parts as `str::splitn`, for every limit and dots anywhere (leading, trailing,
+    /// doubled, none).
+    #[test]
+    fn split_dots_is_splitn() {
+        for token in [
+            "",
+            ".",
+            "..",
+            "a",
+            "a.b",
+            ".a",
+            "a.",
+            "a..b",
+            "h.p.s",
+            "h.p.s.x",
+            "a.b.c.d.e.f.g",
+            "é.ü..ß",
+        ] {
+            for n in 0..8 {
+                let ours: Vec<&str> = split_dots(token, n).collect();
+                let std: Vec<&str> = token.splitn(n, '.').collect();
+                assert_eq!(ours, std, "{token:?} into {n}");
+            }
+        }
+    }
 }

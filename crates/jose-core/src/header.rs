@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Malformed, Result};
-use crate::json;
+use crate::json::{self, Name};
 
 /// A JOSE header: protected, unprotected, or the union of both.
 ///
@@ -17,9 +17,22 @@ use crate::json;
 /// assert_eq!(h.kid(), Some("2026-11"));
 /// assert_eq!(h.to_json(), r#"{"kid":"2026-11","typ":"JWT"}"#);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Header {
-    members: Map<String, Value>,
+    /// The members in order, each name once: a list, not a map (a header has a handful of
+    /// members, found faster by comparing names than by hashing them).
+    members: Vec<(Name, Value)>,
+}
+
+/// Equal headers have the same members with equal values, in any order (as JSON objects).
+impl PartialEq for Header {
+    fn eq(&self, other: &Self) -> bool {
+        self.members.len() == other.members.len()
+            && self
+                .members
+                .iter()
+                .all(|(name, value)| other.get(name) == Some(value))
+    }
 }
 
 /// Members whose value must be a string.
@@ -42,19 +55,30 @@ impl Header {
 
     /// A header from a JSON object, with its registered members type-checked.
     pub fn from_map(members: Map<String, Value>) -> Result<Self> {
-        let header = Self { members };
+        let header = Self {
+            members: members
+                .into_iter()
+                .map(|(n, v)| (json::name(&n), v))
+                .collect(),
+        };
         header.check_types()?;
         Ok(header)
     }
 
     /// Parses a header from JSON bytes (strict: duplicate members are rejected).
     pub(crate) fn parse(part: &'static str, bytes: &[u8]) -> Result<Self> {
-        Self::from_map(json::parse_object(part, bytes)?)
+        let members = json::parse_members(part, bytes)?.ok_or_else(|| Malformed::Json {
+            part,
+            detail: "not a JSON object".into(),
+        })?;
+        let header = Self { members };
+        header.check_types()?;
+        Ok(header)
     }
 
     pub(crate) fn check_types(&self) -> Result<()> {
         for (name, value) in &self.members {
-            let ok = match name.as_str() {
+            let ok = match name.as_ref() {
                 n if STRING_MEMBERS.contains(&n) => value.is_string(),
                 "b64" => value.is_boolean(),
                 "crit" => value
@@ -69,7 +93,7 @@ impl Header {
             };
             if !ok {
                 return Err(Malformed::Header {
-                    member: name.clone(),
+                    member: name.to_string(),
                     reason: "has the wrong type",
                 }
                 .into());
@@ -80,7 +104,11 @@ impl Header {
 
     /// Sets a member, replacing any previous value.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) -> &mut Self {
-        self.members.insert(name.into(), value.into());
+        let (name, value) = (name.into(), value.into());
+        match self.members.iter_mut().find(|(n, _)| json::same(n, &name)) {
+            Some((_, slot)) => *slot = value,
+            None => self.members.push((json::name(&name), value)),
+        }
         self
     }
 
@@ -90,24 +118,33 @@ impl Header {
         self
     }
 
-    /// Removes a member.
+    /// Removes a member (the others keep their order).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        self.members.remove(name)
+        let at = self.members.iter().position(|(n, _)| json::same(n, name))?;
+        Some(self.members.remove(at).1)
     }
 
     /// A member's value.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members.get(name)
+        self.members
+            .iter()
+            .find(|(n, _)| json::same(n, name))
+            .map(|(_, value)| value)
     }
 
     /// Whether the header has this member.
     pub fn contains(&self, name: &str) -> bool {
-        self.members.contains_key(name)
+        self.get(name).is_some()
     }
 
     /// A string member (`None` when absent; registered members are type-checked on parse).
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.members.get(name).and_then(Value::as_str)
+        self.get(name).and_then(Value::as_str)
+    }
+
+    /// The members in order, name and value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.members.iter().map(|(n, v)| (n.as_ref(), v))
     }
 
     /// `alg`.
@@ -137,28 +174,30 @@ impl Header {
 
     /// `b64` (RFC 7797); `true` when absent.
     pub fn b64(&self) -> bool {
-        self.members
-            .get("b64")
-            .and_then(Value::as_bool)
-            .unwrap_or(true)
+        self.get("b64").and_then(Value::as_bool).unwrap_or(true)
     }
 
     /// The names listed in `crit`, if any.
     pub fn crit(&self) -> Option<Vec<&str>> {
-        self.members
-            .get("crit")
+        self.get("crit")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
     }
 
-    /// The members as a JSON object.
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.members
+    /// The members as a JSON object (a copy, in order).
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.members
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect()
     }
 
-    /// Consumes the header, returning its members.
+    /// Consumes the header, returning its members as a JSON object.
     pub fn into_map(self) -> Map<String, Value> {
         self.members
+            .into_iter()
+            .map(|(n, v)| (n.into_owned(), v))
+            .collect()
     }
 
     /// Number of members.
@@ -172,34 +211,40 @@ impl Header {
     }
 
     /// Iterates over the member names.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.members.keys().map(String::as_str)
+    pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.members.iter().map(|(n, _)| n.as_ref())
     }
 
     /// The header as compact JSON.
     pub fn to_json(&self) -> String {
-        json::object_to_string(&self.members)
+        // Serializing string keys and JSON values into a `String` cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Appends [`to_json`](Self::to_json)'s text to `out`.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing string keys and JSON values into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(out, self);
     }
 
     /// The union of several headers, which must have no member name in common
     /// (RFC 7515 section 7.2.1, RFC 7516 section 7.2.1).
     pub fn joint<'a>(parts: impl IntoIterator<Item = &'a Header>) -> Result<Header> {
-        let mut out = Map::new();
+        let mut out = Header::new();
         for part in parts {
-            for (name, value) in &part.members {
-                if out.insert(name.clone(), value.clone()).is_some() {
-                    return Err(Malformed::HeaderCollision(name.clone()).into());
-                }
-            }
+            out.members.extend(part.members.iter().cloned());
         }
-        Ok(Header { members: out })
+        if let Some(name) = json::repeated_name(out.names()) {
+            return Err(Malformed::HeaderCollision(name.to_owned()).into());
+        }
+        Ok(out)
     }
 }
 
 /// Serializes the header as its JSON object.
 impl serde::Serialize for Header {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.members.serialize(s)
+        s.collect_map(self.members.iter().map(|(n, v)| (n.as_ref(), v)))
     }
 }
 

@@ -3,6 +3,7 @@
 //! confusion), and nesting depth is bounded by serde_json's recursion limit (128), so 10,000
 //! nested arrays give an error, not a stack overflow.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -11,18 +12,6 @@ use serde_json::{Map, Value};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Malformed, Result};
-
-/// A JSON object as compact text, serialized in place (no copy of the map into a `Value`).
-/// Serializing string keys and JSON values into a `String` cannot fail.
-pub(crate) fn object_to_string(map: &Map<String, Value>) -> String {
-    serde_json::to_string(map).unwrap_or_default()
-}
-
-/// Appends a JSON object as compact text to `out`, as [`object_to_string`] writes it.
-pub(crate) fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
-    // Writing string keys and JSON values into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(out, map);
-}
 
 /// Appends a JSON string (quoted and escaped as serde_json escapes it) to `out`.
 pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
@@ -91,16 +80,182 @@ pub(crate) fn parse_value(part: &'static str, bytes: &[u8]) -> Result<Value> {
     let value = Strict::TOP
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v));
-    value.map_err(|e| {
-        let detail = e.to_string();
-        match detail.strip_prefix(DUPLICATE) {
-            Some(rest) => {
-                let name = rest.split('\u{0}').next().unwrap_or_default().to_owned();
-                Malformed::DuplicateMember { part, name }.into()
-            }
-            None => Malformed::Json { part, detail }.into(),
+    value.map_err(|e| parse_error(part, &e))
+}
+
+/// Parses `bytes` as JSON into the members of an object in order (`None` for valid JSON that
+/// is not an object), as strictly as [`parse_value`] (a member name repeated at any depth is an
+/// error), without the hashing of a map: for the claims of a JWT, which are read once, top to
+/// bottom.
+pub(crate) fn parse_members(
+    part: &'static str,
+    bytes: &[u8],
+) -> Result<Option<Vec<(Name, Value)>>> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let members = de::Deserializer::deserialize_any(&mut de, MembersVisitor)
+        .and_then(|m| de.end().map(|()| m));
+    members.map_err(|e| parse_error(part, &e))
+}
+
+/// The crate's error for a serde_json error of a strict parse of `part`.
+fn parse_error(part: &'static str, e: &serde_json::Error) -> crate::Error {
+    let detail = e.to_string();
+    match detail.strip_prefix(DUPLICATE) {
+        Some(rest) => {
+            let name = rest.split('\u{0}').next().unwrap_or_default().to_owned();
+            Malformed::DuplicateMember { part, name }.into()
         }
-    })
+        None => Malformed::Json { part, detail }.into(),
+    }
+}
+
+/// A member name: one of the registered JWT claim names without an allocation, any other
+/// owned.
+pub(crate) type Name = Cow<'static, str>;
+
+/// `name` as a [`Name`]: the registered names of JWT claims (RFC 7519 section 4.1) and JOSE
+/// headers (RFC 7515, 7516, 7518, 7797), which nearly every token carries, without an
+/// allocation.
+pub(crate) fn name(name: &str) -> Name {
+    let registered: &'static str = match name {
+        "iss" => "iss",
+        "sub" => "sub",
+        "aud" => "aud",
+        "exp" => "exp",
+        "nbf" => "nbf",
+        "iat" => "iat",
+        "jti" => "jti",
+        "alg" => "alg",
+        "enc" => "enc",
+        "kid" => "kid",
+        "typ" => "typ",
+        "cty" => "cty",
+        "crit" => "crit",
+        "b64" => "b64",
+        "zip" => "zip",
+        "epk" => "epk",
+        "apu" => "apu",
+        "apv" => "apv",
+        "iv" => "iv",
+        "tag" => "tag",
+        "p2s" => "p2s",
+        "p2c" => "p2c",
+        _ => return Cow::Owned(name.to_owned()),
+    };
+    Cow::Borrowed(registered)
+}
+
+/// The first name that appears twice among `names`: compared pairwise for a few names, through
+/// a hash set for more (so thousands of members cost linear time, not quadratic).
+pub(crate) fn repeated_name<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    if names.clone().nth(LINEAR_DUPLICATE_CHECK).is_none() {
+        let mut seen: Vec<&str> = Vec::with_capacity(LINEAR_DUPLICATE_CHECK);
+        for n in names {
+            if seen.iter().any(|s| same(s, n)) {
+                return Some(n);
+            }
+            seen.push(n);
+        }
+        return None;
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.into_iter().find(|n| !seen.insert(*n))
+}
+
+/// String equality compared byte by byte in place (names are a few bytes: cheaper than a
+/// call to `memcmp`).
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Reads a member name as a [`Name`].
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Name;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Name, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed {
+    type Value = Name;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Name, E> {
+        Ok(name(v))
+    }
+}
+
+/// The members of a top-level object, in order; values are [`Strict`]. Another value is
+/// checked as strictly and read as `None`.
+struct MembersVisitor;
+
+/// Up to this many members, a new name is compared with each earlier one; past it, the names
+/// go into a hash set (an object of thousands of members costs linear time, not quadratic).
+const LINEAR_DUPLICATE_CHECK: usize = 16;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Option<Vec<(Name, Value)>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        // Checked to the end (a repeated name inside is still an error), then dropped.
+        let mut items = StrictVisitor(Strict::NESTED).visit_seq(seq)?;
+        wipe(&mut items);
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<(Name, Value)> = Vec::with_capacity(Strict::TOP.members);
+        let mut seen: Option<std::collections::HashSet<Name>> = None;
+        let filled = (|| {
+            while let Some(key) = map.next_key_seed(NameSeed)? {
+                let repeated = match &mut seen {
+                    Some(seen) => !seen.insert(key.clone()),
+                    None => {
+                        let repeated = out.iter().any(|(k, _)| same(k, &key));
+                        if out.len() >= LINEAR_DUPLICATE_CHECK {
+                            let names = out.iter().map(|(k, _)| k.clone());
+                            seen = Some(names.chain([key.clone()]).collect());
+                        }
+                        repeated
+                    }
+                };
+                if repeated {
+                    // The NUL ends the name; serde_json appends the position after it.
+                    return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
+                }
+                let value = map.next_value_seed(Strict::NESTED)?;
+                out.push((key, value));
+            }
+            Ok(())
+        })();
+        filled
+            .inspect_err(|_| out.iter_mut().for_each(|(_, v)| wipe(v)))
+            .map(|()| Some(out))
+    }
 }
 
 /// Refuses a token longer than `limit` bytes, before any parsing.

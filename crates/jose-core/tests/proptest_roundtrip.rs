@@ -186,7 +186,7 @@ proptest! {
         let verified = jws::verify_compact(&compact, key, &[alg]).unwrap();
         prop_assert_eq!(verified.payload(), &payload[..]);
         prop_assert_eq!(verified.alg(), alg);
-        for (name, value) in header.as_map() {
+        for (name, value) in header.iter() {
             prop_assert_eq!(verified.protected().get(name), Some(value));
         }
         for json in [
@@ -228,7 +228,7 @@ proptest! {
         let compact = jwe::encrypt_compact(&sender, alg, enc, &plaintext, Some(&header)).unwrap();
         let opened = jwe::decrypt_compact(&compact, recipient, &[alg], &[enc]).unwrap();
         prop_assert_eq!(opened.plaintext(), &plaintext[..]);
-        for (name, value) in header.as_map() {
+        for (name, value) in header.iter() {
             prop_assert_eq!(opened.protected().get(name), Some(value));
         }
         let mut builder = jwe::JweBuilder::new(enc).protected(header.clone());

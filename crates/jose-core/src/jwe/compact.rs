@@ -29,11 +29,7 @@ pub(crate) fn serves(alg: KeyManagementAlgorithm, extra: Option<&Header>) -> boo
     matches!(
         alg,
         K::Dir | K::RsaOaep | K::RsaOaep256 | K::A128KW | K::A192KW | K::A256KW
-    ) && extra.is_none_or(|h| {
-        h.as_map()
-            .keys()
-            .all(|k| !SET_OR_CHECKED.contains(&k.as_str()))
-    })
+    ) && extra.is_none_or(|h| h.names().all(|k| !SET_OR_CHECKED.contains(&k)))
 }
 
 /// What the one-pass path gives: the token, or (a key wrap that added header members, from a
@@ -59,6 +55,13 @@ pub(crate) fn encrypt(
     if rsa && key.public_jwk().is_none() {
         return Err(KeyError::NoPublicKey.into());
     }
+    // The random content key (unless `dir`) and IV, drawn in one call to the RNG (a call costs
+    // about as much as the bytes of both).
+    let key_len = if alg == K::Dir { 0 } else { enc.key_len() };
+    let drawn = match fixed {
+        Some(_) => zeroize::Zeroizing::new(Vec::new()),
+        None => zeroize::Zeroizing::new(rng::bytes(key_len + enc.iv_len())?),
+    };
     let (cek, encrypted_key): (SecretBytes, Vec<u8>) = match alg {
         K::Dir => {
             let k = key.unwrap_key(K::Dir, &[], &Header::new(), enc)?;
@@ -72,9 +75,11 @@ pub(crate) fn encrypt(
             (k, Vec::new())
         }
         _ => {
-            let cek = match fixed {
-                Some((cek, _)) => zeroize::Zeroizing::new(cek.to_vec()),
-                None => zeroize::Zeroizing::new(rng::bytes(enc.key_len())?),
+            let cek = match (fixed, &drawn) {
+                (Some((cek, _)), _) => zeroize::Zeroizing::new(cek.to_vec()),
+                (None, drawn) => {
+                    zeroize::Zeroizing::new(drawn.get(..key_len).unwrap_or_default().to_vec())
+                }
             };
             let encrypted_key = if rsa {
                 // Hybrid use: encrypt to the public key, wherever the private key lives.
@@ -100,7 +105,7 @@ pub(crate) fn encrypt(
     }
     let iv = match fixed {
         Some((_, iv)) => iv.to_vec(),
-        None => rng::bytes(enc.iv_len())?,
+        None => drawn.get(key_len..).unwrap_or_default().to_vec(),
     };
     // The builder's header for one recipient: `alg`, the key's `kid`, the caller's members in
     // their order, `enc`, as serde_json writes them.
@@ -114,7 +119,7 @@ pub(crate) fn encrypt(
     if let Some(extra) = extra.filter(|h| !h.is_empty()) {
         // `{"a":1,"b":2}` spliced in as `,"a":1,"b":2`.
         let mut members = Vec::with_capacity(64);
-        json::write_object(&mut members, extra.as_map());
+        extra.write_json(&mut members);
         if let Some(inner) = members.get(1..members.len().saturating_sub(1)) {
             header.push(b',');
             header.extend_from_slice(inner);

@@ -269,8 +269,8 @@ impl<'k> JweBuilder<'k> {
         let unprotected = self.unprotected.clone().unwrap_or_default();
         self.check_headers(&unprotected)?;
 
-        let mut protected = self.protected.as_map().clone();
-        let mut shared = unprotected.as_map().clone();
+        let mut protected = self.protected.to_map();
+        let mut shared = unprotected.to_map();
         let mut outs: Vec<(Map<String, Value>, Vec<u8>)> = Vec::with_capacity(n);
 
         // The content key: from the key (`dir`), from the agreement (`ECDH-ES`), or fresh.
@@ -367,11 +367,7 @@ impl<'k> JweBuilder<'k> {
                     added = w.header;
                 }
             }
-            let mut own = r
-                .header
-                .as_ref()
-                .map(|h| h.as_map().clone())
-                .unwrap_or_default();
+            let mut own = r.header.as_ref().map(|h| h.to_map()).unwrap_or_default();
             Self::place(r, n, &mut protected, &mut shared, &mut own, added)?;
             outs.push((own, encrypted_key));
         }
@@ -635,7 +631,7 @@ impl Jwe {
 
     fn recipient_members(r: &JweRecipient, m: &mut Map<String, Value>) {
         if let Some(h) = &r.header {
-            m.insert("header".into(), Value::Object(h.as_map().clone()));
+            m.insert("header".into(), Value::Object(h.to_map()));
         }
         // RFC 7516 section 7.2.1: absent when the encrypted key is empty.
         if !r.encrypted_key.is_empty() {
@@ -648,7 +644,7 @@ impl Jwe {
             m.insert("protected".into(), self.protected_b64.clone().into());
         }
         if let Some(u) = &self.unprotected {
-            m.insert("unprotected".into(), Value::Object(u.as_map().clone()));
+            m.insert("unprotected".into(), Value::Object(u.to_map()));
         }
     }
 

@@ -54,7 +54,7 @@ pub(crate) fn additional_data(protected_b64: &str, aad_b64: Option<&str>) -> Vec
 
 /// Splits a compact JWE: exactly five parts; non-empty header, IV and tag.
 pub(crate) fn compact(token: &str) -> Result<RawJwe> {
-    let mut parts = token.splitn(6, '.');
+    let mut parts = crate::consume::split_dots(token, 6);
     let (Some(h), Some(k), Some(iv), Some(c), Some(t), None) = (
         parts.next(),
         parts.next(),

@@ -46,7 +46,7 @@ fn compact_with(
     token: &str,
     decode: fn(&'static str, &str) -> Result<Vec<u8>>,
 ) -> Result<RawJws<'_>> {
-    let mut parts = token.splitn(4, '.');
+    let mut parts = crate::consume::split_dots(token, 4);
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {

@@ -336,7 +336,7 @@ impl<'p> JwsBuilder<'p> {
             m.insert("protected".into(), part.protected_b64.clone().into());
         }
         if let Some(u) = &part.unprotected {
-            m.insert("header".into(), Value::Object(u.as_map().clone()));
+            m.insert("header".into(), Value::Object(u.to_map()));
         }
         m.insert("signature".into(), b64::encode(&part.signature).into());
         m
