@@ -110,9 +110,10 @@ fn main() {
     let jwe = hsm::decrypt(&ctx, &pool);
     let mut software = soft::run(&ctx);
     if ctx.start("software jsonwebtoken[aws_lc_rs] (child process)") {
-        for (operation, rate) in child::jsonwebtoken_aws_lc(quick) {
+        for (operation, jose, jwt) in child::jsonwebtoken_aws_lc(quick) {
             if let Some(row) = software.iter_mut().find(|r| r.operation == operation) {
-                row.jsonwebtoken_aws_lc = Some(rate);
+                row.jsonwebtoken_aws_lc = Some(jwt);
+                row.jose_core_aws_lc_in_child = Some(jose);
             }
         }
     }

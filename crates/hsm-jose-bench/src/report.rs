@@ -407,7 +407,8 @@ impl Results {
         section(
             &mut out,
             "4. Software: jose-core under each provider vs jsonwebtoken 11 (rust_crypto; aws_lc_rs \
-             measured in a child process), josekit 0.10 (OpenSSL) and the providers' bare \
+             measured in a child process, its ratio against jose-core[aws-lc-rs] measured round \
+             by round in that child), josekit 0.10 (OpenSSL) and the providers' bare \
              primitives; RC = RustCrypto, aws = aws-lc-rs; ratios >= 1.0 wanted, JOSE/bare >= 0.90 \
              for asymmetric operations",
             &strings(&[

@@ -72,8 +72,12 @@ pub(crate) struct SoftRow {
     pub(crate) jose_core_aws_lc: Option<Rate>,
     /// jsonwebtoken with `rust_crypto` (measured interleaved with jose-core).
     pub(crate) jsonwebtoken: Option<Rate>,
-    /// jsonwebtoken with `aws_lc_rs` (measured in a child process; not interleaved).
+    /// jsonwebtoken with `aws_lc_rs` (measured in a child process, interleaved there with
+    /// jose-core[aws-lc-rs]).
     pub(crate) jsonwebtoken_aws_lc: Option<Rate>,
+    /// jose-core[aws-lc-rs] measured in that child process, round by round with
+    /// `jsonwebtoken_aws_lc`: the pair the ratio between the two comes from.
+    pub(crate) jose_core_aws_lc_in_child: Option<Rate>,
     pub(crate) josekit: Option<Rate>,
     /// The RustCrypto provider's primitive alone (the key's `KeyBackend` call on the signing
     /// input, the content key, ...).
@@ -90,10 +94,11 @@ impl SoftRow {
             .map(|j| self.jose_core.paired_ratio(j))
     }
 
-    /// jose-core[aws-lc-rs] over jsonwebtoken[aws_lc_rs] (medians of separate processes).
+    /// jose-core[aws-lc-rs] over jsonwebtoken[aws_lc_rs], both measured interleaved in the
+    /// child process (jsonwebtoken's provider is process-wide).
     pub(crate) fn ratio_aws_lc(&self) -> Option<f64> {
-        match (&self.jose_core_aws_lc, &self.jsonwebtoken_aws_lc) {
-            (Some(a), Some(j)) if j.ops_per_sec > 0.0 => Some(a.ops_per_sec / j.ops_per_sec),
+        match (&self.jose_core_aws_lc_in_child, &self.jsonwebtoken_aws_lc) {
+            (Some(a), Some(j)) => Some(a.paired_ratio(j)),
             _ => None,
         }
     }
@@ -451,6 +456,7 @@ fn decrypt_row(plan: &Plan, enc: Enc) -> SoftRow {
         jose_core_aws_lc: rates.next(),
         jsonwebtoken: None,
         jsonwebtoken_aws_lc: None,
+        jose_core_aws_lc_in_child: None,
         josekit: rates.next(),
         bare_rust_crypto: None,
         bare_aws_lc: None,
@@ -576,6 +582,7 @@ fn oaep_row(plan: &Plan, k: &Keys, decrypt: bool) -> SoftRow {
         jose_core_aws_lc: next(),
         jsonwebtoken: None,
         jsonwebtoken_aws_lc: None,
+        jose_core_aws_lc_in_child: None,
         josekit: next(),
         bare_rust_crypto: next(),
         bare_aws_lc: next(),
@@ -647,6 +654,7 @@ fn row(operation: String, rates: Vec<Rate>, full: bool) -> SoftRow {
         jose_core_aws_lc: next(),
         jsonwebtoken: next(),
         jsonwebtoken_aws_lc: None,
+        jose_core_aws_lc_in_child: None,
         josekit: next(),
         bare_rust_crypto: next(),
         bare_aws_lc: next(),
@@ -738,8 +746,9 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<SoftRow> {
 }
 
 /// The child side of the jsonwebtoken[aws_lc_rs] column: installs jsonwebtoken's aws-lc-rs
-/// provider (process-wide) and measures its sign and verify rows, keyed by operation name.
-pub(crate) fn jsonwebtoken_only(plan: &Plan) -> Vec<(String, Rate)> {
+/// provider (process-wide) and measures its sign and verify rows interleaved with jose-core's
+/// (aws-lc-rs provider), keyed by operation name: (operation, jose-core, jsonwebtoken).
+pub(crate) fn jsonwebtoken_only(plan: &Plan) -> Vec<(String, Rate, Rate)> {
     if jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER
         .install_default()
         .is_err()
@@ -752,29 +761,50 @@ pub(crate) fn jsonwebtoken_only(plan: &Plan) -> Vec<(String, Rate)> {
     for alg in SIGNING {
         let k = cache.for_alg(alg);
         let header = jsonwebtoken::Header::new(jwt_alg(alg));
-        let mut ops: Vec<Op<'_>> = vec![Box::new(|| {
-            ok(
-                jsonwebtoken::encode(&header, &claims, &k.jwt_enc),
-                "jsonwebtoken[aws_lc_rs] sign",
-            );
-        })];
-        if let Some(rate) = interleaved(plan, &mut ops).into_iter().next() {
-            out.push((format!("{alg} sign"), rate));
-        }
         let jose_claims = ok(jwt::Claims::from_serialize(&claims), "claims");
+        let mut ops: Vec<Op<'_>> = vec![
+            Box::new(|| {
+                ok(
+                    jwt::sign(&jose_claims, &k.aws, alg, None),
+                    "jose-core[aws-lc-rs] sign",
+                );
+            }),
+            Box::new(|| {
+                ok(
+                    jsonwebtoken::encode(&header, &claims, &k.jwt_enc),
+                    "jsonwebtoken[aws_lc_rs] sign",
+                );
+            }),
+        ];
+        if let [jose, jwt] = &interleaved(plan, &mut ops)[..] {
+            out.push((format!("{alg} sign"), jose.clone(), jwt.clone()));
+        }
         let token = ok(jwt::sign(&jose_claims, &k.jose, alg, None), "token");
+        let jose_validation = jwt::Validation::new()
+            .jws_algorithms(&[alg])
+            .issuer(ISSUER)
+            .audience(AUDIENCE);
         let mut validation = jsonwebtoken::Validation::new(jwt_alg(alg));
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        let mut ops: Vec<Op<'_>> = vec![Box::new(|| {
-            let data = ok(
-                jsonwebtoken::decode::<BenchClaims>(&token, &k.jwt_dec, &validation),
-                "jsonwebtoken[aws_lc_rs] verify",
-            );
-            std::hint::black_box(&data.claims.sub);
-        })];
-        if let Some(rate) = interleaved(plan, &mut ops).into_iter().next() {
-            out.push((format!("{alg} verify"), rate));
+        let mut ops: Vec<Op<'_>> = vec![
+            Box::new(|| {
+                let jwt = ok(
+                    jose_validation.verify(&token, &k.aws_public),
+                    "jose-core[aws-lc-rs] verify",
+                );
+                std::hint::black_box(jwt.claims().sub());
+            }),
+            Box::new(|| {
+                let data = ok(
+                    jsonwebtoken::decode::<BenchClaims>(&token, &k.jwt_dec, &validation),
+                    "jsonwebtoken[aws_lc_rs] verify",
+                );
+                std::hint::black_box(&data.claims.sub);
+            }),
+        ];
+        if let [jose, jwt] = &interleaved(plan, &mut ops)[..] {
+            out.push((format!("{alg} verify"), jose.clone(), jwt.clone()));
         }
     }
     out
