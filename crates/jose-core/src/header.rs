@@ -27,11 +27,7 @@ pub struct Header {
 /// Equal headers have the same members with equal values, in any order (as JSON objects).
 impl PartialEq for Header {
     fn eq(&self, other: &Self) -> bool {
-        self.members.len() == other.members.len()
-            && self
-                .members
-                .iter()
-                .all(|(name, value)| other.get(name) == Some(value))
+        json::same_members(&self.members, &other.members)
     }
 }
 
@@ -104,11 +100,7 @@ impl Header {
 
     /// Sets a member, replacing any previous value.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) -> &mut Self {
-        let (name, value) = (name.into(), value.into());
-        match self.members.iter_mut().find(|(n, _)| json::same(n, &name)) {
-            Some((_, slot)) => *slot = value,
-            None => self.members.push((json::name(&name), value)),
-        }
+        json::set_member(&mut self.members, &name.into(), value.into());
         self
     }
 
@@ -126,10 +118,7 @@ impl Header {
 
     /// A member's value.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members
-            .iter()
-            .find(|(n, _)| json::same(n, name))
-            .map(|(_, value)| value)
+        json::member(&self.members, name)
     }
 
     /// Whether the header has this member.

@@ -162,6 +162,29 @@ pub(crate) fn repeated_name<'a>(names: impl Iterator<Item = &'a str> + Clone) ->
     names.into_iter().find(|n| !seen.insert(*n))
 }
 
+/// The value of member `name` in an object held as a list of members.
+pub(crate) fn member<'a>(members: &'a [(Name, Value)], name: &str) -> Option<&'a Value> {
+    members
+        .iter()
+        .find(|(n, _)| same(n, name))
+        .map(|(_, value)| value)
+}
+
+/// Sets member `name`: a member already present keeps its place and takes the new value (as
+/// in a JSON map); a new one goes last.
+pub(crate) fn set_member(members: &mut Vec<(Name, Value)>, name: &str, value: Value) {
+    match members.iter_mut().find(|(n, _)| same(n, name)) {
+        Some((_, slot)) => *slot = value,
+        None => members.push((self::name(name), value)),
+    }
+}
+
+/// Whether two lists of members (each name once) are equal as JSON objects: the same names
+/// with equal values, in any order.
+pub(crate) fn same_members(a: &[(Name, Value)], b: &[(Name, Value)]) -> bool {
+    a.len() == b.len() && a.iter().all(|(name, value)| member(b, name) == Some(value))
+}
+
 /// String equality compared byte by byte in place (names are a few bytes: cheaper than a
 /// call to `memcmp`).
 pub(crate) fn same(a: &str, b: &str) -> bool {

@@ -44,11 +44,7 @@ pub struct Claims {
 /// Equal claims have the same members with equal values, in any order (as JSON objects).
 impl PartialEq for Claims {
     fn eq(&self, other: &Self) -> bool {
-        self.members.len() == other.members.len()
-            && self
-                .members
-                .iter()
-                .all(|(name, value)| other.get(name) == Some(value))
+        json::same_members(&self.members, &other.members)
     }
 }
 
@@ -174,10 +170,7 @@ impl Claims {
 
     /// A claim already present keeps its place and takes the new value (as in a JSON map).
     fn insert(&mut self, name: String, value: Value) {
-        match self.members.iter_mut().find(|(n, _)| json::same(n, &name)) {
-            Some((_, slot)) => *slot = value,
-            None => self.members.push((json::name(&name), value)),
-        }
+        json::set_member(&mut self.members, &name, value);
     }
 
     /// Removes a claim, returning its value.
@@ -229,10 +222,7 @@ impl Claims {
 
     /// A claim's value.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members
-            .iter()
-            .find(|(n, _)| json::same(n, name))
-            .map(|(_, value)| value)
+        json::member(&self.members, name)
     }
 
     /// The claims in order, name and value.
