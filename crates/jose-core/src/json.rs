@@ -91,7 +91,16 @@ pub(crate) fn parse_members(
     part: &'static str,
     bytes: &[u8],
 ) -> Result<Option<Vec<(Name, Value)>>> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // JSON text is UTF-8 (RFC 8259 section 8.1): checked once over the whole text, which lets
+    // serde_json read its strings without checking each again.
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(Malformed::Json {
+            part,
+            detail: "not UTF-8".into(),
+        }
+        .into());
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
     let members = de::Deserializer::deserialize_any(&mut de, MembersVisitor)
         .and_then(|m| de.end().map(|()| m));
     members.map_err(|e| parse_error(part, &e))
@@ -485,5 +494,66 @@ mod tests {
             parse_object("header", b"")
                 .is_err_and(|e| matches!(e, Error::Malformed(Malformed::Json { .. })))
         );
+    }
+
+    /// The member list (claims, headers) refuses what the map parser refuses, names the
+    /// repeated member, keeps the order, and finds a repeat among many members (the hash-set
+    /// path past 16) as among few.
+    #[test]
+    fn member_lists_are_as_strict_as_maps() {
+        let dup = |input: &str| match parse_members("claims", input.as_bytes()) {
+            Err(Error::Malformed(Malformed::DuplicateMember { name, .. })) => name,
+            other => panic!("{input}: {other:?}"),
+        };
+        assert_eq!(dup(r#"{"exp":1,"exp":2}"#), "exp");
+        assert_eq!(dup(r#"{"a":{"b":1,"b":2}}"#), "b");
+        assert_eq!(dup(r#"{"a":[{"c":1,"c":1}]}"#), "c");
+        let many: Vec<String> = (0..40).map(|i| format!(r#""m{i}":{i}"#)).collect();
+        assert_eq!(dup(&format!("{{{},\"m33\":0}}", many.join(","))), "m33");
+        assert_eq!(dup(&format!("{{{},\"m3\":0}}", many.join(","))), "m3");
+        let members = parse_members("claims", format!("{{{}}}", many.join(",")).as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(members.len(), 40);
+        assert!(
+            members
+                .iter()
+                .enumerate()
+                .all(|(i, (n, _))| *n == format!("m{i}"))
+        );
+        // Valid JSON that is not an object is `None` (checked as strictly: a repeat inside an
+        // array is still an error); text that is not JSON, or not UTF-8, is an error.
+        assert!(matches!(parse_members("claims", b"[1,\"a\"]"), Ok(None)));
+        assert!(matches!(parse_members("claims", b"7"), Ok(None)));
+        assert_eq!(dup(r#"[{"x":1,"x":1}]"#), "x");
+        for bad in [&b"{\"a\":1} x"[..], b"", b"{\"a\":\"\xff\"}", b"{\"a\":1"] {
+            assert!(
+                matches!(
+                    parse_members("claims", bad),
+                    Err(Error::Malformed(Malformed::Json { part: "claims", .. }))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Registered names are borrowed, others owned; equality of member lists is that of JSON
+    /// objects (any order).
+    #[test]
+    fn names_and_member_equality() {
+        assert!(matches!(name("exp"), Cow::Borrowed("exp")));
+        assert!(matches!(name("kid"), Cow::Borrowed("kid")));
+        assert!(matches!(name("scope"), Cow::Owned(_)));
+        let a = parse_members("h", br#"{"a":1,"b":[2]}"#).unwrap().unwrap();
+        let b = parse_members("h", br#"{"b":[2],"a":1}"#).unwrap().unwrap();
+        let c = parse_members("h", br#"{"b":[2],"a":2}"#).unwrap().unwrap();
+        assert!(same_members(&a, &b));
+        assert!(!same_members(&a, &c));
+        assert!(!same_members(&a, &a[..1]));
+        assert_eq!(repeated_name(["a", "b", "a"].into_iter()), Some("a"));
+        let many: Vec<String> = (0..30).map(|i| format!("n{i}")).collect();
+        let names = many.iter().map(String::as_str);
+        assert_eq!(repeated_name(names.clone()), None);
+        assert_eq!(repeated_name(names.chain(["n29"])), Some("n29"));
     }
 }
