@@ -146,10 +146,15 @@ fn encryption_keys() -> &'static EncryptionKeys {
         };
         add(Alg::RsaOaep, &rsa);
         add(Alg::RsaOaep256, &rsa);
+        // AES-128/256 key wrap are AWS-LC's under aws-lc-rs; AES-192 stays RustCrypto's.
         add(Alg::A128KW, &Jwk::generate_oct(16).unwrap());
+        add(Alg::A192KW, &Jwk::generate_oct(24).unwrap());
         add(Alg::A256KW, &Jwk::generate_oct(32).unwrap());
         add(Alg::A256GCMKW, &Jwk::generate_oct(32).unwrap());
+        // The recipient's ECDH is AWS-LC's under aws-lc-rs, on every curve.
         add(Alg::EcdhEs, &Jwk::generate_ec(EcCurve::P256).unwrap());
+        add(Alg::EcdhEsA256KW, &Jwk::generate_ec(EcCurve::P384).unwrap());
+        add(Alg::EcdhEs, &Jwk::generate_ec(EcCurve::P521).unwrap());
         add(
             Alg::EcdhEsA128KW,
             &Jwk::generate_okp(OkpCurve::X25519).unwrap(),
@@ -158,10 +163,12 @@ fn encryption_keys() -> &'static EncryptionKeys {
     })
 }
 
-const ENCS: [Enc; 4] = [
+const ENCS: [Enc; 6] = [
     Enc::A128Gcm,
+    Enc::A192Gcm,
     Enc::A256Gcm,
     Enc::A128CbcHs256,
+    Enc::A192CbcHs384,
     Enc::A256CbcHs512,
 ];
 
@@ -205,7 +212,7 @@ proptest! {
     }
 
     #[test]
-    fn jwe_tokens_and_mutations_agree(plaintext in proptest::collection::vec(any::<u8>(), 0..200), bit in any::<usize>(), enc in 0usize..4) {
+    fn jwe_tokens_and_mutations_agree(plaintext in proptest::collection::vec(any::<u8>(), 0..200), bit in any::<usize>(), enc in 0usize..6) {
         jwe_case(&plaintext, bit, enc);
     }
 }
@@ -313,5 +320,34 @@ fn ed25519_strictness_is_the_same_under_both() {
                 verifier.provider().name()
             );
         }
+    }
+}
+
+/// ECDH-ES to an X25519 key with a low-order `epk` (all-zero shared secret, RFC 7748 section
+/// 6.1): refused with the same error by both providers' key agreement.
+#[test]
+fn a_low_order_x25519_epk_is_refused_alike() {
+    let jwk = Jwk::generate_okp(OkpCurve::X25519).unwrap();
+    let pair = Pair::new(&jwk);
+    let public = Pair::new(&jwk.to_public().unwrap());
+    let token =
+        jwe::encrypt_compact(public.both()[0], Alg::EcdhEs, Enc::A128Gcm, b"x", None).unwrap();
+    // The same token with its `epk` replaced by the X25519 point 0.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let header = jose_core::base64url::decode("h", &parts[0]).unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["epk"]["x"] = jose_core::base64url::encode(&[0u8; 32]).into();
+    parts[0] = jose_core::base64url::encode(header.to_string().as_bytes());
+    let low = parts.join(".");
+    for key in pair.both() {
+        let err = jwe::decrypt_compact(&low, key, &[Alg::EcdhEs], &[Enc::A128Gcm]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Key(jose_core::error::KeyError::InvalidMember { member: "x", .. })
+            ),
+            "{}: {err:?}",
+            key.provider().name()
+        );
     }
 }

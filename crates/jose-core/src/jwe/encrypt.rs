@@ -297,8 +297,14 @@ impl<'k> JweBuilder<'k> {
                 KeyManagementAlgorithm::EcdhEs => {
                     let joint = self.joint_for(only, &unprotected)?;
                     let public = only.key.public_jwk().ok_or(KeyError::NoPublicKey)?;
-                    let agreement =
-                        ecdh_es::sender(public, only.alg, enc, &joint, only.ephemeral.as_ref())?;
+                    let agreement = ecdh_es::sender(
+                        public,
+                        only.alg,
+                        enc,
+                        &joint,
+                        only.ephemeral.as_ref(),
+                        only.key.provider(),
+                    )?;
                     cek = Some(agreement.derived);
                     agreed_epk = Some(agreement.epk);
                 }
@@ -337,7 +343,14 @@ impl<'k> JweBuilder<'k> {
                 (a, None) if a.is_ecdh() => {
                     let joint = self.joint_for(r, &unprotected)?;
                     let public = r.key.public_jwk().ok_or(KeyError::NoPublicKey)?;
-                    let agreement = ecdh_es::sender(public, a, enc, &joint, r.ephemeral.as_ref())?;
+                    let agreement = ecdh_es::sender(
+                        public,
+                        a,
+                        enc,
+                        &joint,
+                        r.ephemeral.as_ref(),
+                        r.key.provider(),
+                    )?;
                     encrypted_key = r
                         .key
                         .provider()

@@ -51,7 +51,7 @@ use crate::error::Result;
 use crate::jwe::alg::aeskw;
 use crate::jwe::enc::{Sealed, aes_cbc_hmac};
 use crate::jwk::parsed::Parsed;
-use crate::jwk::{KeyMaterial, SecretBytes};
+use crate::jwk::{Jwk, KeyMaterial, SecretBytes};
 use crate::jws::alg::Family;
 
 /// A crypto provider: the library that computes the primitives. Cheap to copy.
@@ -190,6 +190,14 @@ pub(crate) trait Primitives: Send + Sync {
     /// ECDH of the key's private part with a validated peer on the same curve: `Z`.
     fn ecdh(&self, key: &ProviderKey, peer: &Parsed) -> Result<SecretBytes>;
 
+    /// The sender's side of ECDH-ES: a fresh ephemeral key on the (validated) recipient's curve,
+    /// agreed with it: `Z` and the ephemeral public key. `None` leaves it to jose-core's
+    /// RustCrypto path (the default).
+    fn ecdh_ephemeral(&self, recipient: &Parsed) -> Option<Result<(SecretBytes, Jwk)>> {
+        let _ = recipient;
+        None
+    }
+
     /// AES-GCM (key length selects AES-128/192/256), 96-bit IV, 128-bit tag.
     fn aes_gcm_seal(&self, key: &[u8], iv: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Sealed>;
 
@@ -203,8 +211,8 @@ pub(crate) trait Primitives: Send + Sync {
         tag: &[u8],
     ) -> Result<SecretBytes>;
 
-    /// AES-CBC with HMAC-SHA-2 (RFC 7518 section 5.2). Every provider uses the RustCrypto
-    /// implementation (aws-lc-rs's own is not wired in yet: `docs/providers.md`).
+    /// AES-CBC with HMAC-SHA-2 (RFC 7518 section 5.2); RustCrypto's for every provider (faster
+    /// than AWS-LC's AES-CBC through aws-lc-rs, measured: `docs/providers.md`).
     fn aes_cbc_hmac_seal(
         &self,
         enc: ContentEncryption,
@@ -229,7 +237,8 @@ pub(crate) trait Primitives: Send + Sync {
         aes_cbc_hmac::decrypt(enc, key, iv, aad, ciphertext, tag)
     }
 
-    /// AES key wrap (RFC 3394); the RustCrypto implementation for every provider.
+    /// AES key wrap (RFC 3394); by default RustCrypto's (aws-lc-rs brings its own for
+    /// 128 and 256-bit keys).
     fn aes_kw_wrap(&self, kek: &[u8], cek: &[u8]) -> Result<Vec<u8>> {
         aeskw::wrap(kek, cek)
     }

@@ -8,9 +8,10 @@ use crate::error::{Error, KeyError, Result};
 use crate::jwk::SecretBytes;
 
 /// The RFC 3394 integrity check value length.
-const ICV_LEN: usize = 8;
+pub(crate) const ICV_LEN: usize = 8;
 
-fn bad_key() -> Error {
+/// The error for a key-encryption key that is not an AES key wrap key.
+pub(crate) fn bad_key() -> Error {
     KeyError::InvalidMember {
         member: "k",
         reason: "is not a 128, 192 or 256-bit AES key wrap key",

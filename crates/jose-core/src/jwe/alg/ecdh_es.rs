@@ -20,6 +20,7 @@ use crate::error::{AlgorithmError, Error, KeyError, Malformed, Result};
 use crate::header::Header;
 use crate::jwk::parsed::{self, Parsed};
 use crate::jwk::{EcCurve, Jwk, KeyMaterial, OkpCurve, SecretBytes};
+use crate::provider::Provider;
 
 /// The curve of an ECDH-capable key, if it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,11 +145,21 @@ pub(crate) fn sender(
     enc: ContentEncryption,
     header: &Header,
     ephemeral: Option<&Jwk>,
+    provider: Provider,
 ) -> Result<SenderAgreement> {
     let curve = curve_of(recipient).ok_or_else(|| AlgorithmError::KeyMismatch {
         alg: alg.to_string(),
         key: recipient.describe(),
     })?;
+    let peer = parsed::parse(recipient.to_public()?.material())?;
+    // A fresh ephemeral key from the recipient key's provider, when it makes its own.
+    if let (None, Some(agreed)) = (ephemeral, provider.imp().ecdh_ephemeral(&peer)) {
+        let (z, epk) = agreed?;
+        return Ok(SenderAgreement {
+            derived: derive(alg, enc, &z, header)?,
+            epk: epk_members(&epk)?,
+        });
+    }
     let eph = match ephemeral {
         Some(jwk) => {
             if curve_of(jwk) != Some(curve) || !jwk.is_private() {
@@ -165,11 +176,7 @@ pub(crate) fn sender(
             Curve::X25519 => Jwk::generate_okp(OkpCurve::X25519)?,
         }),
     };
-    let z = agree(
-        &parsed::parse(eph.material())?,
-        &parsed::parse(recipient.to_public()?.material())?,
-    )
-    .map_err(|e| match e {
+    let z = agree(&parsed::parse(eph.material())?, &peer).map_err(|e| match e {
         Error::Algorithm(AlgorithmError::KeyMismatch { .. }) => AlgorithmError::KeyMismatch {
             alg: alg.to_string(),
             key: recipient.describe(),
@@ -178,16 +185,30 @@ pub(crate) fn sender(
         other => other,
     })?;
     let derived = derive(alg, enc, &z, header)?;
-    let epk = eph.to_public()?;
-    // Only the key itself: the ephemeral key's `kid`/`use` would mean nothing to anyone.
+    Ok(SenderAgreement {
+        derived,
+        epk: epk_members(&eph.to_public()?)?,
+    })
+}
+
+/// The `epk` header member of an ephemeral public key: only the key itself (an ephemeral
+/// key's `kid`/`use` would mean nothing to anyone).
+fn epk_members(epk: &Jwk) -> Result<Value> {
     let mut public = epk.to_public_value()?;
     if let Value::Object(m) = &mut public {
         m.retain(|k, _| matches!(k.as_str(), "kty" | "crv" | "x" | "y"));
     }
-    Ok(SenderAgreement {
-        derived,
-        epk: public,
-    })
+    Ok(public)
+}
+
+/// The error for an X25519 agreement with a low-order point, whose all-zero output every
+/// party knows (RFC 7748 section 6.1).
+pub(crate) fn low_order_x25519() -> Error {
+    KeyError::InvalidMember {
+        member: "x",
+        reason: "is a low-order X25519 point",
+    }
+    .into()
 }
 
 /// ECDH of a software private key with a public key on the same curve (both parsed, so the
@@ -217,11 +238,7 @@ pub(crate) fn agree(key: &Parsed, peer: &Parsed) -> Result<SecretBytes> {
             // A low-order point gives an all-zero secret that every party knows (RFC 7748
             // section 6.1): refuse it.
             if !shared.was_contributory() {
-                return Err(KeyError::InvalidMember {
-                    member: "x",
-                    reason: "is a low-order X25519 point",
-                }
-                .into());
+                return Err(low_order_x25519());
             }
             Ok(Zeroizing::new(shared.as_bytes().to_vec()))
         }
