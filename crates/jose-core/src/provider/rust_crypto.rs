@@ -7,14 +7,16 @@ use ::hmac::Mac;
 use super::{Prepared as AnyPrepared, Primitives, ProviderKey};
 use crate::alg::KeyManagementAlgorithm;
 use crate::backend::public_only;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::jwe::alg::rsaes::OaepHash;
 use crate::jwe::alg::{ecdh_es, rsaes};
 use crate::jwe::enc::{Sealed, aes_gcm};
 use crate::jwk::parsed::Parsed;
-use crate::jwk::{EcCurve, KeyMaterial, SecretBytes};
+use crate::jwk::{EcCurve, EcKey, Jwk, KeyMaterial, OkpCurve, OkpKey, SecretBytes};
 use crate::jws::alg::rsassa::Padding;
 use crate::jws::alg::{Family, Sha2, ecdsa, eddsa, hmac, rsassa};
+use crate::rng;
+use zeroize::Zeroizing;
 
 /// The RustCrypto provider.
 #[derive(Debug)]
@@ -80,6 +82,59 @@ fn hmac_keys(key: &ProviderKey) -> Option<&HmacKeys> {
     }
 }
 
+/// A fresh ephemeral key on a NIST curve agreed with `$public`: `Z` and the ephemeral public
+/// key (two scalar multiplications; the scalar is drawn as bytes, so an RNG failure is an error).
+macro_rules! nist_ephemeral {
+    ($c:ident, $curve:expr, $public:expr) => {
+        (|| {
+            let curve: EcCurve = $curve;
+            let n = curve.coordinate_len();
+            loop {
+                let mut d = Zeroizing::new(rng::bytes(n)?);
+                if curve == EcCurve::P521 {
+                    if let Some(top) = d.first_mut() {
+                        *top &= 0x01; // P-521 scalars have 521 bits
+                    }
+                }
+                let Ok(sk) = $c::ecdsa::SigningKey::from_slice(&d) else {
+                    continue;
+                };
+                let point = sk.verifying_key().to_sec1_bytes();
+                let shared = $c::ecdh::diffie_hellman(sk.as_nonzero_scalar(), $public.as_affine());
+                // An uncompressed SEC1 point: 0x04 || x || y.
+                let (Some(x), Some(y)) = (point.get(1..1 + n), point.get(1 + n..)) else {
+                    return Err(Error::Rng);
+                };
+                let epk = Jwk::new(KeyMaterial::Ec(EcKey {
+                    crv: curve,
+                    x: x.to_vec(),
+                    y: y.to_vec(),
+                    d: None,
+                }))?;
+                return Ok((Zeroizing::new(shared.raw_secret_bytes().to_vec()), epk));
+            }
+        })()
+    };
+}
+
+/// A fresh X25519 ephemeral key agreed with `public`; a low-order `public` (all-zero output)
+/// is refused, as [`ecdh_es::agree`] refuses it.
+fn x25519_ephemeral(public: &x25519_dalek::PublicKey) -> Result<(SecretBytes, Jwk)> {
+    let mut d = Zeroizing::new([0u8; 32]);
+    rng::fill(&mut d[..])?;
+    let sk = x25519_dalek::StaticSecret::from(*d);
+    let shared = sk.diffie_hellman(public);
+    if !shared.was_contributory() {
+        return Err(ecdh_es::low_order_x25519());
+    }
+    let epk = Jwk::new(KeyMaterial::Okp(OkpKey {
+        crv: OkpCurve::X25519,
+        x: x25519_dalek::PublicKey::from(&sk).as_bytes().to_vec(),
+        d: None,
+    }))?;
+    Ok((Zeroizing::new(shared.as_bytes().to_vec()), epk))
+}
+
 impl Primitives for RustCrypto {
     fn name(&self) -> &'static str {
         "rust-crypto"
@@ -129,6 +184,16 @@ impl Primitives for RustCrypto {
         ecdh_es::agree(&key.parsed, peer)
     }
 
+    fn ecdh_ephemeral(&self, recipient: &Parsed) -> Option<Result<(SecretBytes, Jwk)>> {
+        Some(match recipient {
+            Parsed::P256 { public, .. } => nist_ephemeral!(p256, EcCurve::P256, public),
+            Parsed::P384 { public, .. } => nist_ephemeral!(p384, EcCurve::P384, public),
+            Parsed::P521 { public, .. } => nist_ephemeral!(p521, EcCurve::P521, public),
+            Parsed::X25519 { public, .. } => x25519_ephemeral(public),
+            _ => return None,
+        })
+    }
+
     fn aes_gcm_seal(&self, key: &[u8], iv: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Sealed> {
         aes_gcm::encrypt(key, iv, aad, plaintext)
     }
@@ -145,7 +210,7 @@ impl Primitives for RustCrypto {
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> Result<()> {
-        getrandom::fill(buf).map_err(|_| crate::Error::Rng)
+        getrandom::fill(buf).map_err(|_| Error::Rng)
     }
 }
 
