@@ -342,27 +342,14 @@ fn verify_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) ->
         "signature",
     );
     let mut ops: Vec<Op<'_>> = vec![
-        Box::new(|| {
-            let jwt = ok(
-                jose_validation.verify(&token, &k.jose_public),
-                "jose-core verify",
-            );
-            std::hint::black_box(jwt.claims().sub());
-        }),
-        Box::new(|| {
-            let jwt = ok(
-                jose_validation.verify(&token, &k.aws_public),
-                "jose-core[aws-lc-rs] verify",
-            );
-            std::hint::black_box(jwt.claims().sub());
-        }),
-        Box::new(|| {
-            let data = ok(
-                jsonwebtoken::decode::<BenchClaims>(&token, &k.jwt_dec, &jwt_validation),
-                "jsonwebtoken verify",
-            );
-            std::hint::black_box(&data.claims.sub);
-        }),
+        jose_verify(&jose_validation, &token, &k.jose_public, "jose-core verify"),
+        jose_verify(
+            &jose_validation,
+            &token,
+            &k.aws_public,
+            "jose-core[aws-lc-rs] verify",
+        ),
+        jwt_verify(&jwt_validation, &token, k, "jsonwebtoken verify"),
         Box::new(|| {
             let (payload, _) = ok(
                 josekit::jwt::decode_with_verifier(&token, &*kit_verifier),
@@ -386,6 +373,35 @@ fn verify_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) ->
     ];
     let rates = interleaved(plan, &mut ops);
     row(format!("{alg} verify"), rates, true)
+}
+
+/// jose-core's verification of a JWT with `key`, returning the claims (one bench operation).
+fn jose_verify<'a>(
+    validation: &'a jwt::Validation,
+    token: &'a str,
+    key: &'a SoftwareKey,
+    what: &'static str,
+) -> Op<'a> {
+    Box::new(move || {
+        let jwt = ok(validation.verify(token, key), what);
+        std::hint::black_box(jwt.claims().sub());
+    })
+}
+
+/// jsonwebtoken's verification of a JWT into the bench's claims type (one bench operation).
+fn jwt_verify<'a>(
+    validation: &'a jsonwebtoken::Validation,
+    token: &'a str,
+    k: &'a Keys,
+    what: &'static str,
+) -> Op<'a> {
+    Box::new(move || {
+        let data = ok(
+            jsonwebtoken::decode::<BenchClaims>(token, &k.jwt_dec, validation),
+            what,
+        );
+        std::hint::black_box(&data.claims.sub);
+    })
 }
 
 fn kit_validator() -> josekit::jwt::JwtPayloadValidator {
@@ -788,20 +804,13 @@ pub(crate) fn jsonwebtoken_only(plan: &Plan) -> Vec<(String, Rate, Rate)> {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         let mut ops: Vec<Op<'_>> = vec![
-            Box::new(|| {
-                let jwt = ok(
-                    jose_validation.verify(&token, &k.aws_public),
-                    "jose-core[aws-lc-rs] verify",
-                );
-                std::hint::black_box(jwt.claims().sub());
-            }),
-            Box::new(|| {
-                let data = ok(
-                    jsonwebtoken::decode::<BenchClaims>(&token, &k.jwt_dec, &validation),
-                    "jsonwebtoken[aws_lc_rs] verify",
-                );
-                std::hint::black_box(&data.claims.sub);
-            }),
+            jose_verify(
+                &jose_validation,
+                &token,
+                &k.aws_public,
+                "jose-core[aws-lc-rs] verify",
+            ),
+            jwt_verify(&validation, &token, k, "jsonwebtoken[aws_lc_rs] verify"),
         ];
         if let [jose, jwt] = &interleaved(plan, &mut ops)[..] {
             out.push((format!("{alg} verify"), jose.clone(), jwt.clone()));
