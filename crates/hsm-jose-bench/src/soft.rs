@@ -266,24 +266,9 @@ fn sign_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) -> S
     let token = ok(jwt::sign(&jose_claims, &k.jose, alg, None), "token");
     let input = signing_input(&token);
     let mut ops: Vec<Op<'_>> = vec![
-        Box::new(|| {
-            ok(
-                jwt::sign(&jose_claims, &k.jose, alg, None),
-                "jose-core sign",
-            );
-        }),
-        Box::new(|| {
-            ok(
-                jwt::sign(&jose_claims, &k.aws, alg, None),
-                "jose-core[aws-lc-rs] sign",
-            );
-        }),
-        Box::new(|| {
-            ok(
-                jsonwebtoken::encode(&jwt_header, claims, &k.jwt_enc),
-                "jsonwebtoken sign",
-            );
-        }),
+        jose_sign(&jose_claims, &k.jose, alg, "jose-core sign"),
+        jose_sign(&jose_claims, &k.aws, alg, "jose-core[aws-lc-rs] sign"),
+        jwt_sign(&jwt_header, claims, k, "jsonwebtoken sign"),
         Box::new(|| {
             ok(
                 josekit::jwt::encode_with_signer(&kit_payload, &kit_header, &*kit_signer),
@@ -373,6 +358,30 @@ fn verify_row(plan: &Plan, alg: JwsAlgorithm, k: &Keys, claims: &BenchClaims) ->
     ];
     let rates = interleaved(plan, &mut ops);
     row(format!("{alg} verify"), rates, true)
+}
+
+/// jose-core making a JWT of `claims` with `key` (one bench operation).
+fn jose_sign<'a>(
+    claims: &'a jwt::Claims,
+    key: &'a SoftwareKey,
+    alg: JwsAlgorithm,
+    what: &'static str,
+) -> Op<'a> {
+    Box::new(move || {
+        ok(jwt::sign(claims, key, alg, None), what);
+    })
+}
+
+/// jsonwebtoken making a JWT of the bench's claims (one bench operation).
+fn jwt_sign<'a>(
+    header: &'a jsonwebtoken::Header,
+    claims: &'a BenchClaims,
+    k: &'a Keys,
+    what: &'static str,
+) -> Op<'a> {
+    Box::new(move || {
+        ok(jsonwebtoken::encode(header, claims, &k.jwt_enc), what);
+    })
 }
 
 /// jose-core's verification of a JWT with `key`, returning the claims (one bench operation).
@@ -779,18 +788,8 @@ pub(crate) fn jsonwebtoken_only(plan: &Plan) -> Vec<(String, Rate, Rate)> {
         let header = jsonwebtoken::Header::new(jwt_alg(alg));
         let jose_claims = ok(jwt::Claims::from_serialize(&claims), "claims");
         let mut ops: Vec<Op<'_>> = vec![
-            Box::new(|| {
-                ok(
-                    jwt::sign(&jose_claims, &k.aws, alg, None),
-                    "jose-core[aws-lc-rs] sign",
-                );
-            }),
-            Box::new(|| {
-                ok(
-                    jsonwebtoken::encode(&header, &claims, &k.jwt_enc),
-                    "jsonwebtoken[aws_lc_rs] sign",
-                );
-            }),
+            jose_sign(&jose_claims, &k.aws, alg, "jose-core[aws-lc-rs] sign"),
+            jwt_sign(&header, &claims, k, "jsonwebtoken[aws_lc_rs] sign"),
         ];
         if let [jose, jwt] = &interleaved(plan, &mut ops)[..] {
             out.push((format!("{alg} sign"), jose.clone(), jwt.clone()));
