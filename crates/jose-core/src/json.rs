@@ -154,21 +154,36 @@ pub(crate) fn name(name: &str) -> Name {
     Cow::Borrowed(registered)
 }
 
-/// The first name that appears twice among `names`: compared pairwise for a few names, through
-/// a hash set for more (so thousands of members cost linear time, not quadratic).
-pub(crate) fn repeated_name<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
-    if names.clone().nth(LINEAR_DUPLICATE_CHECK).is_none() {
-        let mut seen: Vec<&str> = Vec::with_capacity(LINEAR_DUPLICATE_CHECK);
-        for n in names {
-            if seen.iter().any(|s| same(s, n)) {
-                return Some(n);
-            }
-            seen.push(n);
+/// The first name that appears twice among `names`.
+pub(crate) fn repeated_name<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = DistinctNames::default();
+    names.into_iter().find(|n| !seen.insert(n))
+}
+
+/// The names seen so far in one object, to find a repeated one: compared one by one while they
+/// are few, through a hash set past [`LINEAR_DUPLICATE_CHECK`] (so thousands of members cost
+/// linear time, not quadratic).
+#[derive(Default)]
+struct DistinctNames<'a> {
+    few: Vec<&'a str>,
+    many: Option<std::collections::HashSet<&'a str>>,
+}
+
+impl<'a> DistinctNames<'a> {
+    /// Adds `name`; `false` when it was there already.
+    fn insert(&mut self, name: &'a str) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(name);
         }
-        return None;
+        if self.few.iter().any(|n| same(n, name)) {
+            return false;
+        }
+        self.few.push(name);
+        if self.few.len() > LINEAR_DUPLICATE_CHECK {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
-    let mut seen = std::collections::HashSet::new();
-    names.into_iter().find(|n| !seen.insert(*n))
 }
 
 /// The value of member `name` in an object held as a list of members.
@@ -261,26 +276,15 @@ impl<'de> Visitor<'de> for MembersVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out: Vec<(Name, Value)> = Vec::with_capacity(Strict::TOP.members);
-        let mut seen: Option<std::collections::HashSet<Name>> = None;
         let filled = (|| {
             while let Some(key) = map.next_key_seed(NameSeed)? {
-                let repeated = match &mut seen {
-                    Some(seen) => !seen.insert(key.clone()),
-                    None => {
-                        let repeated = out.iter().any(|(k, _)| same(k, &key));
-                        if out.len() >= LINEAR_DUPLICATE_CHECK {
-                            let names = out.iter().map(|(k, _)| k.clone());
-                            seen = Some(names.chain([key.clone()]).collect());
-                        }
-                        repeated
-                    }
-                };
-                if repeated {
-                    // The NUL ends the name; serde_json appends the position after it.
-                    return Err(de::Error::custom(format!("{DUPLICATE}{key}\u{0}")));
-                }
                 let value = map.next_value_seed(Strict::NESTED)?;
                 out.push((key, value));
+            }
+            // The first name that repeats an earlier one, as a map parser would stop at it.
+            if let Some(name) = repeated_name(out.iter().map(|(n, _)| n.as_ref())) {
+                // The NUL ends the name; serde_json appends the position after it.
+                return Err(de::Error::custom(format!("{DUPLICATE}{name}\u{0}")));
             }
             Ok(())
         })();

@@ -86,6 +86,17 @@ fn registry() -> MutexGuard<'static, HashMap<PathBuf, Module>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `C_Initialize` with OS locking (the library may be called from several threads), traced.
+fn initialize(pkcs11: &Pkcs11) -> std::result::Result<(), cryptoki::error::Error> {
+    crate::trace::traced(
+        None,
+        None,
+        cryptoki::context::Function::Initialize,
+        None,
+        || pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)),
+    )
+}
+
 impl Module {
     /// Loads and initialises the module at `path`, or returns the instance this process already
     /// has for it (paths are compared after canonicalisation, so a symlink and its target share
@@ -123,13 +134,7 @@ impl Module {
                 other => other.to_string(),
             })
         })?;
-        let adopted = match crate::trace::traced(
-            None,
-            None,
-            cryptoki::context::Function::Initialize,
-            None,
-            || pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)),
-        ) {
+        let adopted = match initialize(&pkcs11) {
             Ok(()) => false,
             Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => true,
             Err(e) => {
@@ -166,17 +171,7 @@ impl Module {
         if *initialized_in == pid {
             return Ok(false);
         }
-        match crate::trace::traced(
-            None,
-            None,
-            cryptoki::context::Function::Initialize,
-            None,
-            || {
-                self.inner
-                    .pkcs11
-                    .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            },
-        ) {
+        match initialize(&self.inner.pkcs11) {
             Ok(())
             | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
                 *initialized_in = pid;

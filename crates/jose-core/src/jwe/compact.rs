@@ -75,12 +75,10 @@ pub(crate) fn encrypt(
             (k, Vec::new())
         }
         _ => {
-            let cek = match (fixed, &drawn) {
-                (Some((cek, _)), _) => zeroize::Zeroizing::new(cek.to_vec()),
-                (None, drawn) => {
-                    zeroize::Zeroizing::new(drawn.get(..key_len).unwrap_or_default().to_vec())
-                }
-            };
+            let cek = zeroize::Zeroizing::new(match fixed {
+                Some((cek, _)) => cek.to_vec(),
+                None => drawn.get(..key_len).unwrap_or_default().to_vec(),
+            });
             let encrypted_key = if rsa {
                 // Hybrid use: encrypt to the public key, wherever the private key lives.
                 match key.wrap_key(alg, &cek) {

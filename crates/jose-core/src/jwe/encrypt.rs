@@ -42,26 +42,25 @@ pub fn encrypt_compact(
     plaintext: &[u8],
     extra_protected: Option<&Header>,
 ) -> Result<String> {
+    use super::compact::{self, OnePass};
     let extra = extra_protected.filter(|h| !h.is_empty());
-    if super::compact::serves(alg, extra) {
-        match super::compact::encrypt(key, alg, enc, plaintext, extra, None)? {
-            super::compact::OnePass::Token(token) => return Ok(token),
-            super::compact::OnePass::Builder(cek, wrapped) => {
-                return JweBuilder::new(enc)
-                    .protected(extra.cloned().unwrap_or_default())
-                    .add_recipient(key, alg, None)?
-                    .with_cek(&cek)
-                    .with_wrapped_key(wrapped)
-                    .encrypt(plaintext)?
-                    .compact();
-            }
+    // The one-pass path, unless the key wrap added header members: the builder places those,
+    // with the content key and wrapped key already made.
+    let wrapped = if compact::serves(alg, extra) {
+        match compact::encrypt(key, alg, enc, plaintext, extra, None)? {
+            OnePass::Token(token) => return Ok(token),
+            OnePass::Builder(cek, wrapped) => Some((cek, wrapped)),
         }
-    }
-    JweBuilder::new(enc)
+    } else {
+        None
+    };
+    let mut builder = JweBuilder::new(enc)
         .protected(extra.cloned().unwrap_or_default())
-        .add_recipient(key, alg, None)?
-        .encrypt(plaintext)?
-        .compact()
+        .add_recipient(key, alg, None)?;
+    if let Some((cek, wrapped)) = wrapped {
+        builder = builder.with_cek(&cek).with_wrapped_key(wrapped);
+    }
+    builder.encrypt(plaintext)?.compact()
 }
 
 /// Builds a JWE for one or more recipients.

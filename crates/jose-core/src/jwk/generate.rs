@@ -15,6 +15,50 @@ fn secret(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(bytes[start..].to_vec())
 }
 
+/// A random ECDSA signing key of the curve crate `$c` on `$curve` (an [`EcCurve`]), with its
+/// scalar's bytes. Rejection sampling on raw bytes keeps an RNG failure an error (returned
+/// with `?`), not a panic.
+macro_rules! random_ec_key {
+    ($c:ident, $curve:expr) => {{
+        let curve: EcCurve = $curve;
+        loop {
+            let mut d = Zeroizing::new(rng::bytes(curve.coordinate_len())?);
+            if curve == EcCurve::P521 {
+                if let Some(top) = d.first_mut() {
+                    *top &= 0x01; // P-521 scalars have 521 bits
+                }
+            }
+            if let Ok(sk) = $c::ecdsa::SigningKey::from_slice(&d) {
+                break (sk, d);
+            }
+        }
+    }};
+}
+pub(crate) use random_ec_key;
+
+/// The key material of an uncompressed SEC1 point (`0x04 || x || y`) on `curve`, with the
+/// private scalar `d` if given.
+pub(crate) fn ec_material(
+    curve: EcCurve,
+    point: &[u8],
+    d: Option<Zeroizing<Vec<u8>>>,
+) -> Result<KeyMaterial> {
+    let n = curve.coordinate_len();
+    match (point.first(), point.get(1..1 + n), point.get(1 + n..)) {
+        (Some(4), Some(x), Some(y)) if y.len() == n => Ok(KeyMaterial::Ec(EcKey {
+            crv: curve,
+            x: x.to_vec(),
+            y: y.to_vec(),
+            d,
+        })),
+        _ => Err(KeyError::InvalidMember {
+            member: "x",
+            reason: "is not an uncompressed point of the curve",
+        }
+        .into()),
+    }
+}
+
 impl Jwk {
     /// Generates an RSA key of `bits` (2048, 3072 or 4096) with exponent 65537.
     pub fn generate_rsa(bits: usize) -> Result<Jwk> {
@@ -52,27 +96,14 @@ impl Jwk {
     pub fn generate_ec(curve: EcCurve) -> Result<Jwk> {
         macro_rules! generate {
             ($c:ident) => {{
-                // Rejection sampling on raw bytes keeps RNG failure an error, not a panic.
-                loop {
-                    let mut d = Zeroizing::new(rng::bytes(curve.coordinate_len())?);
-                    if curve == EcCurve::P521 {
-                        d[0] &= 0x01; // P-521 scalars have 521 bits
-                    }
-                    if let Ok(sk) = $c::ecdsa::SigningKey::from_slice(&d) {
-                        let point = sk.verifying_key().to_sec1_bytes();
-                        let n = curve.coordinate_len();
-                        let (x, y) = (point[1..1 + n].to_vec(), point[1 + n..].to_vec());
-                        break Jwk::new(KeyMaterial::Ec(EcKey {
-                            crv: curve,
-                            x,
-                            y,
-                            d: Some(d),
-                        }));
-                    }
-                }
+                let (sk, d) = random_ec_key!($c, curve);
+                Jwk::new(ec_material(
+                    curve,
+                    &sk.verifying_key().to_sec1_bytes(),
+                    Some(d),
+                )?)
             }};
         }
-        // Uncompressed SEC1 points are 0x04 || x || y.
         match curve {
             EcCurve::P256 => generate!(p256),
             EcCurve::P384 => generate!(p384),

@@ -18,6 +18,7 @@
 //! ```
 
 mod generate;
+pub(crate) use generate::{ec_material, random_ec_key};
 pub(crate) mod lenient;
 pub(crate) mod parsed;
 mod roca;

@@ -46,7 +46,7 @@ use crate::jwe::alg::aeskw;
 use crate::jwe::alg::ecdh_es;
 use crate::jwe::enc::{Sealed, aes_gcm};
 use crate::jwk::parsed::Parsed;
-use crate::jwk::{EcCurve, EcKey, Jwk, KeyMaterial, OkpCurve, OkpKey, SecretBytes};
+use crate::jwk::{EcCurve, Jwk, KeyMaterial, OkpCurve, OkpKey, SecretBytes, ec_material};
 use crate::jws::alg::{Family, Sha2};
 
 /// The aws-lc-rs provider.
@@ -380,7 +380,7 @@ impl Primitives for AwsLc {
                     _ => return ecdh_es::agree(&key.parsed, peer),
                 };
                 let peer = agreement::UnparsedPublicKey::new(ecdh_algorithm(*curve), &point[..]);
-                agreement::agree(private, peer, ecdh_es::low_order_x25519(), z)
+                agreement::agree(private, peer, refused_point(), z)
             }
             (Some(Prepared::X25519(Some(private))), Parsed::X25519 { public, .. }) => {
                 let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, public.as_bytes());
@@ -453,33 +453,16 @@ impl Primitives for AwsLc {
             // The recipient's point was validated when it was parsed; X25519's low-order points
             // pass that and give an all-zero output, which AWS-LC refuses: RustCrypto's error.
             let refused = match curve {
-                Some(_) => Error::from(KeyError::InvalidMember {
-                    member: "x",
-                    reason: "is not a point the key agreement accepts",
-                }),
+                Some(_) => refused_point(),
                 None => ecdh_es::low_order_x25519(),
             };
             let peer = agreement::UnparsedPublicKey::new(algorithm, &peer[..]);
             let z = agreement::agree(&private, peer, refused, |z| Ok(Zeroizing::new(z.to_vec())))?;
-            let point = public.as_ref();
             let material = match curve {
-                // An uncompressed SEC1 point: 0x04 || x || y.
-                Some(crv) => {
-                    let n = crv.coordinate_len();
-                    let (x, y) = (point.get(1..1 + n), point.get(1 + n..));
-                    let (Some(x), Some(y)) = (x, y) else {
-                        return Err(Error::Rng);
-                    };
-                    KeyMaterial::Ec(EcKey {
-                        crv,
-                        x: x.to_vec(),
-                        y: y.to_vec(),
-                        d: None,
-                    })
-                }
+                Some(crv) => ec_material(crv, public.as_ref(), None)?,
                 None => KeyMaterial::Okp(OkpKey {
                     crv: OkpCurve::X25519,
-                    x: point.to_vec(),
+                    x: public.as_ref().to_vec(),
                     d: None,
                 }),
             };
@@ -565,6 +548,16 @@ fn oaep(alg: KeyManagementAlgorithm) -> Option<&'static aws_lc_rs::rsa::OaepAlgo
         KeyManagementAlgorithm::RsaOaep256 => Some(&OAEP_SHA256_MGF1SHA256),
         _ => None,
     }
+}
+
+/// The error for a validated NIST-curve point AWS-LC's key agreement still refuses (none is
+/// known: every point that parses is on the curve and not the identity).
+fn refused_point() -> Error {
+    KeyError::InvalidMember {
+        member: "x",
+        reason: "is not a point the key agreement accepts",
+    }
+    .into()
 }
 
 /// AWS-LC's ECDH on a NIST curve.

@@ -12,7 +12,9 @@ use crate::jwe::alg::rsaes::OaepHash;
 use crate::jwe::alg::{ecdh_es, rsaes};
 use crate::jwe::enc::{Sealed, aes_gcm};
 use crate::jwk::parsed::Parsed;
-use crate::jwk::{EcCurve, EcKey, Jwk, KeyMaterial, OkpCurve, OkpKey, SecretBytes};
+use crate::jwk::{
+    EcCurve, Jwk, KeyMaterial, OkpCurve, OkpKey, SecretBytes, ec_material, random_ec_key,
+};
 use crate::jws::alg::rsassa::Padding;
 use crate::jws::alg::{Family, Sha2, ecdsa, eddsa, hmac, rsassa};
 use crate::rng;
@@ -83,36 +85,18 @@ fn hmac_keys(key: &ProviderKey) -> Option<&HmacKeys> {
 }
 
 /// A fresh ephemeral key on a NIST curve agreed with `$public`: `Z` and the ephemeral public
-/// key (two scalar multiplications; the scalar is drawn as bytes, so an RNG failure is an error).
+/// key (two scalar multiplications).
 macro_rules! nist_ephemeral {
     ($c:ident, $curve:expr, $public:expr) => {
         (|| {
-            let curve: EcCurve = $curve;
-            let n = curve.coordinate_len();
-            loop {
-                let mut d = Zeroizing::new(rng::bytes(n)?);
-                if curve == EcCurve::P521 {
-                    if let Some(top) = d.first_mut() {
-                        *top &= 0x01; // P-521 scalars have 521 bits
-                    }
-                }
-                let Ok(sk) = $c::ecdsa::SigningKey::from_slice(&d) else {
-                    continue;
-                };
-                let point = sk.verifying_key().to_sec1_bytes();
-                let shared = $c::ecdh::diffie_hellman(sk.as_nonzero_scalar(), $public.as_affine());
-                // An uncompressed SEC1 point: 0x04 || x || y.
-                let (Some(x), Some(y)) = (point.get(1..1 + n), point.get(1 + n..)) else {
-                    return Err(Error::Rng);
-                };
-                let epk = Jwk::new(KeyMaterial::Ec(EcKey {
-                    crv: curve,
-                    x: x.to_vec(),
-                    y: y.to_vec(),
-                    d: None,
-                }))?;
-                return Ok((Zeroizing::new(shared.raw_secret_bytes().to_vec()), epk));
-            }
+            let (sk, _) = random_ec_key!($c, $curve);
+            let shared = $c::ecdh::diffie_hellman(sk.as_nonzero_scalar(), $public.as_affine());
+            let epk = Jwk::new(ec_material(
+                $curve,
+                &sk.verifying_key().to_sec1_bytes(),
+                None,
+            )?)?;
+            Ok((Zeroizing::new(shared.raw_secret_bytes().to_vec()), epk))
         })()
     };
 }
